@@ -1,0 +1,103 @@
+import { Worker } from 'node:worker_threads';
+import { wrap, type Remote } from 'comlink';
+import { nodeEndpoint } from './engine/comlink-endpoint.js';
+import { assertSameArchitecture, loadCheckpoint, type Checkpoint } from './checkpoint.js';
+import { badOption } from './errors.js';
+import type { TrainEvent } from './events.js';
+import { workerFile } from './engine/pool.js';
+import { runTraining, type TrainResult } from './engine/trainer.js';
+import { describeSpec, formatActivation } from './model/spec.js';
+import { resolveOptions, type ResolvedTrainOptions, type TrainOptions } from './options.js';
+
+/**
+ * The library's front door: `train(options)` runs a training to its end; `Trainer` is the same as an
+ * object (run, abort), which `spawnTrainer` hosts in a worker thread of its own behind comlink.
+ */
+
+/** Options that may differ from the checkpoint's when resuming; everything else must match or be left out. */
+const RESUMABLE_OVERRIDES = new Set<keyof TrainOptions>(['epochs', 'workers', 'out', 'data', 'kernels', 'resume']);
+
+/**
+ * Resolves options and, with `resume`, loads the checkpoint: the run continues with the checkpoint's own
+ * settings, and any other option that is given must agree with them (a different network is refused as
+ * another architecture). By default a resumed run keeps writing to the file it resumed from.
+ */
+export async function prepareRun(options: TrainOptions): Promise<{ options: ResolvedTrainOptions; resumed: Checkpoint | null }> {
+  if (!options.resume) return { options: resolveOptions(options), resumed: null };
+  const file = options.resume;
+  const c = await loadCheckpoint(file);
+  const s = c.options;
+  const saved: TrainOptions = {
+    ...s,
+    layers: s.spec.layers,
+    activation: formatActivation(s.spec.activation),
+    outputActivation: formatActivation(s.spec.output),
+    loss: s.spec.loss,
+  };
+  const merged = resolveOptions({ ...saved, ...definedOnly(options), out: options.out === undefined ? file : options.out });
+  assertSameArchitecture(file, c.spec, merged.spec, describeSpec);
+  for (const key of Object.keys(definedOnly(options)) as (keyof TrainOptions)[]) {
+    if (RESUMABLE_OVERRIDES.has(key) || ['layers', 'activation', 'outputActivation', 'loss'].includes(key)) continue;
+    const was = (s as unknown as Record<string, unknown>)[key];
+    const now = (merged as unknown as Record<string, unknown>)[key];
+    if (was !== now) {
+      throw badOption(`--${kebab(key)} ${String(now)} differs from the checkpoint's ${String(was)}; a resumed run keeps its settings (only --epochs, --workers, --out, --data and --kernels may change)`);
+    }
+  }
+  return { options: merged, resumed: c };
+}
+
+const definedOnly = (o: TrainOptions): TrainOptions =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as TrainOptions;
+const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+export interface TrainCallbacks {
+  /** Progress: start, steps (at most every 100 ms), epochs, done. */
+  onEvent?: (e: TrainEvent) => void;
+  /** Aborting stops after the current step, saves a checkpoint, and resolves with `aborted: true`. */
+  signal?: AbortSignal;
+}
+
+/** Trains a model as the options say and resolves with its parameters and metrics. */
+export async function train(options: TrainOptions = {}, callbacks: TrainCallbacks = {}): Promise<TrainResult> {
+  const run = await prepareRun(options);
+  return runTraining(run.options, run.resumed, callbacks);
+}
+
+/** A training run as an object: `run` it once, `abort` it from anywhere. */
+export class Trainer {
+  private readonly controller = new AbortController();
+
+  constructor(private readonly options: TrainOptions = {}) {}
+
+  /** Trains; `onEvent` receives progress (through comlink, pass it wrapped in `proxy(...)`). */
+  run(onEvent?: (e: TrainEvent) => void): Promise<TrainResult> {
+    return train(this.options, { onEvent, signal: this.controller.signal });
+  }
+
+  /** Stops after the current step; `run` then saves a checkpoint and resolves with `aborted: true`. */
+  abort(): void {
+    this.controller.abort();
+  }
+}
+
+/**
+ * Runs a Trainer in a worker thread of its own, so that the caller's event loop stays free (an Electron
+ * app, a web server), and returns a comlink proxy to it: `await t.run(proxy(onEvent))`, `await t.abort()`.
+ * The thread does not keep the process alive; `terminateTrainer(t)` ends it at once.
+ */
+export async function spawnTrainer(options: TrainOptions = {}): Promise<Remote<Trainer>> {
+  const worker = new Worker(workerFile('trainer-host'));
+  worker.unref();
+  const RemoteTrainer = wrap<typeof Trainer>(nodeEndpoint(worker));
+  const trainer = await new RemoteTrainer(options);
+  hosts.set(trainer, worker);
+  return trainer;
+}
+
+const hosts = new WeakMap<object, Worker>();
+
+/** Ends the worker thread behind a trainer from spawnTrainer. */
+export async function terminateTrainer(trainer: Remote<Trainer>): Promise<void> {
+  await hosts.get(trainer)?.terminate();
+}

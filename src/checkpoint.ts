@@ -1,0 +1,157 @@
+import { randomBytes } from 'node:crypto';
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, basename, join } from 'node:path';
+import { pack, unpack } from 'msgpackr';
+import { badCheckpoint } from './errors.js';
+import { paramLayout } from './model/layout.js';
+import { sameSpec, type MlpSpec } from './model/spec.js';
+import type { ResolvedTrainOptions } from './options.js';
+
+/**
+ * A checkpoint is one msgpackr record. Float arrays are stored as their little-endian bytes (msgpack bin),
+ * so any reader can take them without msgpackr's extensions. It is written to a temporary file in the
+ * same folder, flushed, then renamed over the target: a crash leaves either the old file or the new one,
+ * never half of one.
+ */
+export const CHECKPOINT_MAGIC = 'mnist-dp checkpoint';
+export const CHECKPOINT_VERSION = 1;
+
+/** Metrics of one finished epoch. */
+export interface EpochMetrics {
+  epoch: number;
+  trainLoss: number;
+  valLoss: number | null;
+  valAccuracy: number | null;
+  samplesPerSecond: number;
+  seconds: number;
+}
+
+/** The training options a checkpoint keeps (everything but where files go and how many threads ran). */
+export type SavedOptions = Omit<ResolvedTrainOptions, 'workers' | 'out' | 'resume' | 'data'>;
+
+/**
+ * Where training stands: the next step to run is `step` of epoch `epoch` (both 0-based); lossSum and
+ * samples are the current epoch's running loss, so a resumed epoch reports the same mean loss.
+ */
+export interface Position {
+  epoch: number;
+  step: number;
+  lossSum: number;
+  samples: number;
+}
+
+export interface Checkpoint {
+  spec: MlpSpec;
+  params: Float32Array;
+  optimizer: { kind: 'sgd'; velocity: Float32Array };
+  options: SavedOptions;
+  position: Position;
+  /** Counter-based generators: their whole state is the seed and the position above. */
+  rng: { kind: 'counter'; seed: number };
+  metrics: EpochMetrics[];
+  testAccuracy: number | null;
+}
+
+interface Record {
+  magic: string;
+  version: number;
+  createdAt: string;
+  spec: MlpSpec;
+  layout: { name: string; shape: number[]; offset: number; size: number }[];
+  paramFloats: number;
+  params: Uint8Array;
+  optimizer: { kind: 'sgd'; velocity: Uint8Array };
+  options: SavedOptions;
+  position: Position;
+  rng: { kind: 'counter'; seed: number };
+  metrics: EpochMetrics[];
+  testAccuracy: number | null;
+}
+
+const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+function floatsOf(bytes: Uint8Array, file: string, what: string, count: number): Float32Array {
+  if (!(bytes instanceof Uint8Array) || bytes.byteLength !== count * 4) {
+    throw badCheckpoint(file, `${what} hold ${bytes?.byteLength ?? 0} bytes, expected ${count * 4}; the file is damaged`);
+  }
+  const out = new Float32Array(count);
+  bytesOf(out).set(bytes); // copy: msgpackr's views may be unaligned
+  return out;
+}
+
+/** Writes the checkpoint atomically (temp file, fsync, rename). */
+export async function saveCheckpoint(file: string, c: Checkpoint): Promise<void> {
+  const layout = paramLayout(c.spec);
+  const record: Record = {
+    magic: CHECKPOINT_MAGIC,
+    version: CHECKPOINT_VERSION,
+    createdAt: new Date().toISOString(),
+    spec: c.spec,
+    layout: layout.tensors,
+    paramFloats: layout.size,
+    params: bytesOf(c.params),
+    optimizer: { kind: 'sgd', velocity: bytesOf(c.optimizer.velocity) },
+    options: c.options,
+    position: c.position,
+    rng: c.rng,
+    metrics: c.metrics,
+    testAccuracy: c.testAccuracy,
+  };
+  const tmp = join(dirname(file), `.${basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(pack(record));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw badCheckpoint(file, `could not be written (${(err as Error).message}); check that the folder exists and is writable`);
+  }
+}
+
+/** Reads and validates a checkpoint; every problem names the file. */
+export async function loadCheckpoint(file: string): Promise<Checkpoint> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (err) {
+    throw badCheckpoint(file, `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the path`);
+  }
+  let r: Record;
+  try {
+    r = unpack(bytes) as Record;
+  } catch {
+    throw badCheckpoint(file, 'is not a mnist-dp checkpoint (not msgpack data)');
+  }
+  if (r === null || typeof r !== 'object' || r.magic !== CHECKPOINT_MAGIC) {
+    throw badCheckpoint(file, 'is not a mnist-dp checkpoint (no magic)');
+  }
+  if (r.version !== CHECKPOINT_VERSION) {
+    throw badCheckpoint(file, `has format version ${r.version}; this mnist-dp reads version ${CHECKPOINT_VERSION}`);
+  }
+  const layout = paramLayout(r.spec);
+  if (r.paramFloats !== layout.size) {
+    throw badCheckpoint(file, `has ${r.paramFloats} parameters but its spec needs ${layout.size}; the file is damaged`);
+  }
+  return {
+    spec: r.spec,
+    params: floatsOf(r.params, file, 'parameters', layout.size),
+    optimizer: { kind: 'sgd', velocity: floatsOf(r.optimizer?.velocity, file, 'optimiser state', layout.size) },
+    options: r.options,
+    position: r.position,
+    rng: r.rng,
+    metrics: r.metrics ?? [],
+    testAccuracy: r.testAccuracy ?? null,
+  };
+}
+
+/** Throws unless the checkpoint's network is the one asked for. */
+export function assertSameArchitecture(file: string, saved: MlpSpec, wanted: MlpSpec, describe: (s: MlpSpec) => string): void {
+  if (!sameSpec(saved, wanted)) {
+    throw badCheckpoint(file, `holds a different architecture (${describe(saved)}) from the one asked for (${describe(wanted)}); drop the model flags to resume it as saved`);
+  }
+}

@@ -1,0 +1,183 @@
+import type { ParamLayout } from '../model/layout.js';
+import type { MlpSpec } from '../model/spec.js';
+
+/**
+ * The memory map of a training run. Everything the workers touch lives in one shared
+ * WebAssembly.Memory (its buffer is a SharedArrayBuffer), so kernels in JavaScript or WebAssembly read
+ * weights and write gradients in place and nothing is copied per batch: only control messages move.
+ *
+ *   ┌──────────┬────────┬──────┬──────────┬───────────────────┬───────────┬────────────┬─────────────────────┬────────────────────┐
+ *   │ control  │ params │ grad │ velocity │ slots (S × P)     │ shardLoss │ batchIndex │ train / test pixels │ scratch[0..W-1]    │
+ *   │ Int32 16 │ P f32  │ P    │ P        │ one per micro-    │ S f64     │ B int32    │ and labels, uint8   │ per-worker x, y,   │
+ *   │          │        │      │          │ shard of a batch  │           │            │                     │ acts, dz, index    │
+ *   └──────────┴────────┴──────┴──────────┴───────────────────┴───────────┴────────────┴─────────────────────┴────────────────────┘
+ *
+ * The plan holds byte offsets only (a plain object the workers receive once); `sharedViews` and
+ * `scratchViews` turn it into typed arrays on either side.
+ */
+
+/** Named control words (Int32 indices into the control region). */
+export const Control = {
+  /** Next free scratch slot: each worker claims one with Atomics.add when it starts. */
+  nextScratch: 0,
+} as const;
+const CONTROL_WORDS = 16;
+
+export interface Region {
+  offset: number;
+  bytes: number;
+}
+
+export interface ScratchPlan {
+  x: Region; // (R, IN) float inputs
+  y: Region; // (R) int32 labels
+  index: Region; // (R) int32 sample indices, for evaluation ranges
+  acts: Region[]; // per dense layer (R, OUT_l)
+  dz: Region; // (R, max width)
+  spare: Region; // (R, max width)
+}
+
+export interface MemoryPlan {
+  bytes: number;
+  /** Floats in the parameter layout (padding included). */
+  P: number;
+  /** Rows per micro-shard. */
+  micro: number;
+  /** Micro-shards in a full batch (gradient slots). */
+  shards: number;
+  /** Batch size. */
+  batch: number;
+  /** Rows of per-worker scratch: the most a worker is ever given at once. */
+  rows: number;
+  /** Pixels per image. */
+  D: number;
+  trainCount: number;
+  testCount: number;
+  control: Region;
+  params: Region;
+  grad: Region;
+  velocity: Region;
+  slots: Region;
+  shardLoss: Region;
+  batchIndex: Region;
+  trainImages: Region;
+  trainLabels: Region;
+  testImages: Region;
+  testLabels: Region;
+  scratch: ScratchPlan[];
+}
+
+export interface PlanInput {
+  spec: MlpSpec;
+  layout: ParamLayout;
+  batch: number;
+  micro: number;
+  workers: number;
+  D: number;
+  trainCount: number;
+  testCount: number;
+}
+
+const ALIGN = 64; // a cache line; also keeps every region 16-byte aligned for SIMD
+
+export function planMemory(input: PlanInput): MemoryPlan {
+  const { spec, layout, batch, micro, workers, D } = input;
+  const P = layout.size;
+  const shards = Math.ceil(batch / micro);
+  const rows = Math.ceil(shards / workers) * micro;
+  const width = Math.max(...spec.layers);
+  let end = 0;
+  const take = (bytes: number): Region => {
+    const r = { offset: end, bytes };
+    end = Math.ceil((end + bytes) / ALIGN) * ALIGN;
+    return r;
+  };
+  const plan: Omit<MemoryPlan, 'bytes' | 'scratch'> = {
+    P, micro, shards, batch, rows, D,
+    trainCount: input.trainCount,
+    testCount: input.testCount,
+    control: take(CONTROL_WORDS * 4),
+    params: take(P * 4),
+    grad: take(P * 4),
+    velocity: take(P * 4),
+    slots: take(shards * P * 4),
+    shardLoss: take(shards * 8),
+    batchIndex: take(batch * 4),
+    trainImages: take(input.trainCount * D),
+    trainLabels: take(input.trainCount),
+    testImages: take(input.testCount * D),
+    testLabels: take(input.testCount),
+  };
+  const scratch: ScratchPlan[] = [];
+  for (let w = 0; w < workers; w++) {
+    scratch.push({
+      x: take(rows * D * 4),
+      y: take(rows * 4),
+      index: take(rows * 4),
+      acts: layout.dense.map((d) => take(rows * d.outputs * 4)),
+      dz: take(rows * width * 4),
+      spare: take(rows * width * 4),
+    });
+  }
+  return { ...plan, scratch, bytes: end };
+}
+
+/** A shared WebAssembly.Memory big enough for the plan (its buffer is a SharedArrayBuffer). */
+export function createSharedMemory(plan: MemoryPlan): WebAssembly.Memory {
+  const pages = Math.ceil(plan.bytes / 65536);
+  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+}
+
+const f32 = (buf: ArrayBufferLike, r: Region) => new Float32Array(buf, r.offset, r.bytes / 4);
+const i32 = (buf: ArrayBufferLike, r: Region) => new Int32Array(buf, r.offset, r.bytes / 4);
+const u8 = (buf: ArrayBufferLike, r: Region) => new Uint8Array(buf, r.offset, r.bytes);
+
+export interface SharedViews {
+  control: Int32Array;
+  params: Float32Array;
+  grad: Float32Array;
+  velocity: Float32Array;
+  slots: Float32Array;
+  shardLoss: Float64Array;
+  batchIndex: Int32Array;
+  trainImages: Uint8Array;
+  trainLabels: Uint8Array;
+  testImages: Uint8Array;
+  testLabels: Uint8Array;
+}
+
+export function sharedViews(buf: ArrayBufferLike, plan: MemoryPlan): SharedViews {
+  return {
+    control: i32(buf, plan.control),
+    params: f32(buf, plan.params),
+    grad: f32(buf, plan.grad),
+    velocity: f32(buf, plan.velocity),
+    slots: f32(buf, plan.slots),
+    shardLoss: new Float64Array(buf, plan.shardLoss.offset, plan.shardLoss.bytes / 8),
+    batchIndex: i32(buf, plan.batchIndex),
+    trainImages: u8(buf, plan.trainImages),
+    trainLabels: u8(buf, plan.trainLabels),
+    testImages: u8(buf, plan.testImages),
+    testLabels: u8(buf, plan.testLabels),
+  };
+}
+
+export interface ScratchViews {
+  x: Float32Array;
+  y: Int32Array;
+  index: Int32Array;
+  acts: Float32Array[];
+  dz: Float32Array;
+  spare: Float32Array;
+}
+
+export function scratchViews(buf: ArrayBufferLike, s: ScratchPlan): ScratchViews {
+  return {
+    x: f32(buf, s.x),
+    y: i32(buf, s.y),
+    index: i32(buf, s.index),
+    acts: s.acts.map((r) => f32(buf, r)),
+    dz: f32(buf, s.dz),
+    spare: f32(buf, s.spare),
+  };
+}

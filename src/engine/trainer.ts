@@ -1,0 +1,217 @@
+import { serialize } from 'node:v8';
+import { Piscina } from 'piscina';
+import { saveCheckpoint, type Checkpoint, type EpochMetrics } from '../checkpoint.js';
+import { defaultMnistDir, loadIdxDataset, type IdxDataset } from '../data/dataset.js';
+import { badOption, MnistDpError } from '../errors.js';
+import type { DoneEvent, TrainEvent } from '../events.js';
+import { initParams } from '../model/init.js';
+import { paramLayout, parameterCount } from '../model/layout.js';
+import { describeSpec, type MlpSpec } from '../model/spec.js';
+import { learningRate, type ResolvedTrainOptions } from '../options.js';
+import { epochPermutation } from '../rng.js';
+import { createSharedMemory, planMemory, sharedViews } from './memory.js';
+import { workerFile } from './pool.js';
+import type { EvalResult, Task, WorkerInit } from './protocol.js';
+
+/**
+ * The coordinator: loads the data into shared memory once, then runs the epoch loop. Each step it writes
+ * the batch's sample indices, has the workers compute gradients of contiguous runs of micro-shards, sums
+ * the micro-shard losses in a fixed order, and has the workers reduce the gradients and take the SGD step,
+ * each on its own range of parameters. Only small task messages cross threads.
+ */
+
+export interface RunHooks {
+  onEvent?: (e: TrainEvent) => void;
+  signal?: AbortSignal;
+  /** Worker entry file (tests substitute a faulty one). */
+  workerFile?: string;
+}
+
+export interface TrainResult {
+  spec: MlpSpec;
+  params: Float32Array;
+  metrics: EpochMetrics[];
+  testAccuracy: number | null;
+  testLoss: number | null;
+  aborted: boolean;
+  checkpoint: string | null;
+  seconds: number;
+  /** Messages sent to workers and their structured-clone size: evidence that no weights or pixels move. */
+  messages: { count: number; bytes: number; maxBytes: number };
+}
+
+/** Splits [0, n) into `parts` contiguous ranges whose boundaries are multiples of `align`; drops empty ones. */
+export function splitRange(n: number, parts: number, align = 1): [number, number][] {
+  const units = Math.ceil(n / align);
+  const out: [number, number][] = [];
+  for (let w = 0; w < parts; w++) {
+    const a = Math.min(n, Math.floor((w * units) / parts) * align);
+    const b = Math.min(n, Math.floor(((w + 1) * units) / parts) * align);
+    if (b > a) out.push([a, b]);
+  }
+  return out;
+}
+
+/** Checks that the network fits the data: inputs = pixels per image, outputs = number of classes. */
+function checkSpecFitsData(spec: MlpSpec, data: IdxDataset): void {
+  const inputs = data.train.rows * data.train.cols;
+  const first = spec.layers[0];
+  const last = spec.layers[spec.layers.length - 1];
+  if (first !== inputs || last !== data.classes) {
+    throw badOption(`--layers ${spec.layers.join('-')} does not fit the data: it must start at ${inputs} (${data.train.rows}×${data.train.cols} pixels) and end at ${data.classes} (classes), e.g. ${inputs}-256-128-${data.classes}`);
+  }
+}
+
+/** Trains with resolved options, continuing from `resumed` when given (see api.ts for how both are made). */
+export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint | null, hooks: RunHooks = {}): Promise<TrainResult> {
+  const started = performance.now();
+  const emit = hooks.onEvent ?? (() => {});
+  const data = await loadIdxDataset(o.data ?? defaultMnistDir());
+  checkSpecFitsData(o.spec, data);
+
+  // The validation images are the last valSize of the training file; training uses the first trainCount
+  // of the rest. In shared memory both sit in one region: training rows first, then validation rows.
+  const total = data.train.count;
+  if (o.valSize >= total) throw badOption(`--val-size ${o.valSize} leaves no training images (the training set has ${total})`);
+  const trainCount = o.trainSize > 0 ? Math.min(o.trainSize, total - o.valSize) : total - o.valSize;
+  const D = data.train.rows * data.train.cols;
+  const layout = paramLayout(o.spec);
+  const plan = planMemory({
+    spec: o.spec, layout, batch: o.batchSize, micro: o.microBatch, workers: o.workers, D,
+    trainCount: trainCount + o.valSize, testCount: data.test.count,
+  });
+  const memory = createSharedMemory(plan);
+  const v = sharedViews(memory.buffer, plan);
+  v.trainImages.set(data.train.images.subarray(0, trainCount * D));
+  v.trainImages.set(data.train.images.subarray((total - o.valSize) * D), trainCount * D);
+  v.trainLabels.set(data.train.labels.subarray(0, trainCount));
+  v.trainLabels.set(data.train.labels.subarray(total - o.valSize), trainCount);
+  v.testImages.set(data.test.images);
+  v.testLabels.set(data.test.labels);
+
+  if (resumed) {
+    v.params.set(resumed.params);
+    v.velocity.set(resumed.optimizer.velocity);
+  } else {
+    initParams(v.params, o.spec, layout, o.seed);
+  }
+
+  const init: WorkerInit = { memory, plan, spec: o.spec, layout, kernels: o.kernels };
+  const pool = new Piscina({
+    filename: hooks.workerFile ?? workerFile('train-worker'),
+    minThreads: o.workers,
+    maxThreads: o.workers,
+    idleTimeout: Number.POSITIVE_INFINITY,
+    workerData: init,
+  });
+  const messages = { count: 0, bytes: 0, maxBytes: 0 };
+  const dispatch = async <R>(tasks: Task[]): Promise<R[]> => {
+    for (const t of tasks) {
+      const bytes = serialize(t).byteLength;
+      messages.count++;
+      messages.bytes += bytes;
+      messages.maxBytes = Math.max(messages.maxBytes, bytes);
+    }
+    try {
+      return (await Promise.all(tasks.map((t) => pool.run(t)))) as R[];
+    } catch (err) {
+      const kept = o.out ? ` The last checkpoint (${o.out}) is intact.` : '';
+      throw new MnistDpError('WORKER_FAILED', `a worker failed: ${(err as Error).message}. Training stopped.${kept}`);
+    }
+  };
+
+  const evaluate = async (set: 'train' | 'test', begin: number, end: number) => {
+    const parts = splitRange(end - begin, o.workers).map(([a, b]): Task => ({ kind: 'eval', set, begin: begin + a, end: begin + b }));
+    const results = await dispatch<EvalResult>(parts);
+    const n = end - begin;
+    return {
+      accuracy: results.reduce((s, r) => s + r.correct, 0) / n,
+      loss: results.reduce((s, r) => s + r.lossSum, 0) / n,
+    };
+  };
+
+  const stepsPerEpoch = Math.ceil(trainCount / o.batchSize);
+  const metrics: EpochMetrics[] = resumed ? [...resumed.metrics] : [];
+  const position = resumed ? { ...resumed.position } : { epoch: 0, step: 0, lossSum: 0, samples: 0 };
+  const save = async (testAccuracy: number | null) => {
+    if (!o.out) return;
+    const { workers: _w, out: _o, resume: _r, data: _d, ...options } = o;
+    await saveCheckpoint(o.out, {
+      spec: o.spec, params: v.params.slice(), optimizer: { kind: 'sgd', velocity: v.velocity.slice() },
+      options, position, rng: { kind: 'counter', seed: o.seed }, metrics, testAccuracy,
+    });
+  };
+  const finish = (e: Omit<DoneEvent, 'type' | 'seconds' | 'checkpoint' | 'epochs'>): TrainResult => {
+    const seconds = (performance.now() - started) / 1000;
+    emit({ type: 'done', ...e, epochs: o.epochs, seconds, checkpoint: o.out });
+    return { spec: o.spec, params: v.params.slice(), metrics, testAccuracy: e.testAccuracy, testLoss: e.testLoss,
+      aborted: e.aborted, checkpoint: o.out, seconds, messages };
+  };
+
+  try {
+    emit({
+      type: 'start', spec: describeSpec(o.spec), kernels: o.kernels, workers: o.workers, parameters: parameterCount(layout),
+      trainSize: trainCount, valSize: o.valSize, testSize: data.test.count, epochs: o.epochs, batchSize: o.batchSize,
+      microBatch: o.microBatch, stepsPerEpoch, startEpoch: position.epoch, startStep: position.step,
+    });
+    const gradRanges = splitRange(plan.shards, o.workers);
+    const paramRanges = splitRange(plan.P, o.workers, 16); // 16 floats: whole cache lines per worker
+    while (position.epoch < o.epochs) {
+      const epoch = position.epoch;
+      const order = epochPermutation(o.seed, epoch, trainCount);
+      const epochStart = performance.now();
+      let trainSeconds = 0;
+      let ranSamples = 0; // in this process: a resumed epoch's speed counts only the steps run here
+      let lastReport = 0;
+      let lr = 0;
+      for (; position.step < stepsPerEpoch; position.step++) {
+        if (hooks.signal?.aborted) {
+          await save(null);
+          return finish({ testAccuracy: null, testLoss: null, aborted: true });
+        }
+        const t0 = performance.now();
+        const step = position.step;
+        const batchSize = Math.min(o.batchSize, trainCount - step * o.batchSize);
+        const shards = Math.ceil(batchSize / plan.micro);
+        v.batchIndex.set(order.subarray(step * o.batchSize, step * o.batchSize + batchSize));
+        await dispatch(gradRanges.filter(([s0]) => s0 < shards).map(([s0, s1]): Task => ({ kind: 'grad', s0, s1: Math.min(s1, shards), batchSize })));
+        let loss = 0;
+        for (let s = 0; s < shards; s++) loss += v.shardLoss[s]; // fixed order: the same sum for any worker count
+        if (!Number.isFinite(loss)) {
+          throw new MnistDpError('DIVERGED', `the training loss became ${loss} at epoch ${epoch + 1}, step ${step + 1}; the learning rate ${o.lr} is too large for this model: try --lr ${o.lr / 10}.${o.out ? ` The last checkpoint (${o.out}) is intact.` : ''}`);
+        }
+        position.lossSum += loss;
+        position.samples += batchSize;
+        ranSamples += batchSize;
+        lr = learningRate(o, epoch, step, stepsPerEpoch);
+        const hp = { lr, momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay };
+        await dispatch(paramRanges.map(([begin, end]): Task => ({ kind: 'update', begin, end, shards, batchSize, hp })));
+        const now = performance.now();
+        trainSeconds += (now - t0) / 1000;
+        if (now - lastReport >= 100 || step === stepsPerEpoch - 1) {
+          lastReport = now;
+          emit({ type: 'step', epoch: epoch + 1, epochs: o.epochs, step: step + 1, stepsPerEpoch,
+            loss: position.lossSum / position.samples, samplesPerSecond: ranSamples / Math.max(trainSeconds, 1e-9), lr });
+        }
+      }
+      const val = o.valSize > 0 ? await evaluate('train', trainCount, trainCount + o.valSize) : null;
+      const m: EpochMetrics = {
+        epoch: epoch + 1,
+        trainLoss: position.lossSum / position.samples,
+        valLoss: val?.loss ?? null,
+        valAccuracy: val?.accuracy ?? null,
+        samplesPerSecond: ranSamples / Math.max(trainSeconds, 1e-9),
+        seconds: (performance.now() - epochStart) / 1000,
+      };
+      metrics.push(m);
+      Object.assign(position, { epoch: epoch + 1, step: 0, lossSum: 0, samples: 0 });
+      await save(null);
+      emit({ type: 'epoch', ...m, epochs: o.epochs, lr, elapsedSeconds: (performance.now() - started) / 1000, checkpoint: o.out });
+    }
+    const test = await evaluate('test', 0, data.test.count);
+    await save(test.accuracy);
+    return finish({ testAccuracy: test.accuracy, testLoss: test.loss, aborted: false });
+  } finally {
+    await pool.destroy();
+  }
+}

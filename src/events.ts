@@ -1,0 +1,54 @@
+import type { EpochMetrics } from './checkpoint.js';
+
+/** Progress of a training run, as the library's callback, the CLI's progress and `--json` lines see it. */
+export type TrainEvent = StartEvent | StepEvent | EpochEvent | DoneEvent;
+
+export interface StartEvent {
+  type: 'start';
+  spec: string;
+  kernels: string;
+  workers: number;
+  parameters: number;
+  trainSize: number;
+  valSize: number;
+  testSize: number;
+  epochs: number;
+  batchSize: number;
+  microBatch: number;
+  stepsPerEpoch: number;
+  /** Where the run starts: 0/0 for a new run, later when resuming. */
+  startEpoch: number;
+  startStep: number;
+}
+
+/** Sent at most every 100 ms and after the last step of each epoch. Epochs count from 1. */
+export interface StepEvent {
+  type: 'step';
+  epoch: number;
+  epochs: number;
+  step: number;
+  stepsPerEpoch: number;
+  /** Mean training loss per sample so far in this epoch. */
+  loss: number;
+  samplesPerSecond: number;
+  lr: number;
+}
+
+export interface EpochEvent extends EpochMetrics {
+  type: 'epoch';
+  epochs: number;
+  lr: number;
+  elapsedSeconds: number;
+  checkpoint: string | null;
+}
+
+export interface DoneEvent {
+  type: 'done';
+  /** Null when the run was interrupted before its end. */
+  testAccuracy: number | null;
+  testLoss: number | null;
+  aborted: boolean;
+  epochs: number;
+  seconds: number;
+  checkpoint: string | null;
+}

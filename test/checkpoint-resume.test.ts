@@ -1,0 +1,85 @@
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { train } from '../src/api.js';
+import { loadCheckpoint, saveCheckpoint } from '../src/checkpoint.js';
+import type { TrainEvent } from '../src/events.js';
+import { MnistDpError } from '../src/errors.js';
+
+const base = { epochs: 2, trainSize: 1000, valSize: 500, batchSize: 50, lr: 0.1, seed: 11, workers: 2 };
+const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+describe('checkpoints', () => {
+  it('round-trip parameters, optimiser state, position and metrics', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-'));
+    const out = join(dir, 'run.ckpt');
+    const result = await train({ ...base, epochs: 1, out });
+    const c = await loadCheckpoint(out);
+    expect(same(c.params, result.params)).toBe(true);
+    expect(c.optimizer.velocity.some((v) => v !== 0)).toBe(true);
+    expect(c.position).toEqual({ epoch: 1, step: 0, lossSum: 0, samples: 0 });
+    expect(c.metrics).toEqual(result.metrics);
+    expect(c.testAccuracy).toBe(result.testAccuracy);
+    expect(c.options.lr).toBe(0.1);
+    expect(c.rng).toEqual({ kind: 'counter', seed: 11 });
+    expect((await readdir(dir)).sort()).toEqual(['run.ckpt']); // no temporary file left behind
+  });
+
+  it('a run resumed after an interruption mid-epoch ends with the same weights as an uninterrupted one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-'));
+    const whole = await train({ ...base, out: join(dir, 'whole.ckpt') });
+
+    const out = join(dir, 'cut.ckpt');
+    const controller = new AbortController();
+    const onEvent = (e: TrainEvent) => {
+      if (e.type === 'step' && e.epoch === 2 && e.step >= 5) controller.abort();
+    };
+    const cut = await train({ ...base, out }, { onEvent, signal: controller.signal });
+    expect(cut.aborted).toBe(true);
+    expect(cut.testAccuracy).toBeNull();
+    const saved = await loadCheckpoint(out);
+    expect(saved.position.epoch).toBe(1);
+    expect(saved.position.step).toBeGreaterThan(0);
+
+    const resumed = await train({ resume: out, workers: 3 });
+    expect(same(resumed.params, whole.params)).toBe(true);
+    expect(resumed.metrics.map((m) => m.trainLoss)).toEqual(whole.metrics.map((m) => m.trainLoss));
+    expect(resumed.testAccuracy).toBe(whole.testAccuracy);
+  });
+
+  it('refuses to resume with another architecture or changed settings, naming what differs', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-'));
+    const out = join(dir, 'run.ckpt');
+    await train({ ...base, epochs: 1, out });
+    await expect(train({ resume: out, layers: '784-64-10' })).rejects.toThrow(/different architecture \(mlp 784-256-128-10/);
+    await expect(train({ resume: out, lr: 0.5 })).rejects.toThrow(/--lr 0.5 differs from the checkpoint's 0.1/);
+  });
+
+  it('reject damaged files with a message that names the file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-'));
+    const out = join(dir, 'run.ckpt');
+    await train({ ...base, epochs: 1, out });
+    const bytes = await readFile(out);
+    const truncated = join(dir, 'truncated.ckpt');
+    await writeFile(truncated, bytes.subarray(0, bytes.length >> 1));
+    await expect(loadCheckpoint(truncated)).rejects.toThrow(new RegExp(`${truncated}: `));
+    const garbage = join(dir, 'garbage.ckpt');
+    await writeFile(garbage, 'not a checkpoint at all');
+    await expect(loadCheckpoint(garbage)).rejects.toThrow(MnistDpError);
+    await expect(loadCheckpoint(join(dir, 'missing.ckpt'))).rejects.toThrow(/missing\.ckpt: cannot be read \(ENOENT\)/);
+  });
+
+  it('a failed write leaves the previous checkpoint intact and no temporary file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-'));
+    const out = join(dir, 'run.ckpt');
+    await train({ ...base, epochs: 1, out });
+    const before = await readFile(out);
+    const c = await loadCheckpoint(out);
+    // A value msgpack cannot encode makes the write fail after the temporary file has been opened.
+    const broken = { ...c, metrics: [{ ...c.metrics[0], seconds: (10n ** 30n) as unknown as number }] };
+    await expect(saveCheckpoint(out, broken)).rejects.toThrow(MnistDpError);
+    expect((await readFile(out)).equals(before)).toBe(true);
+    expect(await readdir(dir)).toEqual(['run.ckpt']);
+  });
+});

@@ -1,0 +1,43 @@
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { prepareRun } from '../src/api.js';
+import { loadCheckpoint } from '../src/checkpoint.js';
+import { runTraining } from '../src/engine/trainer.js';
+import { train } from '../src/api.js';
+
+const base = { epochs: 2, trainSize: 1000, valSize: 500, batchSize: 50, lr: 0.1, seed: 5, workers: 2 };
+const failingWorker = fileURLToPath(new URL('./fixtures/failing-worker.mjs', import.meta.url));
+
+describe('a run that goes wrong', () => {
+  it('stops with the worker\'s message when a worker throws, leaving the last checkpoint intact', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-'));
+    const out = join(dir, 'run.ckpt');
+    // 20 steps an epoch, one gradient task per worker per step: the 25th fails in epoch 2.
+    process.env.MNIST_DP_FAIL_AT_GRAD_TASK = '25';
+    try {
+      const run = await prepareRun({ ...base, out });
+      const error = await runTraining(run.options, null, { workerFile: failingWorker }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'WORKER_FAILED' });
+      expect((error as Error).message).toMatch(/a worker failed: injected fault in gradient task 25\. Training stopped\. The last checkpoint \(.*run\.ckpt\) is intact/);
+    } finally {
+      delete process.env.MNIST_DP_FAIL_AT_GRAD_TASK;
+    }
+    const saved = await loadCheckpoint(out);
+    expect(saved.position).toMatchObject({ epoch: 1, step: 0 });
+    expect(saved.metrics).toHaveLength(1);
+  });
+
+  it('stops on a NaN or infinite loss with a hint to lower the learning rate, without touching the checkpoint', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-'));
+    const out = join(dir, 'run.ckpt');
+    await train({ ...base, epochs: 1, out });
+    const before = await readFile(out);
+    const error = await train({ ...base, lr: 1e6, out }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'DIVERGED' });
+    expect((error as Error).message).toMatch(/the training loss became (NaN|Infinity) at epoch 1, step \d+; .* try --lr 100000/);
+    expect((await readFile(out)).equals(before)).toBe(true);
+  });
+});

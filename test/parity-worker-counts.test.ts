@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { train } from '../src/api.js';
+
+// A short real-data run: 1,500 MNIST images, batch 100 in micro-shards of 10 (15 steps, the last batch
+// partial), so every worker count splits batches differently.
+const base = { epochs: 1, trainSize: 1450, valSize: 500, batchSize: 100, microBatch: 10, lr: 0.1, seed: 7, out: null };
+
+describe('the same seed and options give the same weights', () => {
+  it('for 1, 2 and 3 workers, bit for bit', async () => {
+    const runs = [];
+    for (const workers of [1, 2, 3]) runs.push(await train({ ...base, workers }));
+    const [one, two, three] = runs;
+    expect(one.params.some((p) => p !== 0)).toBe(true);
+    expect(Buffer.from(two.params.buffer).equals(Buffer.from(one.params.buffer))).toBe(true);
+    expect(Buffer.from(three.params.buffer).equals(Buffer.from(one.params.buffer))).toBe(true);
+    expect(two.metrics[0].trainLoss).toBe(one.metrics[0].trainLoss);
+    expect(three.testAccuracy).toBe(one.testAccuracy);
+  });
+
+  it('on repeated runs, and differently for another seed', async () => {
+    const a = await train({ ...base, workers: 2 });
+    const b = await train({ ...base, workers: 2 });
+    const c = await train({ ...base, workers: 2, seed: 8 });
+    expect(Buffer.from(a.params.buffer).equals(Buffer.from(b.params.buffer))).toBe(true);
+    expect(Buffer.from(a.params.buffer).equals(Buffer.from(c.params.buffer))).toBe(false);
+  });
+});

@@ -1,0 +1,41 @@
+import { Piscina } from 'piscina';
+import { describe, expect, it } from 'vitest';
+import { train } from '../src/api.js';
+import { createSharedMemory, planMemory, sharedViews } from '../src/engine/memory.js';
+import { workerFile } from '../src/engine/pool.js';
+import type { EvalResult, WorkerInit } from '../src/engine/protocol.js';
+import { paramLayout } from '../src/model/layout.js';
+import { makeSpec } from '../src/model/spec.js';
+
+describe('workers share memory with the coordinator', () => {
+  it('see weights written by the coordinator after they started, with no copy sent', async () => {
+    const spec = makeSpec([4, 3], { kind: 'relu' }, 'cross-entropy');
+    const layout = paramLayout(spec);
+    const plan = planMemory({ spec, layout, batch: 4, micro: 1, workers: 1, D: 4, trainCount: 0, testCount: 3 });
+    const memory = createSharedMemory(plan);
+    const v = sharedViews(memory.buffer, plan);
+    v.testImages.set([255, 0, 0, 0, 0, 255, 0, 0, 0, 0, 255, 0]); // image i lights pixel i
+    v.testLabels.set([0, 1, 2]);
+    const init: WorkerInit = { memory, plan, spec, layout, kernels: 'ts' };
+    const pool = new Piscina({ filename: workerFile('train-worker'), minThreads: 1, maxThreads: 1, workerData: init });
+    try {
+      const task = { kind: 'eval', set: 'test', begin: 0, end: 3 } as const;
+      // All-zero weights: every class ties, argmax picks 0, so only image 0 is right.
+      expect(((await pool.run(task)) as EvalResult).correct).toBe(1);
+      // Now the identity on the first three pixels: all three right, though the task message is the same.
+      const W = v.params.subarray(layout.dense[0].w.offset);
+      for (let i = 0; i < 3; i++) W[i * 4 + i] = 5;
+      expect(((await pool.run(task)) as EvalResult).correct).toBe(3);
+    } finally {
+      await pool.destroy();
+    }
+  });
+
+  it('receive only small control messages per batch during training, never weights or pixels', async () => {
+    const r = await train({ epochs: 1, trainSize: 1000, valSize: 200, batchSize: 100, workers: 2, out: null });
+    // 10 steps × 2 workers × (gradient + update task), and 2 evaluations × 2 workers
+    expect(r.messages.count).toBe(44);
+    expect(r.messages.maxBytes).toBeLessThan(256); // the weights alone are 940 KB, a batch of pixels 78 KB
+    expect(r.messages.bytes).toBeLessThan(44 * 256);
+  });
+});

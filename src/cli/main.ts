@@ -67,6 +67,12 @@ async function main(args: string[]): Promise<void> {
   await cli.parseAsync();
 }
 
+// `mnist-dp train --json | head -1`: a closed pipe ends the program quietly, as it would a Unix tool.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const args = hideBin(process.argv);
 main(args).catch((err: unknown) => {
   process.exitCode = report(err, args);

@@ -1,0 +1,80 @@
+/**
+ * Training throughput: trains the MLP for one epoch per (kernels, workers) pair and prints training
+ * samples per second (evaluation excluded), the epoch's time and the process's peak RSS.
+ *
+ *   npm run bench:train -- [--workers 1,2] [--kernels ts] [--layers 784-256-128-10] [--batch-size 128]
+ *                          [--epochs 1] [--train-size 0] [--repeat 1]
+ *
+ * Each configuration runs in a fresh child process so that peak RSS is its own.
+ */
+import { execFileSync } from 'node:child_process';
+import { availableParallelism, cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { train } from '../src/api.js';
+
+const argv = yargs(hideBin(process.argv))
+  .option('workers', { type: 'string', default: '1,2' })
+  .option('kernels', { type: 'string', default: 'ts' })
+  .option('layers', { type: 'string', default: '784-256-128-10' })
+  .option('batch-size', { type: 'number', default: 128 })
+  .option('epochs', { type: 'number', default: 1 })
+  .option('train-size', { type: 'number', default: 0 })
+  .option('repeat', { type: 'number', default: 1, describe: 'runs per configuration; the median is reported' })
+  .option('child', { type: 'boolean', default: false, hidden: true })
+  .strict()
+  .parseSync();
+
+interface Row {
+  kernels: string;
+  workers: number;
+  samplesPerSecond: number;
+  epochSeconds: number;
+  testAccuracy: number;
+  peakRssMB: number;
+}
+
+async function child(): Promise<void> {
+  const r = await train({
+    workers: Number(argv.workers), kernels: argv.kernels, layers: argv.layers, batchSize: argv['batch-size'],
+    epochs: argv.epochs, trainSize: argv['train-size'], out: null,
+  });
+  const last = r.metrics[r.metrics.length - 1];
+  const row: Row = {
+    kernels: argv.kernels, workers: Number(argv.workers), samplesPerSecond: last.samplesPerSecond,
+    epochSeconds: last.seconds, testAccuracy: r.testAccuracy ?? NaN,
+    peakRssMB: process.resourceUsage().maxRSS / 1024,
+  };
+  process.stdout.write(JSON.stringify(row) + '\n');
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function parent(): void {
+  const self = fileURLToPath(import.meta.url);
+  console.log(`mnist-dp bench:train · mlp ${argv.layers} · batch ${argv['batch-size']} · ${argv.epochs} epoch(s) · ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}) · Node ${process.version}`);
+  console.log('kernels       workers  samples/s   speedup  epoch s  test acc  peak RSS MB');
+  for (const kernels of argv.kernels.split(',')) {
+    let base = 0;
+    for (const workers of argv.workers.split(',').map(Number)) {
+      const rows: Row[] = [];
+      for (let i = 0; i < argv.repeat; i++) {
+        const out = execFileSync(process.execPath, [self, '--child', '--workers', String(workers), '--kernels', kernels,
+          '--layers', argv.layers, '--batch-size', String(argv['batch-size']), '--epochs', String(argv.epochs),
+          '--train-size', String(argv['train-size'])], { encoding: 'utf8' });
+        rows.push(JSON.parse(out.trim().split('\n').pop()!) as Row);
+      }
+      const sps = median(rows.map((r) => r.samplesPerSecond));
+      if (base === 0) base = sps;
+      console.log(
+        `${kernels.padEnd(13)} ${String(workers).padStart(7)}  ${sps.toFixed(0).padStart(9)}  ${(sps / base).toFixed(2).padStart(7)}×  ` +
+        `${median(rows.map((r) => r.epochSeconds)).toFixed(2).padStart(7)}  ${(100 * median(rows.map((r) => r.testAccuracy))).toFixed(2).padStart(7)}%  ` +
+        `${Math.max(...rows.map((r) => r.peakRssMB)).toFixed(0).padStart(11)}`,
+      );
+    }
+  }
+}
+
+if (argv.child) await child();
+else parent();

@@ -1,0 +1,158 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, mkdir, rm, writeFile, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The CLI's failures, end to end against the built dist/ (`npm test` builds first): each prints one
+ * `mnist-dp: error: …` line naming the flag or file, no stack trace, and exits non-zero (2 for bad usage).
+ */
+
+const CLI = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
+let tmp: string;
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: tmp, encoding: 'utf8', timeout: 60_000 });
+  if (r.error) throw r.error;
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, lines: r.stderr.split('\n').filter((l) => l !== '') };
+}
+
+/** One error line that mentions every `names`, no stack, the exit code expected. */
+function expectError(r: ReturnType<typeof cli>, code: number, ...names: string[]) {
+  expect(r.signal).toBeNull();
+  expect(r.code, r.stderr).toBe(code);
+  expect(r.lines, r.stderr).toHaveLength(1);
+  expect(r.lines[0]).toMatch(/^mnist-dp: error: /);
+  for (const n of names) expect(r.lines[0]).toContain(n);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect(r.stdout).toBe('');
+}
+
+/** A yargs usage error: the error line plus the pointer to --help, and nothing else. */
+function expectUsageError(r: ReturnType<typeof cli>, command: string, ...names: string[]) {
+  expect(r.code, r.stderr).toBe(2);
+  expect(r.lines, r.stderr).toHaveLength(2);
+  expect(r.lines[0]).toMatch(/^mnist-dp: error: /);
+  for (const n of names) expect(r.lines[0]).toContain(n);
+  expect(r.lines[1]).toBe(`run "mnist-dp ${command}--help" for usage`);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect(r.stdout).toBe('');
+}
+
+beforeAll(async () => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" (npm test does) first`);
+  tmp = await mkdtemp(join(tmpdir(), 'mnist-dp-cli-errors-'));
+});
+
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+describe('mnist-dp train: bad options exit 2 with one line naming the flag', () => {
+  it('--lr -1', () => expectError(cli('train', '--lr', '-1'), 2, '--lr', '-1'));
+  it('--lr abc (NaN from yargs)', () => expectError(cli('train', '--lr', 'abc'), 2, '--lr', 'abc'));
+  it('--lr=abc', () => expectError(cli('train', '--lr=abc'), 2, '--lr', 'abc'));
+  it('--batch-size 0', () => expectError(cli('train', '--batch-size', '0'), 2, '--batch-size'));
+  it('--activation tanh', () => expectError(cli('train', '--activation', 'tanh'), 2, '--activation', 'tanh'));
+  it('--loss foo', () => expectError(cli('train', '--loss', 'foo'), 2, '--loss', 'foo'));
+  it('--schedule foo', () => expectError(cli('train', '--schedule', 'foo'), 2, '--schedule'));
+  it('--kernels foo', () => expectError(cli('train', '--kernels', 'foo'), 2, '--kernels'));
+  it('--layers 100-10 (does not start at 784)', () => expectError(cli('train', '--layers', '100-10'), 2, '--layers', '784'));
+  it('--layers 784-64-7 (does not end at 10)', () => expectError(cli('train', '--layers', '784-64-7'), 2, '--layers', '10'));
+
+  it('wrote no checkpoint on the way', async () => {
+    expect((await readdir(tmp)).filter((f) => f.endsWith('.ckpt'))).toEqual([]);
+  });
+});
+
+describe('mnist-dp: usage errors exit 2 with the yargs message and a pointer to --help', () => {
+  it('an unknown flag', () => expectUsageError(cli('train', '--frobnicate'), 'train ', 'frobnicate'));
+  it('a flag without its value', () => expectUsageError(cli('train', '--lr'), 'train ', 'lr'));
+  it('eval without --model', () => expectUsageError(cli('eval'), 'eval ', 'model'));
+  it('an unknown command', () => expectUsageError(cli('frobnicate'), '', 'frobnicate'));
+  it('no command', () => expectUsageError(cli(), '', 'command'));
+});
+
+describe('mnist-dp: unreadable files exit 1 with one line naming the file', () => {
+  it('eval --model /nonexistent.ckpt', () => expectError(cli('eval', '--model', '/nonexistent.ckpt'), 1, '/nonexistent.ckpt'));
+
+  it('eval --model <garbage>', async () => {
+    const file = join(tmp, 'garbage.ckpt');
+    await writeFile(file, Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256)));
+    expectError(cli('eval', '--model', file), 1, file);
+    await rm(file);
+  });
+
+  it('info --model <garbage>', async () => {
+    const file = join(tmp, 'text.ckpt');
+    await writeFile(file, 'this is not a checkpoint\n');
+    expectError(cli('info', '--model', file), 1, file);
+    await rm(file);
+  });
+
+  it('train --data <empty dir>', async () => {
+    const dir = join(tmp, 'empty');
+    await mkdir(dir);
+    expectError(cli('train', '--data', dir), 1, dir);
+  });
+});
+
+describe('mnist-dp eval: a model that does not fit the data', () => {
+  /** An IDX file of unsigned bytes. */
+  const idx = (dims: number[], payload: ArrayLike<number>) => {
+    const bytes = new Uint8Array(4 + 4 * dims.length + payload.length);
+    bytes.set([0, 0, 0x08, dims.length]);
+    dims.forEach((d, i) => new DataView(bytes.buffer).setUint32(4 + 4 * i, d, false));
+    bytes.set(payload, 4 + 4 * dims.length);
+    return bytes;
+  };
+  /** Four IDX files of 4×4 images with labels 0-9. */
+  async function tinyData(): Promise<string> {
+    const dir = join(tmp, 'tiny');
+    await mkdir(dir, { recursive: true });
+    const n = 20;
+    const labels = Array.from({ length: n }, (_, i) => i % 10);
+    for (const prefix of ['train', 't10k']) {
+      await writeFile(join(dir, `${prefix}-images-idx3-ubyte`), idx([n, 4, 4], Array.from({ length: n * 16 }, (_, i) => i % 256)));
+      await writeFile(join(dir, `${prefix}-labels-idx1-ubyte`), idx([n], labels));
+    }
+    return dir;
+  }
+  /** A checkpoint of an untrained network with these layers. */
+  async function model(layers: number[]): Promise<string> {
+    const { saveCheckpoint } = await import('../src/checkpoint.js');
+    const { resolveOptions } = await import('../src/options.js');
+    const { paramLayout } = await import('../src/model/layout.js');
+    const { workers: _w, out: _o, resume: _r, data: _d, ...options } = resolveOptions({ layers, workers: 1 });
+    const size = paramLayout(options.spec).size;
+    const file = join(tmp, `model-${layers.join('-')}.ckpt`);
+    await saveCheckpoint(file, {
+      spec: options.spec, params: new Float32Array(size), optimizer: { kind: 'sgd', velocity: new Float32Array(size) }, options,
+      position: { epoch: 0, step: 0, lossSum: 0, samples: 0 }, rng: { kind: 'counter', seed: 1 }, metrics: [], testAccuracy: null,
+    });
+    return file;
+  }
+
+  it('inputs ≠ pixels per image', async () => {
+    const dir = await tinyData();
+    const file = await model([784, 10]);
+    expectError(cli('eval', '--model', file, '--data', dir), 2, file, '784', '4×4');
+  });
+
+  it('fewer classes than the labels need', async () => {
+    const dir = await tinyData();
+    const file = await model([16, 3]);
+    expectError(cli('eval', '--model', file, '--data', dir), 2, file, '3 classes', '9');
+  });
+
+  it('a model that fits evaluates', async () => {
+    const dir = await tinyData();
+    const file = await model([16, 10]);
+    const r = cli('eval', '--model', file, '--data', dir, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ testSize: 20, model: file });
+  });
+});

@@ -79,7 +79,7 @@ export interface ResolvedTrainOptions {
 export const DEFAULT_OPTIONS = {
   epochs: 20,
   batchSize: 128,
-  lr: 0.05,
+  lr: 0.1,
   momentum: 0.9,
   nesterov: true,
   weightDecay: 1e-4,
@@ -151,7 +151,7 @@ export function resolveOptions(o: TrainOptions = {}): ResolvedTrainOptions {
 }
 
 /** The learning rate for step `step` (0-based) of epoch `epoch` (0-based). */
-export function learningRate(o: ResolvedTrainOptions, epoch: number, step: number, stepsPerEpoch: number): number {
+export function learningRate(o: Pick<ResolvedTrainOptions, 'lr' | 'schedule' | 'epochs' | 'lrStepEpochs' | 'lrGamma' | 'warmupEpochs'>, epoch: number, step: number, stepsPerEpoch: number): number {
   const t = epoch * stepsPerEpoch + step;
   const warmupSteps = o.warmupEpochs * stepsPerEpoch;
   const warm = warmupSteps > 0 ? Math.min(1, (t + 1) / warmupSteps) : 1;

@@ -4,9 +4,10 @@
  */
 import { workerData } from 'node:worker_threads';
 import { getKernels } from '../src/kernels/index.js';
+import { failAll } from '../src/engine/barrier.js';
 import { Control, scratchViews, sharedViews } from '../src/engine/memory.js';
-import type { EvalResult, Task, WorkerInit } from '../src/engine/protocol.js';
-import { runEvalTask, runGradTask, runUpdateTask, type StepContext } from '../src/engine/step.js';
+import type { EvalResult, RunResult, Task, WorkerInit } from '../src/engine/protocol.js';
+import { runEvalTask, runSteps, type StepContext } from '../src/engine/step.js';
 
 const init = workerData as WorkerInit;
 const buffer = init.memory.buffer;
@@ -23,15 +24,13 @@ const ctx: StepContext = {
   scratch: scratchViews(buffer, init.plan.scratch[slot]),
 };
 
-export default function run(task: Task): EvalResult | null {
-  switch (task.kind) {
-    case 'grad':
-      runGradTask(ctx, task);
-      return null;
-    case 'update':
-      runUpdateTask(ctx, task);
-      return null;
-    case 'eval':
-      return runEvalTask(ctx, task);
+export default function run(task: Task): EvalResult | RunResult {
+  if (task.kind === 'eval') return runEvalTask(ctx, task);
+  try {
+    return runSteps(ctx, task);
+  } catch (err) {
+    // Release the other workers from the step barrier, or they would wait for this one forever.
+    failAll(shared.control, { arrived: Control.arrived, generation: Control.generation, status: Control.status });
+    throw err;
   }
 }

@@ -6,11 +6,11 @@ import type { MlpSpec } from '../model/spec.js';
  * WebAssembly.Memory (its buffer is a SharedArrayBuffer), so kernels in JavaScript or WebAssembly read
  * weights and write gradients in place and nothing is copied per batch: only control messages move.
  *
- *   ┌──────────┬────────┬──────┬──────────┬───────────────────┬───────────┬────────────┬─────────────────────┬────────────────────┐
- *   │ control  │ params │ grad │ velocity │ slots (S × P)     │ shardLoss │ batchIndex │ train / test pixels │ scratch[0..W-1]    │
- *   │ Int32 16 │ P f32  │ P    │ P        │ one per micro-    │ S f64     │ B int32    │ and labels, uint8   │ per-worker x, y,   │
- *   │          │        │      │          │ shard of a batch  │           │            │                     │ acts, dz, index    │
- *   └──────────┴────────┴──────┴──────────┴───────────────────┴───────────┴────────────┴─────────────────────┴────────────────────┘
+ *   ┌──────────┬──────────┬────────┬──────┬──────────┬──────────────┬───────────┬────────────┬──────────────┬─────────────────┐
+ *   │ control  │ progress │ params │ grad │ velocity │ slots (S×P)  │ shardLoss │ epochOrder │ train / test │ scratch[0..W-1] │
+ *   │ Int32 16 │ f64 2    │ P f32  │ P    │ P        │ one per      │ S f64     │ N int32    │ pixels and   │ per-worker x,   │
+ *   │          │          │        │      │          │ micro-shard  │           │            │ labels, u8   │ y, acts, dz     │
+ *   └──────────┴──────────┴────────┴──────┴──────────┴──────────────┴───────────┴────────────┴──────────────┴─────────────────┘
  *
  * The plan holds byte offsets only (a plain object the workers receive once); `sharedViews` and
  * `scratchViews` turn it into typed arrays on either side.
@@ -20,6 +20,16 @@ import type { MlpSpec } from '../model/spec.js';
 export const Control = {
   /** Next free scratch slot: each worker claims one with Atomics.add when it starts. */
   nextScratch: 0,
+  /** The step barrier (see barrier.ts). */
+  arrived: 1,
+  generation: 2,
+  status: 3,
+  /** Set by the coordinator to ask the workers to stop after the current step. */
+  stopRequested: 4,
+  /** Set by the barrier's last arriver when it saw stopRequested: every worker stops after this step. */
+  stopping: 5,
+  /** Steps finished in the current run task, for progress reports. */
+  stepsDone: 6,
 } as const;
 const CONTROL_WORDS = 16;
 
@@ -54,12 +64,14 @@ export interface MemoryPlan {
   trainCount: number;
   testCount: number;
   control: Region;
+  progress: Region;
   params: Region;
   grad: Region;
   velocity: Region;
   slots: Region;
   shardLoss: Region;
-  batchIndex: Region;
+  /** The current epoch's visiting order of the training images. */
+  epochOrder: Region;
   trainImages: Region;
   trainLabels: Region;
   testImages: Region;
@@ -74,8 +86,11 @@ export interface PlanInput {
   micro: number;
   workers: number;
   D: number;
+  /** Images in the train region: the training images, then the validation images. */
   trainCount: number;
   testCount: number;
+  /** Training images proper (the epoch order covers these). */
+  trainOnly: number;
 }
 
 const ALIGN = 64; // a cache line; also keeps every region 16-byte aligned for SIMD
@@ -97,12 +112,13 @@ export function planMemory(input: PlanInput): MemoryPlan {
     trainCount: input.trainCount,
     testCount: input.testCount,
     control: take(CONTROL_WORDS * 4),
+    progress: take(2 * 8),
     params: take(P * 4),
     grad: take(P * 4),
     velocity: take(P * 4),
     slots: take(shards * P * 4),
     shardLoss: take(shards * 8),
-    batchIndex: take(batch * 4),
+    epochOrder: take(input.trainOnly * 4),
     trainImages: take(input.trainCount * D),
     trainLabels: take(input.trainCount),
     testImages: take(input.testCount * D),
@@ -134,12 +150,14 @@ const u8 = (buf: ArrayBufferLike, r: Region) => new Uint8Array(buf, r.offset, r.
 
 export interface SharedViews {
   control: Int32Array;
+  /** [lossSum, samples] of the current epoch so far, written by worker 0 for progress reports. */
+  progress: Float64Array;
   params: Float32Array;
   grad: Float32Array;
   velocity: Float32Array;
   slots: Float32Array;
   shardLoss: Float64Array;
-  batchIndex: Int32Array;
+  epochOrder: Int32Array;
   trainImages: Uint8Array;
   trainLabels: Uint8Array;
   testImages: Uint8Array;
@@ -149,12 +167,13 @@ export interface SharedViews {
 export function sharedViews(buf: ArrayBufferLike, plan: MemoryPlan): SharedViews {
   return {
     control: i32(buf, plan.control),
+    progress: new Float64Array(buf, plan.progress.offset, 2),
     params: f32(buf, plan.params),
     grad: f32(buf, plan.grad),
     velocity: f32(buf, plan.velocity),
     slots: f32(buf, plan.slots),
     shardLoss: new Float64Array(buf, plan.shardLoss.offset, plan.shardLoss.bytes / 8),
-    batchIndex: i32(buf, plan.batchIndex),
+    epochOrder: i32(buf, plan.epochOrder),
     trainImages: u8(buf, plan.trainImages),
     trainLabels: u8(buf, plan.trainLabels),
     testImages: u8(buf, plan.testImages),

@@ -1,12 +1,13 @@
-import type { Kernels, SgdHyper } from '../kernels/kernels.js';
+import type { ResolvedTrainOptions } from '../options.js';
 import type { ParamLayout } from '../model/layout.js';
 import type { MlpSpec } from '../model/spec.js';
 import type { MemoryPlan } from './memory.js';
 
 /**
  * What crosses between the coordinator and its workers. A worker receives the shared memory and the
- * plan once (WorkerInit, as piscina's workerData); per batch only these small tasks move: ranges of
- * micro-shards or parameters and a few hyper-parameters, never weights or pixels.
+ * plan once (WorkerInit, as piscina's workerData), then one small task per epoch (RunTask: which steps,
+ * with which hyper-parameters) and per evaluation. Weights and pixels never move; within an epoch the
+ * workers synchronise through control words in the shared memory alone.
  */
 export interface WorkerInit {
   memory: WebAssembly.Memory;
@@ -16,22 +17,42 @@ export interface WorkerInit {
   kernels: string;
 }
 
-/** Forward + backward over micro-shards [s0, s1) of the batch in batchIndex (batchSize rows in all). */
-export interface GradTask {
-  kind: 'grad';
-  s0: number;
-  s1: number;
+/** What the learning-rate schedule depends on. */
+export type ScheduleOptions = Pick<ResolvedTrainOptions, 'lr' | 'schedule' | 'epochs' | 'lrStepEpochs' | 'lrGamma' | 'warmupEpochs'>;
+
+/**
+ * Run steps [fromStep, toStep) of an epoch whose visiting order is in epochOrder. Every worker gets one
+ * such task; they meet at the step barrier twice per step and return together.
+ */
+export interface RunTask {
+  kind: 'run';
+  /** This worker's place among `workers`: it decides the micro-shards and the parameter range it owns. */
+  rank: number;
+  workers: number;
+  epoch: number;
+  fromStep: number;
+  toStep: number;
+  stepsPerEpoch: number;
+  trainCount: number;
   batchSize: number;
+  schedule: ScheduleOptions;
+  momentum: number;
+  nesterov: boolean;
+  weightDecay: number;
+  /** The epoch's running loss and sample count before fromStep (non-zero when resuming mid-epoch). */
+  lossSum: number;
+  samples: number;
 }
 
-/** Reduce the first `shards` gradient slots over parameters [begin, end), then take an SGD step there. */
-export interface UpdateTask {
-  kind: 'update';
-  begin: number;
-  end: number;
-  shards: number;
-  batchSize: number;
-  hp: SgdHyper;
+export interface RunResult {
+  /** done: reached toStep; stopped: the coordinator asked to stop; diverged: the loss is not finite; failed: another worker failed. */
+  outcome: 'done' | 'stopped' | 'diverged' | 'failed';
+  /** The next step to run (the step at which the loss diverged, for 'diverged'). */
+  nextStep: number;
+  lossSum: number;
+  samples: number;
+  /** The non-finite batch loss, for 'diverged'. */
+  badLoss?: number;
 }
 
 /** Loss and correct predictions over images [begin, end) of the train or test set. */
@@ -42,17 +63,9 @@ export interface EvalTask {
   end: number;
 }
 
-export type Task = GradTask | UpdateTask | EvalTask;
+export type Task = RunTask | EvalTask;
 
 export interface EvalResult {
   correct: number;
   lossSum: number;
-}
-
-/** Everything a worker needs to run tasks: built once per worker from WorkerInit. */
-export interface WorkerContext {
-  k: Kernels;
-  spec: MlpSpec;
-  layout: ParamLayout;
-  plan: MemoryPlan;
 }

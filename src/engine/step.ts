@@ -2,12 +2,14 @@ import type { Kernels } from '../kernels/kernels.js';
 import type { ParamLayout } from '../model/layout.js';
 import { backward, forward } from '../model/network.js';
 import type { MlpSpec } from '../model/spec.js';
-import type { MemoryPlan, ScratchViews, SharedViews } from './memory.js';
-import type { EvalResult, EvalTask, GradTask, UpdateTask } from './protocol.js';
+import { learningRate } from '../options.js';
+import { arriveAndWait } from './barrier.js';
+import { Control, type MemoryPlan, type ScratchViews, type SharedViews } from './memory.js';
+import type { EvalResult, EvalTask, RunResult, RunTask } from './protocol.js';
 
 /**
- * The work of one training step, as plain functions over the shared views: the worker entry file only
- * routes tasks here, and tests call these directly without threads.
+ * The work of training, as plain functions over the shared views: the worker entry file only routes
+ * tasks here, and tests call the step functions directly without threads.
  */
 export interface StepContext {
   k: Kernels;
@@ -18,32 +20,80 @@ export interface StepContext {
   scratch: ScratchViews;
 }
 
-/** Forward, loss and backward over micro-shards [s0, s1): fills their gradient slots and shardLoss. */
-export function runGradTask(ctx: StepContext, t: GradTask): void {
+/** The part [begin, end) of [0, n) that rank `rank` of `parts` owns, boundaries on multiples of `align`. */
+export function rangeOf(rank: number, parts: number, n: number, align = 1): [number, number] {
+  const units = Math.ceil(n / align);
+  const at = (r: number) => Math.min(n, Math.floor((r * units) / parts) * align);
+  return [at(rank), at(rank + 1)];
+}
+
+/**
+ * Forward, loss and backward over micro-shards [s0, s1) of a batch of `batchSize` rows whose sample
+ * indices are `index`: fills those micro-shards' gradient slots and shardLoss entries.
+ */
+export function computeGradients(ctx: StepContext, s0: number, s1: number, batchSize: number, index: Int32Array): void {
   const { k, spec, layout, plan, shared, scratch } = ctx;
   const m = plan.micro;
-  const r0 = t.s0 * m;
-  const M = Math.min(t.s1 * m, t.batchSize) - r0;
+  const r0 = s0 * m;
+  const M = Math.min(s1 * m, batchSize) - r0;
+  if (M <= 0) return;
   const C = spec.layers[spec.layers.length - 1];
-  k.gather(scratch.x, scratch.y, shared.trainImages, shared.trainLabels, shared.batchIndex.subarray(r0), M, plan.D);
+  k.gather(scratch.x, scratch.y, shared.trainImages, shared.trainLabels, index.subarray(r0), M, plan.D);
   const out = forward(k, spec, layout, shared.params, scratch.x, scratch.acts, M);
-  for (let s = t.s0, r = 0; r < M; s++, r += m) {
+  for (let s = s0, r = 0; r < M; s++, r += m) {
     const rows = Math.min(m, M - r);
     shared.shardLoss[s] = k.lossForwardBackward(
       out.subarray(r * C), scratch.dz.subarray(r * C), scratch.y.subarray(r), rows, C, spec.output, spec.loss);
   }
   backward(k, spec, layout, shared.params, scratch.x, scratch.acts, scratch.dz, scratch.spare, M, {
     micro: m,
-    firstShard: t.s0,
+    firstShard: s0,
     slot: (s) => shared.slots.subarray(s * plan.P, (s + 1) * plan.P),
   });
 }
 
-/** Averages the gradient slots over parameters [begin, end) and applies the optimiser there. */
-export function runUpdateTask(ctx: StepContext, t: UpdateTask): void {
+/**
+ * One worker's share of steps [fromStep, toStep) of an epoch. Per step:
+ *   1. gradients of this rank's micro-shards              (all ranks in parallel)
+ *   2. barrier: every slot and shard loss is written
+ *   3. the batch loss, summed over shards in index order  (every rank gets the same number)
+ *   4. reduce the slots and take the SGD step on this rank's parameter range
+ *   5. barrier: every parameter is updated; the last to arrive turns a stop request into a decision
+ * Nothing else synchronises, and no message is exchanged until the task returns.
+ */
+export function runSteps(ctx: StepContext, t: RunTask): RunResult {
   const { k, plan, shared } = ctx;
-  k.reduceSlots(shared.grad, shared.slots, t.shards, plan.P, t.begin, t.end, 1 / t.batchSize);
-  k.sgdStep(shared.params, shared.grad, shared.velocity, t.begin, t.end, t.hp);
+  const { control } = shared;
+  const words = { arrived: Control.arrived, generation: Control.generation, status: Control.status };
+  const [p0, p1] = rangeOf(t.rank, t.workers, plan.P, 16); // 16 floats: whole cache lines per rank
+  let { lossSum, samples } = t;
+  const stopIfRequested = () => {
+    if (Atomics.load(control, Control.stopRequested)) Atomics.store(control, Control.stopping, 1);
+  };
+  for (let step = t.fromStep; step < t.toStep; step++) {
+    const batchSize = Math.min(t.batchSize, t.trainCount - step * t.batchSize);
+    const shards = Math.ceil(batchSize / plan.micro);
+    const [s0, s1] = rangeOf(t.rank, t.workers, plan.shards);
+    computeGradients(ctx, s0, Math.min(s1, shards), batchSize, shared.epochOrder.subarray(step * t.batchSize));
+    if (!arriveAndWait(control, words, t.workers)) return { outcome: 'failed', nextStep: step, lossSum, samples };
+
+    let loss = 0;
+    for (let s = 0; s < shards; s++) loss += shared.shardLoss[s];
+    if (!Number.isFinite(loss)) return { outcome: 'diverged', nextStep: step, lossSum, samples, badLoss: loss };
+    const hp = { lr: learningRate(t.schedule, t.epoch, step, t.stepsPerEpoch), momentum: t.momentum, nesterov: t.nesterov, weightDecay: t.weightDecay };
+    k.reduceSlots(shared.grad, shared.slots, shards, plan.P, p0, p1, 1 / batchSize);
+    k.sgdStep(shared.params, shared.grad, shared.velocity, p0, p1, hp);
+    lossSum += loss;
+    samples += batchSize;
+    if (t.rank === 0) {
+      shared.progress[0] = lossSum;
+      shared.progress[1] = samples;
+      Atomics.store(control, Control.stepsDone, step + 1 - t.fromStep);
+    }
+    if (!arriveAndWait(control, words, t.workers, stopIfRequested)) return { outcome: 'failed', nextStep: step + 1, lossSum, samples };
+    if (Atomics.load(control, Control.stopping)) return { outcome: 'stopped', nextStep: step + 1, lossSum, samples };
+  }
+  return { outcome: 'done', nextStep: t.toStep, lossSum, samples };
 }
 
 /** Summed loss and number of correct predictions over images [begin, end) of one set. */

@@ -9,9 +9,11 @@ import { paramLayout, parameterCount } from '../model/layout.js';
 import { describeSpec, type MlpSpec } from '../model/spec.js';
 import { learningRate, type ResolvedTrainOptions } from '../options.js';
 import { epochPermutation } from '../rng.js';
-import { createSharedMemory, planMemory, sharedViews } from './memory.js';
+import { failAll } from './barrier.js';
+import { Control, createSharedMemory, planMemory, sharedViews } from './memory.js';
 import { workerFile } from './pool.js';
-import type { EvalResult, Task, WorkerInit } from './protocol.js';
+import { rangeOf } from './step.js';
+import type { EvalResult, RunResult, Task, WorkerInit } from './protocol.js';
 
 /**
  * The coordinator: loads the data into shared memory once, then runs the epoch loop. Each step it writes
@@ -40,18 +42,6 @@ export interface TrainResult {
   messages: { count: number; bytes: number; maxBytes: number };
 }
 
-/** Splits [0, n) into `parts` contiguous ranges whose boundaries are multiples of `align`; drops empty ones. */
-export function splitRange(n: number, parts: number, align = 1): [number, number][] {
-  const units = Math.ceil(n / align);
-  const out: [number, number][] = [];
-  for (let w = 0; w < parts; w++) {
-    const a = Math.min(n, Math.floor((w * units) / parts) * align);
-    const b = Math.min(n, Math.floor(((w + 1) * units) / parts) * align);
-    if (b > a) out.push([a, b]);
-  }
-  return out;
-}
-
 /** Checks that the network fits the data: inputs = pixels per image, outputs = number of classes. */
 function checkSpecFitsData(spec: MlpSpec, data: IdxDataset): void {
   const inputs = data.train.rows * data.train.cols;
@@ -78,7 +68,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
   const layout = paramLayout(o.spec);
   const plan = planMemory({
     spec: o.spec, layout, batch: o.batchSize, micro: o.microBatch, workers: o.workers, D,
-    trainCount: trainCount + o.valSize, testCount: data.test.count,
+    trainCount: trainCount + o.valSize, trainOnly: trainCount, testCount: data.test.count,
   });
   const memory = createSharedMemory(plan);
   const v = sharedViews(memory.buffer, plan);
@@ -105,7 +95,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
     workerData: init,
   });
   const messages = { count: 0, bytes: 0, maxBytes: 0 };
-  const dispatch = async <R>(tasks: Task[]): Promise<R[]> => {
+  const dispatch = async <R>(tasks: Task[], onFailure?: () => void): Promise<R[]> => {
     for (const t of tasks) {
       const bytes = serialize(t).byteLength;
       messages.count++;
@@ -113,7 +103,10 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
       messages.maxBytes = Math.max(messages.maxBytes, bytes);
     }
     try {
-      return (await Promise.all(tasks.map((t) => pool.run(t)))) as R[];
+      return (await Promise.all(tasks.map((t) => pool.run(t).catch((err: unknown) => {
+        onFailure?.(); // wake the other workers at once: they must not wait at a barrier for a dead one
+        throw err;
+      })))) as R[];
     } catch (err) {
       const kept = o.out ? ` The last checkpoint (${o.out}) is intact.` : '';
       throw new MnistDpError('WORKER_FAILED', `a worker failed: ${(err as Error).message}. Training stopped.${kept}`);
@@ -121,7 +114,9 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
   };
 
   const evaluate = async (set: 'train' | 'test', begin: number, end: number) => {
-    const parts = splitRange(end - begin, o.workers).map(([a, b]): Task => ({ kind: 'eval', set, begin: begin + a, end: begin + b }));
+    const parts = Array.from({ length: o.workers }, (_, rank) => rangeOf(rank, o.workers, end - begin))
+      .filter(([a, b]) => b > a)
+      .map(([a, b]): Task => ({ kind: 'eval', set, begin: begin + a, end: begin + b }));
     const results = await dispatch<EvalResult>(parts);
     const n = end - begin;
     return {
@@ -148,52 +143,66 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
       aborted: e.aborted, checkpoint: o.out, seconds, messages };
   };
 
+  // Steps of an epoch run as one task per worker (see runSteps); the coordinator meanwhile only watches the
+  // progress words, and turns an abort into a stop request that the workers act on after a step.
+  const runEpochSteps = async (epoch: number): Promise<RunResult> => {
+    const c = v.control;
+    Atomics.store(c, Control.stopRequested, hooks.signal?.aborted ? 1 : 0);
+    Atomics.store(c, Control.stopping, 0);
+    Atomics.store(c, Control.stepsDone, 0);
+    const onAbort = () => Atomics.store(c, Control.stopRequested, 1);
+    hooks.signal?.addEventListener('abort', onAbort);
+    const from = position.step;
+    const lr = (step: number) => learningRate(o, epoch, step, stepsPerEpoch);
+    const report = () => {
+      const done = Atomics.load(c, Control.stepsDone);
+      if (done === 0) return;
+      const seconds = (performance.now() - t0) / 1000;
+      emit({ type: 'step', epoch: epoch + 1, epochs: o.epochs, step: from + done, stepsPerEpoch,
+        loss: v.progress[0] / v.progress[1], samplesPerSecond: (v.progress[1] - position.samples) / seconds, lr: lr(from + done - 1) });
+    };
+    const t0 = performance.now();
+    const timer = setInterval(report, 100);
+    try {
+      const tasks = Array.from({ length: o.workers }, (_, rank): Task => ({
+        kind: 'run', rank, workers: o.workers, epoch, fromStep: from, toStep: stepsPerEpoch, stepsPerEpoch, trainCount,
+        batchSize: o.batchSize, schedule: o, momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay,
+        lossSum: position.lossSum, samples: position.samples,
+      }));
+      const results = await dispatch<RunResult>(tasks, () => failAll(c, { arrived: Control.arrived, generation: Control.generation, status: Control.status }));
+      report();
+      return results[0];
+    } finally {
+      clearInterval(timer);
+      hooks.signal?.removeEventListener('abort', onAbort);
+    }
+  };
+
   try {
     emit({
       type: 'start', spec: describeSpec(o.spec), kernels: o.kernels, workers: o.workers, parameters: parameterCount(layout),
       trainSize: trainCount, valSize: o.valSize, testSize: data.test.count, epochs: o.epochs, batchSize: o.batchSize,
       microBatch: o.microBatch, stepsPerEpoch, startEpoch: position.epoch, startStep: position.step,
     });
-    const gradRanges = splitRange(plan.shards, o.workers);
-    const paramRanges = splitRange(plan.P, o.workers, 16); // 16 floats: whole cache lines per worker
+    const interrupted = async () => {
+      await save(null);
+      return finish({ testAccuracy: null, testLoss: null, aborted: true });
+    };
     while (position.epoch < o.epochs) {
+      if (hooks.signal?.aborted) return await interrupted();
       const epoch = position.epoch;
-      const order = epochPermutation(o.seed, epoch, trainCount);
+      v.epochOrder.set(epochPermutation(o.seed, epoch, trainCount));
       const epochStart = performance.now();
-      let trainSeconds = 0;
-      let ranSamples = 0; // in this process: a resumed epoch's speed counts only the steps run here
-      let lastReport = 0;
-      let lr = 0;
-      for (; position.step < stepsPerEpoch; position.step++) {
-        if (hooks.signal?.aborted) {
-          await save(null);
-          return finish({ testAccuracy: null, testLoss: null, aborted: true });
-        }
-        const t0 = performance.now();
-        const step = position.step;
-        const batchSize = Math.min(o.batchSize, trainCount - step * o.batchSize);
-        const shards = Math.ceil(batchSize / plan.micro);
-        v.batchIndex.set(order.subarray(step * o.batchSize, step * o.batchSize + batchSize));
-        await dispatch(gradRanges.filter(([s0]) => s0 < shards).map(([s0, s1]): Task => ({ kind: 'grad', s0, s1: Math.min(s1, shards), batchSize })));
-        let loss = 0;
-        for (let s = 0; s < shards; s++) loss += v.shardLoss[s]; // fixed order: the same sum for any worker count
-        if (!Number.isFinite(loss)) {
-          throw new MnistDpError('DIVERGED', `the training loss became ${loss} at epoch ${epoch + 1}, step ${step + 1}; the learning rate ${o.lr} is too large for this model: try --lr ${o.lr / 10}.${o.out ? ` The last checkpoint (${o.out}) is intact.` : ''}`);
-        }
-        position.lossSum += loss;
-        position.samples += batchSize;
-        ranSamples += batchSize;
-        lr = learningRate(o, epoch, step, stepsPerEpoch);
-        const hp = { lr, momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay };
-        await dispatch(paramRanges.map(([begin, end]): Task => ({ kind: 'update', begin, end, shards, batchSize, hp })));
-        const now = performance.now();
-        trainSeconds += (now - t0) / 1000;
-        if (now - lastReport >= 100 || step === stepsPerEpoch - 1) {
-          lastReport = now;
-          emit({ type: 'step', epoch: epoch + 1, epochs: o.epochs, step: step + 1, stepsPerEpoch,
-            loss: position.lossSum / position.samples, samplesPerSecond: ranSamples / Math.max(trainSeconds, 1e-9), lr });
-        }
+      const samplesBefore = position.samples;
+      const r = await runEpochSteps(epoch);
+      const trainSeconds = (performance.now() - epochStart) / 1000;
+      Object.assign(position, { step: r.nextStep, lossSum: r.lossSum, samples: r.samples });
+      if (r.outcome === 'diverged') {
+        throw new MnistDpError('DIVERGED', `the training loss became ${r.badLoss} at epoch ${epoch + 1}, step ${r.nextStep + 1}; the learning rate ${o.lr} is too large for this model: try --lr ${o.lr / 10}.${o.out ? ` The last checkpoint (${o.out}) is intact.` : ''}`);
       }
+      if (position.step < stepsPerEpoch) return await interrupted(); // stopped on request mid-epoch
+      const lr = learningRate(o, epoch, stepsPerEpoch - 1, stepsPerEpoch);
+      const ranSamples = position.samples - samplesBefore; // a resumed epoch's speed counts only the steps run here
       const val = o.valSize > 0 ? await evaluate('train', trainCount, trainCount + o.valSize) : null;
       const m: EpochMetrics = {
         epoch: epoch + 1,

@@ -8,7 +8,7 @@ import { loadCheckpoint } from '../src/checkpoint.js';
 import { runTraining } from '../src/engine/trainer.js';
 import { train } from '../src/api.js';
 
-const base = { epochs: 2, trainSize: 1000, valSize: 500, batchSize: 50, lr: 0.1, seed: 5, workers: 2 };
+const base = { epochs: 2, trainSize: 1000, valSize: 500, batchSize: 50, microBatch: 4, lr: 0.1, seed: 5, workers: 2 };
 const failingWorker = fileURLToPath(new URL('./fixtures/failing-worker.mjs', import.meta.url));
 
 describe('a run that goes wrong', () => {

@@ -1,17 +1,83 @@
-import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { tsKernels } from '../src/kernels/ts.js';
 import type { Kernels } from '../src/kernels/kernels.js';
-import { maxRelativeError, poisoned, randomFloats, refGemmAB, refGemmABt, refGemmAtB } from './helpers/reference.js';
+import { createWasmKernels, SharedArena, wasmSupport, type WasmVariant } from '../src/kernels/wasm.js';
+import { maxRelativeError, randomFloats, refGemmAB, refGemmABt, refGemmAtB } from './helpers/reference.js';
+
+// The WebAssembly kernels are built from source; build them if this checkout has not yet (or if their
+// source is newer than the build), so that `npx vitest run` alone tests what is in src/.
+execFileSync(process.execPath, ['scripts/build-wasm.mjs', '--quiet', '--if-stale'], { stdio: 'inherit' });
 
 // Awkward sizes on purpose: 1, primes, and sizes just past a multiple of the 4-wide tiles.
 const SHAPES: [number, number, number][] = [
   [1, 1, 1], [3, 7, 17], [7, 17, 3], [17, 3, 129], [129, 10, 7], [8, 256, 784], [13, 129, 33],
 ];
-const IMPLEMENTATIONS: Kernels[] = [tsKernels];
 
-describe.each(IMPLEMENTATIONS)('$name kernels', (k) => {
+/**
+ * An implementation under test, with where its buffers must live: the TypeScript kernels take any
+ * typed array, the WebAssembly ones only views of their shared memory.
+ */
+interface KernelsUnderTest {
+  name: string;
+  kernels: Kernels;
+  f32(n: number): Float32Array;
+  i32(n: number): Int32Array;
+  u8(n: number): Uint8Array;
+  /** Frees everything handed out (before each test). */
+  reset(): void;
+}
+
+const plainArrays: KernelsUnderTest = {
+  name: 'ts',
+  kernels: tsKernels,
+  f32: (n) => new Float32Array(n),
+  i32: (n) => new Int32Array(n),
+  u8: (n) => new Uint8Array(n),
+  reset: () => {},
+};
+
+async function inSharedMemory(variant: WasmVariant): Promise<KernelsUnderTest> {
+  const arena = new SharedArena(32 << 20);
+  return {
+    name: variant,
+    kernels: await createWasmKernels(arena.memory, variant),
+    f32: (n) => arena.f32(n),
+    i32: (n) => arena.i32(n),
+    u8: (n) => arena.u8(n),
+    reset: () => arena.reset(),
+  };
+}
+
+// Every implementation runs the same checks; one this Node.js cannot run shows up as skipped.
+const support = wasmSupport();
+const IMPLEMENTATIONS: { name: string; impl: KernelsUnderTest | null }[] = [
+  { name: 'ts', impl: plainArrays },
+  { name: 'wasm', impl: support.simd ? await inSharedMemory('wasm') : null },
+  { name: 'wasm-relaxed', impl: support.relaxed ? await inSharedMemory('wasm-relaxed') : null },
+];
+
+for (const { name, impl } of IMPLEMENTATIONS) describe.skipIf(!impl)(`${name} kernels`, () => {
+  let t: KernelsUnderTest;
+  let k: Kernels;
+  /** A copy of `a` where the implementation can read it. */
+  const f32 = (a: ArrayLike<number>) => {
+    const v = t.f32(a.length);
+    v.set(a);
+    return v;
+  };
+  const random = (n: number, seed: number) => f32(randomFloats(n, seed));
+  /** An output filled with NaN, so that any element the kernel fails to write shows up. */
+  const poisoned = (n: number) => t.f32(n).fill(Number.NaN);
+
+  beforeAll(() => {
+    t = impl!;
+    k = t.kernels;
+  });
+  beforeEach(() => t.reset());
+
   it.each(SHAPES)('gemmABt (bias) matches the float64 reference for M=%i N=%i K=%i', (M, N, K) => {
-    const A = randomFloats(M * K, 1), B = randomFloats(N * K, 2), bias = randomFloats(N, 3);
+    const A = random(M * K, 1), B = random(N * K, 2), bias = random(N, 3);
     const C = poisoned(M * N);
     k.gemmABt(C, A, B, bias, M, N, K);
     expect(maxRelativeError(C, refGemmABt(A, B, bias, M, N, K))).toBeLessThan(1e-5);
@@ -21,14 +87,14 @@ describe.each(IMPLEMENTATIONS)('$name kernels', (k) => {
   });
 
   it.each(SHAPES)('gemmAB matches the float64 reference for M=%i N=%i K=%i', (M, N, K) => {
-    const A = randomFloats(M * K, 4), B = randomFloats(K * N, 5);
+    const A = random(M * K, 4), B = random(K * N, 5);
     const C = poisoned(M * N);
     k.gemmAB(C, A, B, M, N, K);
     expect(maxRelativeError(C, refGemmAB(A, B, M, N, K))).toBeLessThan(1e-5);
   });
 
   it.each(SHAPES)('gemmAtB matches the float64 reference for M=%i N=%i K=%i', (M, N, K) => {
-    const A = randomFloats(K * M, 6), B = randomFloats(K * N, 7);
+    const A = random(K * M, 6), B = random(K * N, 7);
     const C = poisoned(M * N);
     k.gemmAtB(C, A, B, M, N, K);
     expect(maxRelativeError(C, refGemmAtB(A, B, M, N, K))).toBeLessThan(1e-5);
@@ -36,7 +102,7 @@ describe.each(IMPLEMENTATIONS)('$name kernels', (k) => {
 
   it('gemm results do not depend on how many rows are computed at once (the determinism contract)', () => {
     const [M, N, K] = [17, 33, 129];
-    const A = randomFloats(M * K, 8), B = randomFloats(N * K, 9);
+    const A = random(M * K, 8), B = random(N * K, 9);
     const all = poisoned(M * N);
     k.gemmABt(all, A, B, null, M, N, K);
     for (let i = 0; i < M; i++) {
@@ -48,7 +114,7 @@ describe.each(IMPLEMENTATIONS)('$name kernels', (k) => {
 
   it('colSum sums rows', () => {
     const [M, N] = [7, 17];
-    const A = randomFloats(M * N, 10);
+    const A = random(M * N, 10);
     const out = poisoned(N);
     k.colSum(out, A, M, N);
     const ref = Array.from({ length: N }, (_, j) => Array.from({ length: M }, (_, i) => A[i * N + j]).reduce((a, b) => a + b));
@@ -57,11 +123,14 @@ describe.each(IMPLEMENTATIONS)('$name kernels', (k) => {
 
   it('gather turns indexed uint8 images into floats in [0, 1] and picks their labels', () => {
     const D = 5;
-    const pixels = Uint8Array.from({ length: 4 * D }, (_, i) => (i * 37) % 256);
-    const labels = Uint8Array.from([3, 1, 4, 1]);
-    const index = Int32Array.from([2, 0, 3]);
+    const pixels = t.u8(4 * D);
+    pixels.set(Uint8Array.from({ length: 4 * D }, (_, i) => (i * 37) % 256));
+    const labels = t.u8(4);
+    labels.set([3, 1, 4, 1]);
+    const index = t.i32(3);
+    index.set([2, 0, 3]);
     const X = poisoned(3 * D);
-    const y = new Int32Array(3).fill(-1);
+    const y = t.i32(3).fill(-1);
     k.gather(X, y, pixels, labels, index, 3, D);
     for (let r = 0; r < 3; r++) for (let c = 0; c < D; c++) expect(X[r * D + c]).toBeCloseTo(pixels[index[r] * D + c] / 255, 6);
     expect(Array.from(y)).toEqual([4, 3, 1]);
@@ -69,7 +138,7 @@ describe.each(IMPLEMENTATIONS)('$name kernels', (k) => {
 
   it('reduceSlots sums slots in order and scales, only inside [begin, end)', () => {
     const [S, stride] = [5, 24];
-    const slots = randomFloats(S * stride, 11);
+    const slots = random(S * stride, 11);
     const grad = poisoned(stride);
     k.reduceSlots(grad, slots, S, stride, 3, 19, 0.25);
     for (let p = 0; p < stride; p++) {
@@ -83,15 +152,15 @@ describe.each(IMPLEMENTATIONS)('$name kernels', (k) => {
   });
 
   it('sgdStep with momentum 0 and no weight decay is exactly θ ← θ − α∇C', () => {
-    const theta = randomFloats(37, 12), grad = randomFloats(37, 13), vel = new Float32Array(37);
-    const expected = theta.map((t, i) => Math.fround(t - Math.fround(0.1 * grad[i])));
+    const theta = random(37, 12), grad = random(37, 13), vel = t.f32(37);
+    const expected = theta.map((th, i) => Math.fround(th - Math.fround(0.1 * grad[i])));
     k.sgdStep(theta, grad, vel, 0, 37, { lr: 0.1, momentum: 0, nesterov: false, weightDecay: 0 });
     // Reference: the notes' formula, in float32 as the parameters are stored
     for (let i = 0; i < 37; i++) expect(theta[i]).toBeCloseTo(expected[i], 6);
   });
 
   it('sgdStep applies momentum, Nesterov and weight decay as documented', () => {
-    const theta = Float32Array.from([1, -2]), grad = Float32Array.from([0.5, 0.25]), vel = Float32Array.from([0.1, -0.1]);
+    const theta = f32([1, -2]), grad = f32([0.5, 0.25]), vel = f32([0.1, -0.1]);
     k.sgdStep(theta, grad, vel, 0, 2, { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.01 });
     // g = grad + λθ = [0.51, 0.23]; v = 0.9·v + g = [0.6, 0.14]; θ −= 0.1·(g + 0.9·v)
     expect(vel[0]).toBeCloseTo(0.6, 6);

@@ -71,6 +71,9 @@ describe('option checks', () => {
   it('fill defaults once, with the micro-batch derived from the batch size', () => {
     const o = resolveOptions({ batchSize: 512 });
     expect(o.microBatch).toBe(32);
+    expect(resolveOptions({ batchSize: 128 }).microBatch).toBe(32);
+    expect(resolveOptions({ batchSize: 1024 }).microBatch).toBe(64);
+    expect(resolveOptions({ batchSize: 10 }).microBatch).toBe(10);
     expect(o.spec.layers).toEqual([784, 256, 128, 10]);
     expect(o.spec.output).toEqual({ kind: 'softmax' });
   });

@@ -3,7 +3,7 @@
  * claims its own scratch range, and routes each task to the plain functions in src/engine/step.ts.
  */
 import { workerData } from 'node:worker_threads';
-import { getKernels } from '../src/kernels/index.js';
+import { createKernels } from '../src/kernels/index.js';
 import { failAll } from '../src/engine/barrier.js';
 import { Control, scratchViews, sharedViews } from '../src/engine/memory.js';
 import type { EvalResult, RunResult, Task, WorkerInit } from '../src/engine/protocol.js';
@@ -16,7 +16,7 @@ const shared = sharedViews(buffer, init.plan);
 const slot = Atomics.add(shared.control, Control.nextScratch, 1);
 if (slot >= init.plan.scratch.length) throw new Error(`worker scratch slot ${slot} out of range (${init.plan.scratch.length} planned)`);
 const ctx: StepContext = {
-  k: getKernels(init.kernels),
+  k: createKernels(init.kernels, init.memory),
   spec: init.spec,
   layout: init.layout,
   plan: init.plan,

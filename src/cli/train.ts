@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import type { Argv, Options } from 'yargs';
 import { train } from '../api.js';
 import { badOption } from '../errors.js';
-import { getKernels, KERNEL_NAMES } from '../kernels/index.js';
+import { KERNEL_NAMES } from '../kernels/index.js';
 import { ACTIVATION_NAMES, LOSS_NAMES } from '../model/spec.js';
 import { DEFAULT_OPTIONS, SCHEDULE_NAMES, type TrainOptions } from '../options.js';
 import { humanReporter, jsonReporter, shellQuote } from './progress.js';
@@ -35,7 +35,7 @@ const FLAGS: { [K in keyof Required<TrainOptions>]: FlagSpec } = {
   loss: { type: 'string', group: MODEL, describe: `loss: ${LOSS_NAMES.join(' or ')}`, shows: D.loss },
   epochs: { type: 'number', group: OPTIM, describe: 'epochs to train', shows: String(D.epochs) },
   batchSize: { type: 'number', group: OPTIM, describe: 'images per SGD step', shows: String(D.batchSize) },
-  microBatch: { type: 'number', group: OPTIM, describe: 'rows per micro-shard, the unit of gradient summation', shows: '⌈batch-size / 16⌉' },
+  microBatch: { type: 'number', group: OPTIM, describe: 'rows per micro-shard, the unit of gradient summation', shows: 'max(32, ⌈batch-size / 16⌉), at most the batch size' },
   lr: { type: 'number', group: OPTIM, describe: 'learning rate α (> 0)', shows: String(D.lr) },
   momentum: { type: 'number', group: OPTIM, describe: 'momentum μ in [0, 1); 0 gives plain SGD', shows: String(D.momentum) },
   nesterov: { type: 'boolean', group: OPTIM, describe: 'Nesterov momentum (--no-nesterov for classical momentum)', shows: String(D.nesterov) },
@@ -49,7 +49,7 @@ const FLAGS: { [K in keyof Required<TrainOptions>]: FlagSpec } = {
   valSize: { type: 'number', group: DATA, describe: 'images held out of the end of the training set for validation', shows: String(D.valSize) },
   trainSize: { type: 'number', group: DATA, describe: 'train on only the first N of the remaining images (0: all)', shows: String(D.trainSize) },
   workers: { type: 'number', group: RUN, describe: 'worker threads', shows: `one per CPU core (${availableParallelism()} here)` },
-  kernels: { type: 'string', group: RUN, describe: `kernel implementation: ${KERNEL_NAMES.join(', ')}`, shows: D.kernels },
+  kernels: { type: 'string', group: RUN, describe: `kernel implementation: auto (the fastest that runs here), ${KERNEL_NAMES.join(', ')}`, shows: D.kernels },
   out: { type: 'string', group: RUN, describe: "checkpoint file, written after every epoch and on Ctrl-C; --out '' or --no-out: none", shows: `${D.out}, or the --resume file` },
   resume: { type: 'string', group: RUN, describe: 'continue the run saved in this checkpoint (only --epochs, --workers, --out, --data, --kernels may change)' },
 };
@@ -96,7 +96,6 @@ export function toTrainOptions(argv: Record<string, unknown>, args: readonly str
     o[key] = v;
   }
   if (o.out === '' || o.out === false) o.out = null;
-  if (o.kernels !== undefined) getKernels(String(o.kernels)); // refuse a bad name here rather than in every worker
   return o as TrainOptions;
 }
 

@@ -1,7 +1,7 @@
 /**
  * A reusable barrier over named control words in shared memory, for W worker threads that meet twice per
  * training step. Measured on the 2-core development machine: waking a thread with Atomics.notify/wait
- * costs about 80 µs, a piscina task round trip 50–100 µs, a spin a few µs. So a thread spins briefly
+ * costs about 80 µs, a piscina task round trip 50–100 µs, a spin a few µs. So a thread spins first
  * (the others are usually about to arrive) and only then sleeps in Atomics.wait.
  *
  *   control[arrived]     threads that have arrived in the current generation
@@ -24,14 +24,15 @@ export interface BarrierWords {
   status: number;
 }
 
-/** Spins before sleeping; a few µs on current CPUs, short enough not to starve an oversubscribed machine. */
-const SPIN = 2000;
-
 /**
  * Waits until all `parties` threads have arrived. The last to arrive runs `last()` (while everyone else
  * waits) before releasing them. Returns false when the run has failed and the caller must stop.
+ *
+ * `spinMicros`: how long to spin before sleeping. Workers of one step finish within tens of µs of each
+ * other, so with a core per worker a spin of ~100 µs almost always ends before a sleep would have begun;
+ * with more workers than cores a spinner steals the core a late worker needs, so it should sleep at once.
  */
-export function arriveAndWait(control: Int32Array, w: BarrierWords, parties: number, last?: () => void): boolean {
+export function arriveAndWait(control: Int32Array, w: BarrierWords, parties: number, spinMicros: number, last?: () => void): boolean {
   const gen = Atomics.load(control, w.generation);
   if (Atomics.add(control, w.arrived, 1) === parties - 1) {
     last?.();
@@ -39,7 +40,10 @@ export function arriveAndWait(control: Int32Array, w: BarrierWords, parties: num
     Atomics.add(control, w.generation, 1);
     Atomics.notify(control, w.generation);
   } else {
-    for (let i = 0; i < SPIN && Atomics.load(control, w.generation) === gen; i++);
+    if (spinMicros > 0) {
+      const until = performance.now() + spinMicros / 1000;
+      while (Atomics.load(control, w.generation) === gen && performance.now() < until);
+    }
     while (Atomics.load(control, w.generation) === gen) Atomics.wait(control, w.generation, gen);
   }
   return Atomics.load(control, w.status) === Status.running;

@@ -1,3 +1,4 @@
+import type { KernelName } from '../kernels/index.js';
 import type { ResolvedTrainOptions } from '../options.js';
 import type { ParamLayout } from '../model/layout.js';
 import type { MlpSpec } from '../model/spec.js';
@@ -14,7 +15,7 @@ export interface WorkerInit {
   plan: MemoryPlan;
   spec: MlpSpec;
   layout: ParamLayout;
-  kernels: string;
+  kernels: KernelName;
 }
 
 /** What the learning-rate schedule depends on. */
@@ -39,6 +40,8 @@ export interface RunTask {
   momentum: number;
   nesterov: boolean;
   weightDecay: number;
+  /** How long a worker spins at a barrier before it sleeps (0 when workers outnumber cores). */
+  spinMicros: number;
   /** The epoch's running loss and sample count before fromStep (non-zero when resuming mid-epoch). */
   lossSum: number;
   samples: number;
@@ -51,6 +54,8 @@ export interface RunResult {
   nextStep: number;
   lossSum: number;
   samples: number;
+  /** Time this worker spent at the step barriers: synchronisation plus waiting for slower workers. */
+  barrierSeconds: number;
   /** The non-finite batch loss, for 'diverged'. */
   badLoss?: number;
 }

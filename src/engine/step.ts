@@ -67,6 +67,15 @@ export function runSteps(ctx: StepContext, t: RunTask): RunResult {
   const words = { arrived: Control.arrived, generation: Control.generation, status: Control.status };
   const [p0, p1] = rangeOf(t.rank, t.workers, plan.P, 16); // 16 floats: whole cache lines per rank
   let { lossSum, samples } = t;
+  let waited = 0; // ms at the barriers: synchronisation cost plus load imbalance
+  const meet = (last?: () => void) => {
+    const t0 = performance.now();
+    const ok = arriveAndWait(control, words, t.workers, t.spinMicros, last);
+    waited += performance.now() - t0;
+    return ok;
+  };
+  const result = (outcome: RunResult['outcome'], nextStep: number, badLoss?: number): RunResult =>
+    ({ outcome, nextStep, lossSum, samples, barrierSeconds: waited / 1000, badLoss });
   const stopIfRequested = () => {
     if (Atomics.load(control, Control.stopRequested)) Atomics.store(control, Control.stopping, 1);
   };
@@ -75,11 +84,11 @@ export function runSteps(ctx: StepContext, t: RunTask): RunResult {
     const shards = Math.ceil(batchSize / plan.micro);
     const [s0, s1] = rangeOf(t.rank, t.workers, plan.shards);
     computeGradients(ctx, s0, Math.min(s1, shards), batchSize, shared.epochOrder.subarray(step * t.batchSize));
-    if (!arriveAndWait(control, words, t.workers)) return { outcome: 'failed', nextStep: step, lossSum, samples };
+    if (!meet()) return result('failed', step);
 
     let loss = 0;
     for (let s = 0; s < shards; s++) loss += shared.shardLoss[s];
-    if (!Number.isFinite(loss)) return { outcome: 'diverged', nextStep: step, lossSum, samples, badLoss: loss };
+    if (!Number.isFinite(loss)) return result('diverged', step, loss);
     const hp = { lr: learningRate(t.schedule, t.epoch, step, t.stepsPerEpoch), momentum: t.momentum, nesterov: t.nesterov, weightDecay: t.weightDecay };
     k.reduceSlots(shared.grad, shared.slots, shards, plan.P, p0, p1, 1 / batchSize);
     k.sgdStep(shared.params, shared.grad, shared.velocity, p0, p1, hp);
@@ -90,10 +99,10 @@ export function runSteps(ctx: StepContext, t: RunTask): RunResult {
       shared.progress[1] = samples;
       Atomics.store(control, Control.stepsDone, step + 1 - t.fromStep);
     }
-    if (!arriveAndWait(control, words, t.workers, stopIfRequested)) return { outcome: 'failed', nextStep: step + 1, lossSum, samples };
-    if (Atomics.load(control, Control.stopping)) return { outcome: 'stopped', nextStep: step + 1, lossSum, samples };
+    if (!meet(stopIfRequested)) return result('failed', step + 1);
+    if (Atomics.load(control, Control.stopping)) return result('stopped', step + 1);
   }
-  return { outcome: 'done', nextStep: t.toStep, lossSum, samples };
+  return result('done', t.toStep);
 }
 
 /** Summed loss and number of correct predictions over images [begin, end) of one set. */

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { serialize } from 'node:v8';
 import { Piscina } from 'piscina';
 import { saveCheckpoint, type Checkpoint, type EpochMetrics } from '../checkpoint.js';
@@ -40,6 +41,8 @@ export interface TrainResult {
   seconds: number;
   /** Messages sent to workers and their structured-clone size: evidence that no weights or pixels move. */
   messages: { count: number; bytes: number; maxBytes: number };
+  /** Training time (evaluation excluded) and the mean time a worker spent at the step barriers within it. */
+  timing: { trainSeconds: number; barrierSeconds: number };
 }
 
 /** Checks that the network fits the data: inputs = pixels per image, outputs = number of classes. */
@@ -95,6 +98,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
     workerData: init,
   });
   const messages = { count: 0, bytes: 0, maxBytes: 0 };
+  const timing = { trainSeconds: 0, barrierSeconds: 0 };
   const dispatch = async <R>(tasks: Task[], onFailure?: () => void): Promise<R[]> => {
     for (const t of tasks) {
       const bytes = serialize(t).byteLength;
@@ -126,6 +130,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
   };
 
   const stepsPerEpoch = Math.ceil(trainCount / o.batchSize);
+  const spinMicros = o.workers <= availableParallelism() ? 200 : 0;
   const metrics: EpochMetrics[] = resumed ? [...resumed.metrics] : [];
   const position = resumed ? { ...resumed.position } : { epoch: 0, step: 0, lossSum: 0, samples: 0 };
   const save = async (testAccuracy: number | null) => {
@@ -140,7 +145,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
     const seconds = (performance.now() - started) / 1000;
     emit({ type: 'done', ...e, epochs: o.epochs, seconds, checkpoint: o.out });
     return { spec: o.spec, params: v.params.slice(), metrics, testAccuracy: e.testAccuracy, testLoss: e.testLoss,
-      aborted: e.aborted, checkpoint: o.out, seconds, messages };
+      aborted: e.aborted, checkpoint: o.out, seconds, messages, timing };
   };
 
   // Steps of an epoch run as one task per worker (see runSteps); the coordinator meanwhile only watches the
@@ -167,10 +172,12 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
       const tasks = Array.from({ length: o.workers }, (_, rank): Task => ({
         kind: 'run', rank, workers: o.workers, epoch, fromStep: from, toStep: stepsPerEpoch, stepsPerEpoch, trainCount,
         batchSize: o.batchSize, schedule: o, momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay,
-        lossSum: position.lossSum, samples: position.samples,
+        lossSum: position.lossSum, samples: position.samples, spinMicros,
       }));
       const results = await dispatch<RunResult>(tasks, () => failAll(c, { arrived: Control.arrived, generation: Control.generation, status: Control.status }));
       report();
+      timing.trainSeconds += (performance.now() - t0) / 1000;
+      timing.barrierSeconds += results.reduce((sum, r) => sum + r.barrierSeconds, 0) / results.length;
       return results[0];
     } finally {
       clearInterval(timer);

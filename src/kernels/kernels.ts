@@ -7,14 +7,18 @@ import type { LossKind, OutputActivation, Activation } from '../model/spec.js';
  *
  * Legend: M rows (samples), N columns, K the summed dimension. Matrices are row-major.
  *
- * Determinism contract: each output element of a GEMM is accumulated over k = 0..K-1 in ascending order
- * with one accumulator, so its value depends only on its own row and column, never on M or on how the
- * rows are tiled. That is what lets any worker count produce bit-identical results.
+ * Determinism contract: the order in which a GEMM sums an output element's K products is fixed by K (and
+ * the implementation) alone, so the element's value depends only on its own row and column of the inputs,
+ * never on M or on which rows are computed in the same call. (The TypeScript kernels use one accumulator
+ * in ascending k; the WebAssembly gemmABt keeps four partial sums along k and adds them in a fixed order.)
+ * That is what lets any worker count produce bit-identical results.
  */
 export interface Kernels {
   readonly name: string;
   /** C (M, N) = A (M, K) · B (N, K)ᵀ + bias (N) (bias may be null). The dense forward pass. */
   gemmABt(C: Float32Array, A: Float32Array, B: Float32Array, bias: Float32Array | null, M: number, N: number, K: number): void;
+  /** C = max(A · Bᵀ + bias, 0): gemmABt and a ReLU fused, bit for bit the two in sequence. */
+  gemmABtRelu(C: Float32Array, A: Float32Array, B: Float32Array, bias: Float32Array | null, M: number, N: number, K: number): void;
   /** C (M, N) = A (M, K) · B (K, N). The gradient flowing to a layer's inputs: dX = dZ · W. */
   gemmAB(C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number): void;
   /** C (M, N) = A (K, M)ᵀ · B (K, N). The weight gradient: dW = dZᵀ · X. */

@@ -163,9 +163,15 @@ function sgdStep(params: Float32Array, grad: Float32Array, velocity: Float32Arra
   }
 }
 
+function gemmABtRelu(C: Float32Array, A: Float32Array, B: Float32Array, bias: Float32Array | null, M: number, N: number, K: number): void {
+  gemmABt(C, A, B, bias, M, N, K);
+  activationForward(C, M * N, { kind: 'relu' });
+}
+
 export const tsKernels: Kernels = {
   name: 'ts',
   gemmABt,
+  gemmABtRelu,
   gemmAB,
   gemmAtB,
   colSum,

@@ -16,8 +16,12 @@ export function forward(k: Kernels, spec: MlpSpec, layout: ParamLayout, params: 
   layout.dense.forEach((d, l) => {
     const W = params.subarray(d.w.offset, d.w.offset + d.w.size); // (OUT, IN)
     const b = params.subarray(d.b.offset, d.b.offset + d.b.size); // (OUT)
-    k.gemmABt(acts[l], input, W, b, M, d.outputs, d.inputs);
-    if (l < last) k.activationForward(acts[l], M * d.outputs, spec.activation);
+    if (l < last && spec.activation.kind === 'relu') {
+      k.gemmABtRelu(acts[l], input, W, b, M, d.outputs, d.inputs);
+    } else {
+      k.gemmABt(acts[l], input, W, b, M, d.outputs, d.inputs);
+      if (l < last) k.activationForward(acts[l], M * d.outputs, spec.activation);
+    }
     input = acts[l];
   });
   return acts[last];

@@ -1,0 +1,120 @@
+/**
+ * Kernel throughput, single thread: GFLOP/s of each GEMM layout at the MLP's shapes (784-256-128-10,
+ * micro-shards of 8..128 rows), then the elementwise kernels in µs per call, for the TypeScript kernels
+ * and both WebAssembly variants. Every buffer lives in one shared WebAssembly.Memory, as in training.
+ * Medians of tinybench samples.
+ *
+ *   npm run bench:kernels -- [--kernels ts,wasm,wasm-relaxed] [--time 400] [--gemm-only]
+ */
+import { availableParallelism, cpus } from 'node:os';
+import { Bench } from 'tinybench';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import type { Kernels } from '../src/kernels/kernels.js';
+import { tsKernels } from '../src/kernels/ts.js';
+import { createWasmKernels, SharedArena, wasmSupport, type WasmVariant } from '../src/kernels/wasm.js';
+
+const argv = yargs(hideBin(process.argv))
+  .option('kernels', { type: 'string', default: 'ts,wasm,wasm-relaxed' })
+  .option('time', { type: 'number', default: 400, describe: 'milliseconds of samples per case and kernels' })
+  .option('gemm-only', { type: 'boolean', default: false })
+  .strict()
+  .parseSync();
+
+const support = wasmSupport();
+const arena = new SharedArena(256 << 20);
+const names = argv.kernels.split(',').map((s) => s.trim()).filter(Boolean);
+const impls: Kernels[] = [];
+for (const name of names) {
+  if (name === 'ts') impls.push(tsKernels);
+  else if ((name === 'wasm' && support.simd) || (name === 'wasm-relaxed' && support.relaxed)) impls.push(await createWasmKernels(arena.memory, name as WasmVariant));
+  else console.log(`(skipping ${name}: not supported by this Node.js)`);
+}
+
+function random(n: number, seed: number, lo = -1, hi = 1): Float32Array {
+  const v = arena.f32(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    v[i] = lo + ((hi - lo) * s) / 4294967296;
+  }
+  return v;
+}
+
+/** Median milliseconds per call of each implementation's `run`. */
+async function measure(make: (k: Kernels) => () => void): Promise<number[]> {
+  const bench = new Bench({ time: argv.time, warmupTime: 100, iterations: 5 });
+  impls.forEach((k, q) => bench.add(`${q}`, make(k)));
+  await bench.run();
+  return bench.tasks.map((t) => {
+    const r = t.result;
+    if (r.state !== 'completed') throw new Error(`benchmark ${t.name} ${r.state}`);
+    return r.latency.p50;
+  });
+}
+
+const pad = (s: string, n: number) => s.padEnd(n);
+const num = (x: number, digits = 1) => x.toFixed(digits).padStart(14);
+
+console.log(`mnist-dp bench:kernels · ${cpus()[0]?.model ?? 'unknown CPU'} · ${availableParallelism()} cores · Node ${process.version} · single thread, median`);
+console.log();
+console.log('GEMM GFLOP/s');
+console.log(pad('layout      M × N × K        use', 48) + impls.map((k) => k.name.padStart(14)).join(''));
+
+type Gemm = ['ABt' | 'AB' | 'AtB', number, number, number, string];
+const GEMMS: Gemm[] = [
+  ['ABt', 128, 256, 784, 'forward 784→256, 128 rows'],
+  ['ABt', 128, 128, 256, 'forward 256→128, 128 rows'],
+  ['ABt', 32, 256, 784, 'forward 784→256, 32 rows'],
+  ['AB', 128, 256, 128, 'dX of 256→128, 128 rows'],
+  ['AB', 128, 128, 10, 'dX of 128→10, 128 rows'],
+  ['AtB', 256, 784, 8, 'dW 784→256, micro 8'],
+  ['AtB', 256, 784, 32, 'dW 784→256, micro 32'],
+  ['AtB', 256, 784, 128, 'dW 784→256, micro 128'],
+  ['AtB', 128, 256, 8, 'dW 256→128, micro 8'],
+  ['AtB', 128, 256, 32, 'dW 256→128, micro 32'],
+  ['AtB', 128, 256, 128, 'dW 256→128, micro 128'],
+];
+for (const [op, M, N, K, use] of GEMMS) {
+  arena.reset();
+  const A = random(M * K, 1), B = random(N * K, 2), bias = random(N, 3), C = arena.f32(M * N);
+  const ms = await measure((k) =>
+    op === 'ABt' ? () => k.gemmABt(C, A, B, bias, M, N, K) : op === 'AB' ? () => k.gemmAB(C, A, B, M, N, K) : () => k.gemmAtB(C, A, B, M, N, K));
+  const flop = 2 * M * N * K;
+  console.log(pad(`${op.padEnd(4)}   ${`${M} × ${N} × ${K}`.padEnd(16)} ${use}`, 48) + ms.map((t) => num(flop / (t * 1e6))).join(''));
+}
+
+if (!argv['gemm-only']) {
+  console.log();
+  console.log('Elementwise µs per call');
+  console.log(pad('kernel', 48) + impls.map((k) => k.name.padStart(14)).join(''));
+  const P = 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 12; // parameters of 784-256-128-10 (padded)
+  type Case = [string, (k: Kernels) => () => void];
+  arena.reset();
+  const act = random(128 * 256, 4, -3, 3), dz = random(128 * 256, 5), out = random(128 * 256, 6, 0, 1);
+  const logits = random(128 * 10, 7, -5, 5), dlogits = arena.f32(128 * 10);
+  const y = arena.i32(128);
+  for (let i = 0; i < 128; i++) y[i] = i % 10;
+  const images = 1000, D = 784;
+  const pixels = arena.u8(images * D), imgLabels = arena.u8(images), index = arena.i32(128), X = arena.f32(128 * D), yy = arena.i32(128);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 37) % 256;
+  for (let r = 0; r < 128; r++) index[r] = (r * 7) % images;
+  const slots = random(16 * P, 8, -0.01, 0.01), grad = arena.f32(P), params = random(P, 9), vel = arena.f32(P);
+  const colIn = random(32 * 256, 10), colOut = arena.f32(256);
+  const CASES: Case[] = [
+    ['activationForward relu, 128 × 256', (k) => () => k.activationForward(act, act.length, { kind: 'relu' })],
+    ['activationForward sigmoid, 128 × 256', (k) => () => k.activationForward(act, act.length, { kind: 'sigmoid', slope: 1 })],
+    ['activationBackward relu, 128 × 256', (k) => () => k.activationBackward(dz, out, dz.length, { kind: 'relu' })],
+    ['activationBackward sigmoid, 128 × 256', (k) => () => k.activationBackward(dz, out, dz.length, { kind: 'sigmoid', slope: 1 })],
+    ['lossForwardBackward softmax CE, 128 × 10', (k) => () => k.lossForwardBackward(logits, dlogits, y, 128, 10, { kind: 'softmax' }, 'cross-entropy')],
+    ['gather, 128 images × 784', (k) => () => k.gather(X, yy, pixels, imgLabels, index, 128, D)],
+    ['colSum, 32 × 256', (k) => () => k.colSum(colOut, colIn, 32, 256)],
+    [`reduceSlots, 16 slots × ${P}`, (k) => () => k.reduceSlots(grad, slots, 16, P, 0, P, 1 / 128)],
+    [`sgdStep momentum + Nesterov, ${P}`, (k) => () => k.sgdStep(params, grad, vel, 0, P, { lr: 1e-6, momentum: 0.9, nesterov: true, weightDecay: 1e-5 })],
+  ];
+  for (const [label, make] of CASES) {
+    // (the in-place kernels run on what their previous run left: still finite, so timings are unaffected)
+    const ms = await measure(make);
+    console.log(pad(label, 48) + ms.map((t) => num(t * 1000, 2)).join(''));
+  }
+}

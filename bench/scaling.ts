@@ -1,0 +1,151 @@
+/**
+ * Worker scaling: trains a fixed number of steps per worker count and prints samples/s, speedup and
+ * parallel efficiency, for the default MLP and a larger one, beside an independent-GEMM ceiling (W threads
+ * each running their own GEMM: what the hardware allows this kind of code). Writes the table as JSON and
+ * an SVG chart.
+ *
+ *   npm run bench:scaling -- [--workers 1,2,4,8,16] [--steps 60] [--kernels auto] [--models default,large]
+ *                            [--out bench/results/scaling]
+ *
+ * Each training run is a fresh child process, so no run inherits another's warm caches or threads; it
+ * trains two epochs of `steps` steps and counts the second, after the warm-up.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { train } from '../src/api.js';
+import { resolveKernels } from '../src/kernels/index.js';
+
+const MODELS: Record<string, { layers: string; batchSize: number }> = {
+  default: { layers: '784-256-128-10', batchSize: 128 },
+  large: { layers: '784-1024-1024-10', batchSize: 512 },
+};
+
+const cores = availableParallelism();
+const defaultWorkers = [1, 2, 4, 8, 16, 32].filter((w) => w <= cores);
+const argv = yargs(hideBin(process.argv))
+  .option('workers', { type: 'string', default: defaultWorkers.join(','), describe: 'worker counts' })
+  .option('steps', { type: 'number', default: 60, describe: 'training steps per run' })
+  .option('kernels', { type: 'string', default: 'auto' })
+  .option('models', { type: 'string', default: 'default,large' })
+  .option('repeat', { type: 'number', default: 1, describe: 'runs per point; the median is reported' })
+  .option('ceiling-seconds', { type: 'number', default: 2 })
+  .option('out', { type: 'string', default: 'bench/results/scaling' })
+  .option('child', { type: 'string', hidden: true })
+  .strict()
+  .parseSync();
+
+const kernels = resolveKernels(argv.kernels);
+const workerCounts = argv.workers.split(',').map(Number);
+
+interface Point {
+  workers: number;
+  samplesPerSecond: number;
+  speedup: number;
+  efficiency: number;
+  /** Mean share of training time a worker spent at the step barriers (synchronisation + imbalance). */
+  barrierShare: number;
+}
+
+/** In a child process: one training run, printed as JSON. */
+async function child(spec: string): Promise<void> {
+  const { layers, batchSize, workers } = JSON.parse(spec) as { layers: string; batchSize: number; workers: number };
+  // Two epochs of `steps` steps; the first warms up (code tiers, page faults) and is not counted.
+  const r = await train({ layers, batchSize, workers, kernels, epochs: 2, trainSize: argv.steps * batchSize, valSize: 0, out: null });
+  const barrierShare = r.timing.barrierSeconds / r.timing.trainSeconds;
+  process.stdout.write(`${JSON.stringify({ samplesPerSecond: r.metrics[1].samplesPerSecond, barrierShare })}\n`);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function trainPoint(model: string, workers: number): { samplesPerSecond: number; barrierShare: number } {
+  const runs = Array.from({ length: argv.repeat }, () => {
+    const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--kernels', kernels, '--steps', String(argv.steps),
+      '--child', JSON.stringify({ ...MODELS[model], workers })], { encoding: 'utf8' });
+    return JSON.parse(out.trim().split('\n').pop()!) as { samplesPerSecond: number; barrierShare: number };
+  });
+  return { samplesPerSecond: median(runs.map((r) => r.samplesPerSecond)), barrierShare: median(runs.map((r) => r.barrierShare)) };
+}
+
+/** W threads, each running the large MLP's first-layer forward GEMM on its own memory: total FLOP/s. */
+async function ceilingPoint(workers: number): Promise<number> {
+  const start = new Int32Array(new SharedArrayBuffer(8));
+  const file = fileURLToPath(new URL('./ceiling-worker.js', import.meta.url));
+  const threads = Array.from({ length: workers }, () =>
+    new Worker(file, { workerData: { kernels, M: 128, N: 1024, K: 784, seconds: argv['ceiling-seconds'], start } }));
+  const rates = threads.map((t) => new Promise<number>((resolve, reject) => t.once('message', resolve).once('error', reject)));
+  while (Atomics.load(start, 0) < workers) await new Promise((r) => setTimeout(r, 5));
+  Atomics.store(start, 1, 1);
+  Atomics.notify(start, 1);
+  const total = (await Promise.all(rates)).reduce((a, b) => a + b, 0);
+  await Promise.all(threads.map((t) => t.terminate()));
+  return total;
+}
+
+function svgChart(series: { name: string; points: { x: number; y: number }[] }[], maxX: number, title: string): string {
+  const W = 640, H = 420, L = 60, R = 170, T = 40, B = 50;
+  const maxY = Math.max(maxX, ...series.flatMap((s) => s.points.map((p) => p.y)));
+  const x = (v: number) => L + ((v - 1) / Math.max(1, maxX - 1)) * (W - L - R);
+  const y = (v: number) => H - B - (v / maxY) * (H - T - B);
+  const colours = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e'];
+  const ticks = workerCounts.map((w) => `<text x="${x(w)}" y="${H - B + 18}" text-anchor="middle">${w}</text>`).join('');
+  const yTicks = Array.from({ length: 5 }, (_, i) => (maxY * i) / 4)
+    .map((v) => `<text x="${L - 8}" y="${y(v) + 4}" text-anchor="end">${v.toFixed(1)}</text><line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>`).join('');
+  const lines = [{ name: 'ideal', points: workerCounts.map((w) => ({ x: w, y: w })) }, ...series].map((s, i) => {
+    const colour = i === 0 ? '#999' : colours[(i - 1) % colours.length];
+    const path = s.points.map((p, j) => `${j ? 'L' : 'M'}${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}`).join(' ');
+    const dots = s.points.map((p) => `<circle cx="${x(p.x)}" cy="${y(p.y)}" r="3" fill="${colour}"/>`).join('');
+    return `<path d="${path}" fill="none" stroke="${colour}" stroke-width="2"${i === 0 ? ' stroke-dasharray="4 4"' : ''}/>${dots}` +
+      `<text x="${W - R + 10}" y="${T + 20 * i + 4}" fill="${colour}">${s.name}</text>`;
+  }).join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">` +
+    `<rect width="100%" height="100%" fill="white"/><text x="${L}" y="22" font-size="14">${title}</text>${yTicks}${ticks}` +
+    `<line x1="${L}" x2="${L}" y1="${T}" y2="${H - B}" stroke="#333"/><line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" stroke="#333"/>` +
+    `<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">workers</text>` +
+    `<text x="16" y="${(T + H - B) / 2}" transform="rotate(-90 16 ${(T + H - B) / 2})" text-anchor="middle">speedup over 1 worker</text>${lines}</svg>`;
+}
+
+async function main(): Promise<void> {
+  const machine = `${cores} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}`;
+  console.log(`mnist-dp bench:scaling · ${kernels} kernels · ${argv.steps} steps per run · ${machine}`);
+  const results: Record<string, Point[]> = {};
+  for (const model of argv.models.split(',')) {
+    const { layers, batchSize } = MODELS[model];
+    console.log(`\n${model}: mlp ${layers}, batch ${batchSize}`);
+    console.log('workers  samples/s  speedup  efficiency  barrier share');
+    const points: Point[] = [];
+    for (const workers of workerCounts) {
+      const r = trainPoint(model, workers);
+      const base = points[0]?.samplesPerSecond ?? r.samplesPerSecond;
+      const p = { workers, ...r, speedup: r.samplesPerSecond / base, efficiency: r.samplesPerSecond / base / workers };
+      points.push(p);
+      console.log(`${String(workers).padStart(7)}  ${p.samplesPerSecond.toFixed(0).padStart(9)}  ${p.speedup.toFixed(2).padStart(6)}×  ${(100 * p.efficiency).toFixed(0).padStart(9)}%  ${(100 * p.barrierShare).toFixed(1).padStart(12)}%`);
+    }
+    results[model] = points;
+  }
+  console.log('\nindependent-GEMM ceiling (128×784×1024 forward GEMM per thread, no sharing)');
+  console.log('threads  GFLOP/s  speedup');
+  const ceiling: { workers: number; gflops: number; speedup: number }[] = [];
+  for (const workers of workerCounts) {
+    const gflops = (await ceilingPoint(workers)) / 1e9;
+    const speedup = gflops / (ceiling[0]?.gflops ?? gflops);
+    ceiling.push({ workers, gflops, speedup });
+    console.log(`${String(workers).padStart(7)}  ${gflops.toFixed(1).padStart(7)}  ${speedup.toFixed(2).padStart(6)}×`);
+  }
+  const series = [
+    ...Object.entries(results).map(([model, points]) => ({ name: `${model} MLP`, points: points.map((p) => ({ x: p.workers, y: p.speedup })) })),
+    { name: 'independent GEMMs', points: ceiling.map((c) => ({ x: c.workers, y: c.speedup })) },
+  ];
+  mkdirSync(dirname(`${argv.out}.json`), { recursive: true });
+  writeFileSync(`${argv.out}.json`, JSON.stringify({ machine, cores, kernels, steps: argv.steps, models: MODELS, results, ceiling }, null, 2));
+  writeFileSync(`${argv.out}.svg`, svgChart(series, Math.max(...workerCounts), `mnist-dp scaling · ${machine}`));
+  console.log(`\nwrote ${argv.out}.json and ${argv.out}.svg`);
+}
+
+if (argv.child) await child(argv.child);
+else await main();

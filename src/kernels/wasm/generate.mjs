@@ -1,0 +1,734 @@
+/**
+ * The WebAssembly SIMD kernels, as a generator of WebAssembly text (WAT). `npm run build:wasm`
+ * (scripts/build-wasm.mjs) runs it twice and assembles the text with wabt (the npm package, offline):
+ *
+ *   dist/wasm/kernels.wasm           plain SIMD:   a·b + c as f32x4.mul then f32x4.add (two roundings)
+ *   dist/wasm/kernels-relaxed.wasm   relaxed SIMD: a·b + c as f32x4.relaxed_madd (one FMA on x64)
+ *
+ * ── Why generated WAT rather than AssemblyScript ────────────────────────────────────────────────────
+ * Measured first, on the 2-core AVX-512 Xeon of this project (Node 20.20, V8 11.3), single thread,
+ * median: the same 4 × 8-tile gemmAB (M=128, N=256, K=128) written both ways ran at
+ *     AssemblyScript 0.28 (asc -O3): 42 GFLOP/s plain, 55 relaxed
+ *     WAT assembled by wabt 1.0.39:  41 GFLOP/s plain, 55 relaxed
+ * so speed did not decide it (both compile to the same V8 code); three other things did:
+ *  - Determinism by construction. Every tile shape (4×8, 1×32, the 4-wide and single-column
+ *    remainders…) is emitted by the same few functions below, so an output element is computed by the
+ *    same instruction sequence whichever tile it falls in. In AssemblyScript each remainder tile would be
+ *    a hand-written copy of the main loop, to be kept in step with it by hand.
+ *  - Nothing between the source and the instructions: no optimiser, no runtime, no static data (a data
+ *    segment in a module that imports the training memory would overwrite it at instantiation). What is
+ *    written here is what V8 compiles, which made tuning against V8's register allocator practical.
+ *  - Weight and layout: wabt is 5.5 MB with no dependencies, assemblyscript + binaryen ~100 MB; and
+ *    AssemblyScript sources under src/ would be type-checked by tsc (tsconfig includes src/**\/*.ts).
+ * The final kernels' numbers are in bench/kernels.ts's output (npm run bench:kernels).
+ * The generated text (dist/wasm/*.wat) is written next to the binaries, for reading.
+ *
+ * ── Conventions ─────────────────────────────────────────────────────────────────────────────────────
+ * Every pointer argument is a byte offset into the imported shared memory (a typed array's byteOffset).
+ * Matrices are row-major, float32. Loads and stores need no alignment (v128.load is unaligned-safe);
+ * nothing is ever read or written outside the elements the kernel's shapes name, so a view that ends at
+ * the end of the memory is fine, and neighbours of an output are never touched.
+ *
+ * ── Determinism (the contract of src/kernels/kernels.ts) ────────────────────────────────────────────
+ * An output element's value depends only on its own row and column data and on K, never on M, N, the
+ * tiling, or which rows share a call:
+ *  - gemmAB, gemmAtB: one accumulator per element, k ascending: acc = a₀·b₀, then acc ← acc + aₖ·bₖ
+ *    (vector lanes are columns). Remainder rows and columns run the same f32x4 instructions (a single
+ *    column uses lane 0 of a vector), so the rounding (fused or not) is the same everywhere; gemmAtB's
+ *    chunks of k store and reload the float32 accumulator, which changes nothing.
+ *  - gemmABt: both operands are contiguous along k, so the kernel vectorises along k: lane l of an
+ *    element's accumulator sums k ≡ l (mod 4) in ascending order (the last, partial vector padded with
+ *    zeros), then the lanes are added as (l0 + l2) + (l1 + l3), then the bias. That order is a function
+ *    of K alone; the 4-column transpose-add and the single-column reduction produce it identically.
+ * relaxed_madd may be fused or not by the spec; V8 on x64 with FMA3 fuses it in both of its tiers
+ * (Liftoff-only and TurboFan-only runs give the same bits), so the relaxed build is deterministic on a
+ * given machine; a machine without FMA3 would give other (still self-consistent) low bits.
+ */
+
+/** expf's constants (see Generator.expInline). */
+const EXP_CONSTANTS = {
+  hi: '(v128.const f32x4 150 150 150 150)',
+  lo: '(v128.const f32x4 -150 -150 -150 -150)',
+  magic: '(v128.const f32x4 12582912 12582912 12582912 12582912)', // 1.5 · 2²³
+  magicBits: '(v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)',
+  log2e: '(v128.const f32x4 1.44269504088896341 1.44269504088896341 1.44269504088896341 1.44269504088896341)',
+  ln2hi: '(v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375)',
+  ln2lo: '(v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4)',
+  p0: '(v128.const f32x4 1.98756915e-4 1.98756915e-4 1.98756915e-4 1.98756915e-4)',
+  p1: '(v128.const f32x4 1.39819995e-3 1.39819995e-3 1.39819995e-3 1.39819995e-3)',
+  p2: '(v128.const f32x4 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3)',
+  p3: '(v128.const f32x4 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2)',
+  p4: '(v128.const f32x4 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1)',
+  p5: '(v128.const f32x4 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1)',
+  bias: '(v128.const i32x4 127 127 127 127)',
+  one: '(v128.const f32x4 1 1 1 1)',
+};
+
+/** @param {{ relaxed: boolean }} options */
+export function generateWat({ relaxed }) {
+  return new Generator(relaxed).module();
+}
+
+// ── A tiny WAT builder ────────────────────────────────────────────────────────────────────────────────
+
+const get = (n) => `(local.get $${n})`;
+const set = (n, e) => `(local.set $${n} ${e})`;
+const i32 = (v) => `(i32.const ${v})`;
+const add = (a, b) => `(i32.add ${a} ${b})`;
+const sub = (a, b) => `(i32.sub ${a} ${b})`;
+const mul = (a, b) => `(i32.mul ${a} ${b})`;
+const shl = (a, s) => `(i32.shl ${a} ${i32(s)})`;
+const f32 = (v) => `(f32.const ${v})`;
+const f32x4 = (v) => `(v128.const f32x4 ${v} ${v} ${v} ${v})`;
+const ZERO = '(v128.const i32x4 0 0 0 0)';
+const off = (o) => (o ? ` offset=${o}` : '');
+const load = (addr, o = 0) => `(v128.load${off(o)} ${addr})`;
+const store = (addr, v, o = 0) => `(v128.store${off(o)} ${addr} ${v})`;
+/** A single float into lane 0 (other lanes zero) / out of lane 0: how remainder elements run the vector code. */
+const load1 = (addr, o = 0) => `(v128.load32_zero${off(o)} ${addr})`;
+const store1 = (addr, v, o = 0) => `(v128.store32_lane${off(o)} 0 ${addr} ${v})`;
+/** i8x16.shuffle from four f32 lane indices (0–3: first operand, 4–7: second). */
+const shuffle = (a, b, lanes) =>
+  `(i8x16.shuffle ${lanes.flatMap((l) => [0, 1, 2, 3].map((q) => 4 * l + q)).join(' ')} ${a} ${b})`;
+
+/** `while (cond) body`, compiled as a guarded do-while (one branch per iteration). */
+const whileLoop = (label, cond, body) =>
+  `(if ${cond} (then (loop $${label}\n${body}\n(br_if $${label} ${cond}))))`;
+
+class Func {
+  constructor(name, params, result) {
+    this.name = name;
+    this.params = params; // [name, type][]
+    this.result = result;
+    this.locals = new Map();
+  }
+  local(name, type) {
+    const had = this.locals.get(name);
+    if (had && had !== type) throw new Error(`local $${name} declared as ${had} and ${type}`);
+    this.locals.set(name, type);
+    return name;
+  }
+  locals32(...names) { for (const n of names) this.local(n, 'i32'); }
+  localsV(...names) { for (const n of names) this.local(n, 'v128'); }
+  emit(body, exported = true) {
+    const params = this.params.map(([n, t]) => `(param $${n} ${t})`).join(' ');
+    const result = this.result ? ` (result ${this.result})` : '';
+    const locals = [...this.locals].map(([n, t]) => `(local $${n} ${t})`).join(' ');
+    const exp = exported ? ` (export "${this.name}")` : '';
+    return `(func $${this.name}${exp} ${params}${result}\n${locals}\n${body})`;
+  }
+}
+
+class Generator {
+  constructor(relaxed) {
+    this.relaxed = relaxed;
+  }
+
+  /** acc + a·b: fused (one rounding) in the relaxed build, f32x4.mul then f32x4.add in the plain one. */
+  madd(acc, a, b) {
+    return this.relaxed ? `(f32x4.relaxed_madd ${a} ${b} ${acc})` : `(f32x4.add ${acc} (f32x4.mul ${a} ${b}))`;
+  }
+
+  /** c − a·b, likewise. */
+  nmadd(c, a, b) {
+    return this.relaxed ? `(f32x4.relaxed_nmadd ${a} ${b} ${c})` : `(f32x4.sub ${c} (f32x4.mul ${a} ${b}))`;
+  }
+
+  module() {
+    return [
+      `;; Generated by src/kernels/wasm/generate.mjs (${this.relaxed ? 'relaxed SIMD' : 'plain SIMD'}). Do not edit.`,
+      '(module',
+      '(import "env" "memory" (memory 1 65536 shared))',
+      this.expv(),
+      this.expExport(),
+      this.gemmABt(),
+      this.gemmRowsTimesB('gemmAB'),
+      this.gemmRowsTimesB('gemmAtB'),
+      this.colSum(),
+      this.activationForward(),
+      this.activationBackward(),
+      this.gather(),
+      this.logf64(),
+      this.lossForwardBackward(),
+      this.reduceSlots(),
+      this.sgdStep(),
+      ')',
+    ].join('\n');
+  }
+
+  // ── exp ─────────────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * e^x on four lanes (Cephes expf): x = n·ln2 + r with n = round(x·log2 e) (by the 1.5·2²³ trick, which
+   * yields n both as a float and, in the low mantissa bits, as an integer), r reduced with ln 2 split in
+   * two (Cody–Waite), e^r ≈ 1 + r + r²·P(r) with a degree-5 P on |r| ≤ ½ ln 2, then scaled by 2^n as two
+   * exact powers of two so that results from the normal range down through the subnormals into zero,
+   * and up to overflow (+∞), come out right. x is first clamped to [−150, 150] (e^±150 is 0 / ∞ in
+   * float32), which also keeps n in range; NaN stays NaN (pmin/pmax return their first operand then).
+   * Measured: relative error < 8.3e-8 (under one ulp) over the normal range.
+   *
+   * Emitted inline (V8 does not inline wasm calls): statements that set local `out` from expression x,
+   * with temporaries ex_*; the constants come from locals set once by expConstants(f) when `hoisted`
+   * (V8 rebuilds a v128.const at every use), else are written in place.
+   */
+  expInline(f, x, out, hoisted) {
+    f.localsV('ex_t', 'ex_n', 'ex_r', 'ex_p', 'ex_i');
+    const c = (name) => (hoisted ? get(f.local(`exc_${name}`, 'v128')) : EXP_CONSTANTS[name]);
+    const t = get('ex_t'), n = get('ex_n'), r = get('ex_r'), p = get('ex_p'), ni = get('ex_i');
+    let poly = c('p0');
+    for (let q = 1; q <= 5; q++) poly = this.madd(c(`p${q}`), poly, r);
+    const pow2 = (e) => `(i32x4.shl (i32x4.add ${e} ${c('bias')}) (i32.const 23))`;
+    return [
+      set('ex_r', `(f32x4.pmax (f32x4.pmin ${x} ${c('hi')}) ${c('lo')})`), // x, clamped
+      set('ex_t', this.madd(c('magic'), r, c('log2e'))),
+      set('ex_n', `(f32x4.sub ${t} ${c('magic')})`),
+      set('ex_i', `(i32x4.sub ${t} ${c('magicBits')})`),
+      set('ex_r', this.nmadd(r, n, c('ln2hi'))),
+      set('ex_r', this.nmadd(r, n, c('ln2lo'))),
+      set('ex_p', poly),
+      set('ex_p', `(f32x4.add ${this.madd(r, p, `(f32x4.mul ${r} ${r})`)} ${c('one')})`), // e^r = (P·r² + r) + 1
+      set('ex_n', `(i32x4.shr_s ${ni} (i32.const 1))`), // n₁ = ⌊n/2⌋, n₂ = n − n₁: 2^n = 2^n₁ · 2^n₂, each exact
+      set(out, `(f32x4.mul (f32x4.mul ${p} ${pow2(n)}) ${pow2(`(i32x4.sub ${ni} ${n})`)})`),
+    ].join('\n');
+  }
+
+  /** Sets the exc_* locals that expInline(…, hoisted) reads. */
+  expConstants(f) {
+    return Object.entries(EXP_CONSTANTS).map(([name, v]) => set(f.local(`exc_${name}`, 'v128'), v));
+  }
+
+  /** e^x as a function (for the scalar loss code, lane 0). */
+  expv() {
+    const f = new Func('expv', [['x', 'v128']], 'v128');
+    f.localsV('y');
+    return f.emit(this.expInline(f, get('x'), 'y', false) + '\n' + get('y'), false);
+  }
+
+  /** exp(out, x, n): out[i] = e^x[i] (what activationForward's sigmoid uses; exported for tests). */
+  expExport() {
+    return this.elementwise('exp', [['out', 'i32'], ['x', 'i32'], ['n', 'i32']], (ld, st, f) =>
+      this.expInline(f, ld('x'), 'y', true) + '\n' + st('out', get('y')),
+    { locals: [['y', 'v128']], prologue: (f) => this.expConstants(f) });
+  }
+
+  /**
+   * An elementwise loop over n floats: four vectors per iteration, then single vectors, then single
+   * elements in lane 0 (load32_zero / store32_lane), all through the same `step`, so every element is
+   * computed by the same instructions. `step(ld, st)` emits one vector's work; ld(ptr) loads, st(ptr, v)
+   * stores at the current element of the named pointer parameter.
+   */
+  elementwise(name, params, step, { locals = [], prologue = [], exported = true } = {}) {
+    const f = new Func(name, params);
+    f.locals32('e', 'e16', 'e4');
+    for (const [n, t] of locals) f.local(n, t);
+    const body = (width, o) => {
+      const at = (p) => add(get(p), get('e'));
+      const ld = (p) => (width === 1 ? load1(at(p), o) : load(at(p), o));
+      const st = (p, v) => (width === 1 ? store1(at(p), v, o) : store(at(p), v, o));
+      return step(ld, st, f);
+    };
+    return f.emit([
+      ...(typeof prologue === 'function' ? prologue(f) : prologue),
+      set('e', i32(0)),
+      set('e16', shl(`(i32.and ${get('n')} ${i32(~15)})`, 2)),
+      set('e4', shl(`(i32.and ${get('n')} ${i32(~3)})`, 2)),
+      whileLoop(`${name}_16`, `(i32.lt_u ${get('e')} ${get('e16')})`,
+        [0, 16, 32, 48].map((o) => body(4, o)).join('\n') + '\n' + set('e', add(get('e'), i32(64)))),
+      whileLoop(`${name}_4`, `(i32.lt_u ${get('e')} ${get('e4')})`,
+        body(4, 0) + '\n' + set('e', add(get('e'), i32(16)))),
+      whileLoop(`${name}_1`, `(i32.lt_u ${get('e')} ${shl(get('n'), 2)})`,
+        body(1, 0) + '\n' + set('e', add(get('e'), i32(4)))),
+    ].join('\n'), exported);
+  }
+
+  // ── GEMM: C = A·B and C = Aᵀ·B (rows of B, scaled by elements of A, accumulated along k) ───────────
+
+  /**
+   * gemmAB (C (M,N) = A (M,K) · B (K,N)) and gemmAtB (C (M,N) = A (K,M)ᵀ · B (K,N)). Register tiles of R
+   * rows × V vectors of 4 columns, each accumulator a column vector: per k, V loads of B's row k, R
+   * broadcasts of A's elements, R·V multiply-adds. The bulk is 4 × 8 tiles (8 accumulators: with more,
+   * V8 spills), visited panel by panel (the columns whose B rows fill 24 KiB, half of L1) so that B
+   * stays in L1 while all row blocks pass; gemmAtB also splits k into chunks of 32 (its four A values
+   * per k sit 4·M bytes apart, and for M a multiple of 256 those rows share four L1 sets). Then the last
+   * N mod 8 columns as 4 × 4 and 4 × 1 (lane 0) tiles, and the last M mod 4 rows as 1 × 32, 1 × 4, 1 × 1.
+   * gemmAtB addresses its four A values by immediate offsets (A[k, i..i+3] are adjacent); gemmAB's are K
+   * apart. The first k of a tile sets the accumulators to the products instead of adding them to zero:
+   * the same sums, one instruction fewer per element (8 % faster at K = 8 without FMA).
+   */
+  gemmRowsTimesB(name) {
+    const at = name === 'gemmAtB';
+    const KC = at ? 32 : 0; // rows of k per chunk (0: no chunks)
+    const PANEL = 24576; // bytes of B per column panel
+    const f = new Func(name, [['C', 'i32'], ['A', 'i32'], ['B', 'i32'], ['M', 'i32'], ['N', 'i32'], ['K', 'i32']]);
+    f.locals32('i', 'j', 'j0', 'jEnd', 'P', 'N8', 'k0', 'kLen', 'kN4', 'pa', 'pb', 'pc', 'pe', 'paRow', 'pbJ', 'pcJ', 'pbEnd', 'K4', 'M4', 'N4');
+    const MR = 4; // rows per tile: 4 × 8 columns = 8 accumulators (with more, V8 spills)
+    const kr = (r) => f.local(`K${4 * r}`, 'i32');
+    f.localsV('a');
+    /**
+     * A tile of R rows × V vectors (V = 0: one column, in lane 0) at (i, j), over all of K, or, when
+     * `chunk`, over k in [k0, k0 + kLen) with the addresses the panel loops keep (paRow, pbJ, pcJ, kN4).
+     * The first k initialises the accumulators with the products (0 + a·b = a·b); a later chunk carries
+     * on from the float32 sums the earlier ones stored, so chunking changes no sum.
+     */
+    const tile = (R, V, chunk) => {
+      const cols = Math.max(V, 1);
+      const acc = (r, c) => f.local(`c${r}_${c}`, 'v128');
+      const bv = (c) => f.local(`b${c}`, 'v128');
+      const aAddr = (r) => (at ? [get('pa'), 4 * r] : [r === 0 ? get('pa') : add(get('pa'), get(kr(r))), 0]);
+      const bLoad = (c) => (V === 0 ? load1(get('pb')) : load(get('pb'), 16 * c));
+      /** Visits the tile's C vectors row by row, pc pointing at the row. */
+      const overC = (fn) => {
+        const s = [set('pc', chunk ? get('pcJ') : add(get('C'), shl(add(mul(get('i'), get('N')), get('j')), 2)))];
+        for (let r = 0; r < R; r++) {
+          for (let c = 0; c < cols; c++) s.push(fn(r, c, V === 0 ? 0 : 16 * c));
+          if (r < R - 1) s.push(set('pc', add(get('pc'), get('N4'))));
+        }
+        return s.join('\n');
+      };
+      /** One k: acc ← acc + a·b, or acc ← a·b when `first`. */
+      const step = (first) => {
+        const k = [];
+        if (R > 1) for (let c = 0; c < cols; c++) k.push(set(bv(c), bLoad(c)));
+        for (let r = 0; r < R; r++) {
+          const [addr, o] = aAddr(r);
+          k.push(set('a', `(v128.load32_splat${off(o)} ${addr})`));
+          for (let c = 0; c < cols; c++) {
+            const b = R > 1 ? get(bv(c)) : bLoad(c);
+            k.push(set(acc(r, c), first ? `(f32x4.mul ${get('a')} ${b})` : this.madd(get(acc(r, c)), get('a'), b)));
+          }
+        }
+        k.push(set('pa', add(get('pa'), at ? get('M4') : i32(4))));
+        k.push(set('pb', add(get('pb'), get('N4'))));
+        return k.join('\n');
+      };
+      const zero = [];
+      for (let r = 0; r < R; r++) for (let c = 0; c < cols; c++) zero.push(set(acc(r, c), ZERO));
+      const out = [];
+      if (chunk) {
+        out.push(set('pa', get('paRow')), set('pb', get('pbJ')), set('pe', add(get('pbJ'), get('kN4'))));
+      } else {
+        out.push(set('pa', at ? add(get('A'), shl(get('i'), 2)) : add(get('A'), mul(get('i'), get('K4')))));
+        out.push(set('pb', add(get('B'), shl(get('j'), 2))));
+        out.push(set('pe', add(get('pb'), mul(get('K'), get('N4')))));
+      }
+      const fresh = `(if (i32.lt_u ${get('pb')} ${get('pe')}) (then\n${step(true)}\n) (else\n${zero.join('\n')}))`;
+      out.push(chunk ? `(if ${get('k0')} (then\n${overC((r, c, o) => set(acc(r, c), V === 0 ? load1(get('pc')) : load(get('pc'), o)))}\n) (else\n${fresh}))` : fresh);
+      out.push(whileLoop(`${name}_k${R}_${V}${chunk ? 'c' : ''}`, `(i32.lt_u ${get('pb')} ${get('pe')})`, step(false)));
+      out.push(overC((r, c, o) => (V === 0 ? store1(get('pc'), get(acc(r, c))) : store(get('pc'), get(acc(r, c)), o))));
+      return out.join('\n');
+    };
+    /** Columns [j, N) of a row block: stages of [vectors per tile (0: one column in lane 0), repeat?]. */
+    const colLoop = (R, stages) => {
+      const out = [];
+      for (const [V, repeat] of stages) {
+        const w = V === 0 ? 1 : 4 * V;
+        const cond = `(i32.le_s ${add(get('j'), i32(w))} ${get('N')})`;
+        const body = tile(R, V, false) + '\n' + set('j', add(get('j'), i32(w)));
+        out.push(repeat ? whileLoop(`${name}_j${R}_${V}`, cond, body) : `(if ${cond} (then ${body}))`);
+      }
+      return out.join('\n');
+    };
+    return f.emit([
+      set('K4', shl(get('K'), 2)), ...Array.from({ length: MR - 2 }, (_, q) => set(kr(q + 2), mul(get('K'), i32(4 * (q + 2))))),
+      set('M4', shl(get('M'), 2)), set('N4', shl(get('N'), 2)),
+      set('N8', `(i32.and ${get('N')} ${i32(~7)})`),
+      // The 4 × 8 tiles: k in chunks of KC (so that the strip of A a row block reads stays in L1), then
+      // column panels of P columns whose kLen rows of B stay in L1 while all row blocks pass over them.
+      set('k0', i32(0)),
+      `(loop $${name}_chunk`,
+      set('kLen', KC ? `(select ${i32(KC)} ${sub(get('K'), get('k0'))} (i32.lt_s ${i32(KC)} ${sub(get('K'), get('k0'))}))` : get('K')),
+      set('P', `(if (result i32) ${get('kLen')} (then (i32.and (i32.div_u ${i32(PANEL)} ${shl(get('kLen'), 2)}) ${i32(~7)})) (else ${get('N8')}))`),
+      `(if (i32.lt_s ${get('P')} ${i32(8)}) (then ${set('P', i32(8))}))`,
+      set('j0', i32(0)),
+      whileLoop(`${name}_panel`, `(i32.lt_s ${get('j0')} ${get('N8')})`, [
+        set('jEnd', add(get('j0'), get('P'))),
+        `(if (i32.gt_s ${get('jEnd')} ${get('N8')}) (then ${set('jEnd', get('N8'))}))`,
+        set('i', i32(0)),
+        set('kN4', mul(get('kLen'), get('N4'))),
+        set('pbEnd', add(add(get('B'), mul(get('k0'), get('N4'))), shl(get('jEnd'), 2))),
+        whileLoop(`${name}_pi`, `(i32.le_s ${add(get('i'), i32(MR))} ${get('M')})`, [
+          set('paRow', at ? add(add(get('A'), mul(get('k0'), get('M4'))), shl(get('i'), 2)) : add(add(get('A'), mul(get('i'), get('K4'))), shl(get('k0'), 2))),
+          set('pbJ', add(add(get('B'), mul(get('k0'), get('N4'))), shl(get('j0'), 2))),
+          set('pcJ', add(get('C'), shl(add(mul(get('i'), get('N')), get('j0')), 2))),
+          whileLoop(`${name}_pj`, `(i32.lt_u ${get('pbJ')} ${get('pbEnd')})`,
+            tile(MR, 2, true) + '\n' + set('pbJ', add(get('pbJ'), i32(32))) + '\n' + set('pcJ', add(get('pcJ'), i32(32)))),
+          set('i', add(get('i'), i32(MR))),
+        ].join('\n')),
+        set('j0', get('jEnd')),
+      ].join('\n')),
+      set('k0', add(get('k0'), get('kLen'))),
+      `(br_if $${name}_chunk (i32.lt_s ${get('k0')} ${get('K')})))`,
+      // The last N mod 8 columns of the row blocks, then the last M mod 4 rows (all of K at once).
+      set('i', i32(0)),
+      whileLoop(`${name}_i4`, `(i32.le_s ${add(get('i'), i32(MR))} ${get('M')})`,
+        set('j', get('N8')) + '\n' + colLoop(MR, [[1, false], [0, true]]) + '\n' + set('i', add(get('i'), i32(MR)))),
+      whileLoop(`${name}_i1`, `(i32.lt_s ${get('i')} ${get('M')})`,
+        set('j', i32(0)) + '\n' + colLoop(1, [[8, true], [1, true], [0, true]]) + '\n' + set('i', add(get('i'), i32(1)))),
+    ].join('\n'));
+  }
+
+  // ── GEMM: C = A·Bᵀ + bias (dot products of rows) ─────────────────────────────────────────────────────
+
+  /**
+   * gemmABt(C, A, B, bias, hasBias, relu, M, N, K): C (M,N) = A (M,K) · B (N,K)ᵀ (+ bias) (then ReLU when
+   * relu ≠ 0: the fused forward of a hidden layer). Both operands run along k, so each element gets one
+   * accumulator vector of four partial sums along k (lane l: k ≡ l mod 4). Tiles of 2 rows × 4 columns
+   * (8 accumulators; per 4 k: 2 + 4 loads, 8 multiply-adds), columns outermost so that a block's four
+   * rows of B stay in L1 while every row of A streams past; then the last row, then the last N mod 4
+   * columns one at a time (rows four at a time, then one). The k loop walks one pointer per operand row
+   * and is not unrolled: unrolled, V8 schedules all the loads first and runs out of registers.
+   * A 4-column tile reduces its four accumulators per row with a transpose-add straight into a vector of
+   * C; a single column reduces with two shuffles, in the same order.
+   */
+  gemmABt() {
+    const f = new Func('gemmABt', [['C', 'i32'], ['A', 'i32'], ['B', 'i32'], ['bias', 'i32'], ['hasBias', 'i32'], ['relu', 'i32'],
+      ['M', 'i32'], ['N', 'i32'], ['K', 'i32']]);
+    f.locals32('i', 'j', 'end', 'K4', 'N4', 'Kv', 'Kt', 'pc');
+    f.localsV('a', 'b', 's');
+    const pa = (r) => f.local(`pa${r}`, 'i32');
+    const pb = (c) => f.local(`pb${c}`, 'i32');
+    const acc = (r, c) => f.local(`c${r}_${c}`, 'v128');
+    const av = (r) => f.local(`a${r}`, 'v128');
+    /** The last K mod 4 floats at addr (1–3 of them), zero-padded to a vector. */
+    const tailLoad = (addr) =>
+      `(if (result v128) (i32.eq ${get('Kt')} ${i32(1)}) (then ${load1(addr)}) (else (if (result v128) (i32.eq ${get('Kt')} ${i32(2)}) ` +
+      `(then (v128.load64_zero ${addr})) (else (v128.load32_lane offset=8 2 ${addr} (v128.load64_zero ${addr}))))))`;
+    const epilogue = (v, bias) => [
+      set('s', v),
+      `(if ${get('hasBias')} (then ${set('s', `(f32x4.add ${get('s')} ${bias})`)}))`,
+      `(if ${get('relu')} (then ${set('s', `(v128.andnot ${get('s')} (f32x4.lt ${get('s')} ${ZERO}))`)}))`,
+    ].join('\n');
+    /** R rows × Cn columns at (i, j). */
+    const tile = (R, Cn) => {
+      const out = [];
+      for (let r = 0; r < R; r++) for (let c = 0; c < Cn; c++) out.push(set(acc(r, c), ZERO));
+      for (let r = 0; r < R; r++) out.push(set(pa(r), r === 0 ? add(get('A'), mul(get('i'), get('K4'))) : add(get(pa(r - 1)), get('K4'))));
+      for (let c = 0; c < Cn; c++) out.push(set(pb(c), c === 0 ? add(get('B'), mul(get('j'), get('K4'))) : add(get(pb(c - 1)), get('K4'))));
+      /** One vector step along k with the operand loads given (the wider operand loaded one at a time). */
+      const step = (ldA, ldB) => {
+        const s = [];
+        const [few, many, ldFew, ldMany, pick] = Cn >= R ? [R, Cn, ldA, ldB, (x, y) => [x, y]] : [Cn, R, ldB, ldA, (x, y) => [y, x]];
+        for (let q = 0; q < few; q++) s.push(set(av(q), ldFew(q)));
+        for (let m = 0; m < many; m++) {
+          s.push(set('b', ldMany(m)));
+          for (let q = 0; q < few; q++) {
+            const [r, c] = pick(q, m);
+            s.push(set(acc(r, c), this.madd(get(acc(r, c)), get(av(q)), get('b'))));
+          }
+        }
+        return s.join('\n');
+      };
+      const ptrs = [...Array.from({ length: R }, (_, r) => pa(r)), ...Array.from({ length: Cn }, (_, c) => pb(c))];
+      out.push(set('end', add(get(pb(0)), get('Kv')))); // B's first row: end of its whole vectors
+      out.push(whileLoop(`abt_k${R}_${Cn}`, `(i32.lt_u ${get(pb(0))} ${get('end')})`,
+        step((r) => load(get(pa(r))), (c) => load(get(pb(c)))) + '\n' + ptrs.map((p) => set(p, add(get(p), i32(16)))).join('\n')));
+      out.push(`(if ${get('Kt')} (then\n${step((r) => tailLoad(get(pa(r))), (c) => tailLoad(get(pb(c))))}))`);
+      // Reduce each accumulator as (l0 + l2) + (l1 + l3); then bias, ReLU; store.
+      out.push(set('pc', add(get('C'), shl(add(mul(get('i'), get('N')), get('j')), 2))));
+      for (let r = 0; r < R; r++) {
+        if (Cn === 4) {
+          const c = (q) => get(acc(r, q));
+          const pairs = (x, y) => `(f32x4.add ${shuffle(x, y, [0, 4, 1, 5])} ${shuffle(x, y, [2, 6, 3, 7])})`;
+          out.push(set(acc(r, 0), pairs(c(0), c(1)))); // [c0: l0+l2, c1: l0+l2, c0: l1+l3, c1: l1+l3]
+          out.push(set(acc(r, 2), pairs(c(2), c(3))));
+          out.push(epilogue(`(f32x4.add ${shuffle(c(0), c(2), [0, 1, 4, 5])} ${shuffle(c(0), c(2), [2, 3, 6, 7])})`,
+            load(add(get('bias'), shl(get('j'), 2)))));
+          out.push(store(get('pc'), get('s')));
+        } else {
+          for (let q = 0; q < Cn; q++) {
+            const c0 = get(acc(r, q));
+            out.push(set(acc(r, q), `(f32x4.add ${c0} ${shuffle(c0, c0, [2, 3, 0, 1])})`)); // [l0+l2, l1+l3, …]
+            out.push(epilogue(`(f32x4.add ${c0} ${shuffle(c0, c0, [1, 0, 3, 2])})`, load1(add(get('bias'), shl(get('j'), 2)), 4 * q)));
+            out.push(store1(get('pc'), get('s'), 4 * q));
+          }
+        }
+        if (r < R - 1) out.push(set('pc', add(get('pc'), get('N4'))));
+      }
+      return out.join('\n');
+    };
+    const rowLoop = (stages) => {
+      const out = [set('i', i32(0))];
+      for (const [R, Cn] of stages) {
+        out.push(whileLoop(`abt_i${R}_${Cn}`, `(i32.le_s ${add(get('i'), i32(R))} ${get('M')})`,
+          tile(R, Cn) + '\n' + set('i', add(get('i'), i32(R)))));
+      }
+      return out.join('\n');
+    };
+    return f.emit([
+      set('K4', shl(get('K'), 2)), set('N4', shl(get('N'), 2)),
+      set('Kv', shl(`(i32.and ${get('K')} ${i32(~3)})`, 2)), // bytes of the whole vectors along k
+      set('Kt', `(i32.and ${get('K')} ${i32(3)})`),
+      set('j', i32(0)),
+      whileLoop('abt_j4', `(i32.le_s ${add(get('j'), i32(4))} ${get('N')})`,
+        rowLoop([[2, 4], [1, 4]]) + '\n' + set('j', add(get('j'), i32(4)))),
+      whileLoop('abt_j1', `(i32.lt_s ${get('j')} ${get('N')})`,
+        rowLoop([[4, 1], [1, 1]]) + '\n' + set('j', add(get('j'), i32(1)))),
+    ].join('\n'));
+  }
+
+  // ── Small kernels ───────────────────────────────────────────────────────────────────────────────────
+
+  /** out (N) = Σ_i A (M,N)[i, ·], i ascending from 0 (bitwise what the TypeScript loop computes). */
+  colSum() {
+    const f = new Func('colSum', [['out', 'i32'], ['A', 'i32'], ['M', 'i32'], ['N', 'i32']]);
+    f.locals32('j', 'p', 'pe', 'N4', 'MN4');
+    f.localsV('s0', 's1', 's2', 's3');
+    const block = (V, label) => {
+      const out = [];
+      const cols = Math.max(V, 1);
+      for (let c = 0; c < cols; c++) out.push(set(`s${c}`, ZERO));
+      out.push(set('p', add(get('A'), shl(get('j'), 2))));
+      out.push(set('pe', add(get('p'), get('MN4'))));
+      const k = [];
+      for (let c = 0; c < cols; c++) k.push(set(`s${c}`, `(f32x4.add ${get(`s${c}`)} ${V === 0 ? load1(get('p')) : load(get('p'), 16 * c)})`));
+      k.push(set('p', add(get('p'), get('N4'))));
+      out.push(whileLoop(label, `(i32.lt_u ${get('p')} ${get('pe')})`, k.join('\n')));
+      for (let c = 0; c < cols; c++) {
+        const addr = add(get('out'), shl(get('j'), 2));
+        out.push(V === 0 ? store1(addr, get('s0')) : store(addr, get(`s${c}`), 16 * c));
+      }
+      return out.join('\n');
+    };
+    const stage = (V, label) => {
+      const w = V === 0 ? 1 : 4 * V;
+      return whileLoop(label, `(i32.le_s ${add(get('j'), i32(w))} ${get('N')})`, block(V, `${label}_i`) + '\n' + set('j', add(get('j'), i32(w))));
+    };
+    return f.emit([
+      set('N4', shl(get('N'), 2)), set('MN4', mul(get('M'), get('N4'))), set('j', i32(0)),
+      stage(4, 'cs16'), stage(1, 'cs4'), stage(0, 'cs1'),
+    ].join('\n'));
+  }
+
+  /** activationForward(x, n, kind, slope): kind 0 identity, 1 ReLU, 2 sigmoid with slope a. */
+  activationForward() {
+    const relu = this.elementwise('reluForward', [['x', 'i32'], ['n', 'i32']], (ld, st) =>
+      set('v', ld('x')) + '\n' + st('x', `(v128.andnot ${get('v')} (f32x4.lt ${get('v')} ${ZERO}))`),
+    { exported: false, locals: [['v', 'v128']] });
+    // 1 / (1 + e^(−slope·x))
+    const sigmoid = this.elementwise('sigmoidForward', [['x', 'i32'], ['n', 'i32'], ['slope', 'f32']], (ld, st, f) =>
+      this.expInline(f, `(f32x4.mul ${ld('x')} ${get('ns')})`, 'y', true) + '\n' +
+      st('x', `(f32x4.div ${get('exc_one')} (f32x4.add ${get('exc_one')} ${get('y')}))`),
+    { exported: false, locals: [['ns', 'v128'], ['y', 'v128']],
+      prologue: (f) => [set('ns', `(f32x4.splat (f32.neg ${get('slope')}))`), ...this.expConstants(f)] });
+    return [relu, sigmoid, `(func $activationForward (export "activationForward") (param $x i32) (param $n i32) (param $kind i32) (param $slope f32)
+(if (i32.eq ${get('kind')} ${i32(1)}) (then (call $reluForward ${get('x')} ${get('n')})))
+(if (i32.eq ${get('kind')} ${i32(2)}) (then (call $sigmoidForward ${get('x')} ${get('n')} ${get('slope')}))))`].join('\n');
+  }
+
+  /** activationBackward(dz, a, n, kind, slope): dz ← dz ⊙ φ'(z) written with a = φ(z). */
+  activationBackward() {
+    const relu = this.elementwise('reluBackward', [['dz', 'i32'], ['a', 'i32'], ['n', 'i32']], (ld, st) =>
+      st('dz', `(v128.andnot ${ld('dz')} (f32x4.le ${ld('a')} ${ZERO}))`), { exported: false });
+    // (a·S)·(1 − S), then times dz: the order of the TypeScript reference
+    const sigmoid = this.elementwise('sigmoidBackward', [['dz', 'i32'], ['a', 'i32'], ['n', 'i32'], ['slope', 'f32']], (ld, st) =>
+      set('v', ld('a')) + '\n' +
+      st('dz', `(f32x4.mul ${ld('dz')} (f32x4.mul (f32x4.mul ${get('sv')} ${get('v')}) (f32x4.sub ${f32x4(1)} ${get('v')})))`),
+    { exported: false, locals: [['v', 'v128'], ['sv', 'v128']], prologue: [set('sv', `(f32x4.splat ${get('slope')})`)] });
+    return [relu, sigmoid, `(func $activationBackward (export "activationBackward") (param $dz i32) (param $a i32) (param $n i32) (param $kind i32) (param $slope f32)
+(if (i32.eq ${get('kind')} ${i32(1)}) (then (call $reluBackward ${get('dz')} ${get('a')} ${get('n')})))
+(if (i32.eq ${get('kind')} ${i32(2)}) (then (call $sigmoidBackward ${get('dz')} ${get('a')} ${get('n')} ${get('slope')}))))`].join('\n');
+  }
+
+  /**
+   * gather(X, y, pixels, labels, index, M, D): X[r, k] = pixels[index[r]·D + k] / 255 (a correctly
+   * rounded division, which is what the TypeScript reference's f64 multiply rounds to), y[r] = label.
+   */
+  gather() {
+    const f = new Func('gather', [['X', 'i32'], ['y', 'i32'], ['pixels', 'i32'], ['labels', 'i32'], ['index', 'i32'], ['M', 'i32'], ['D', 'i32']]);
+    f.locals32('r', 'k', 'src', 'dst', 'idx');
+    f.localsV('v', 'h');
+    const cvt = (ints) => `(f32x4.div (f32x4.convert_i32x4_s ${ints}) ${f32x4(255)})`;
+    const dst = add(get('dst'), shl(get('k'), 2));
+    const src = add(get('src'), get('k'));
+    const s16 = [
+      set('v', load(src)),
+      set('h', `(i16x8.extend_low_i8x16_u ${get('v')})`),
+      store(dst, cvt(`(i32x4.extend_low_i16x8_u ${get('h')})`), 0),
+      store(dst, cvt(`(i32x4.extend_high_i16x8_u ${get('h')})`), 16),
+      set('h', `(i16x8.extend_high_i8x16_u ${get('v')})`),
+      store(dst, cvt(`(i32x4.extend_low_i16x8_u ${get('h')})`), 32),
+      store(dst, cvt(`(i32x4.extend_high_i16x8_u ${get('h')})`), 48),
+      set('k', add(get('k'), i32(16))),
+    ].join('\n');
+    const s4 = [
+      store(dst, cvt(`(i32x4.extend_low_i16x8_u (i16x8.extend_low_i8x16_u (v128.load32_zero ${src})))`)),
+      set('k', add(get('k'), i32(4))),
+    ].join('\n');
+    const s1 = [
+      `(f32.store ${dst} (f32.div (f32.convert_i32_s (i32.load8_u ${src})) ${f32(255)}))`,
+      set('k', add(get('k'), i32(1))),
+    ].join('\n');
+    return f.emit([
+      set('r', i32(0)),
+      whileLoop('gather_r', `(i32.lt_s ${get('r')} ${get('M')})`, [
+        set('idx', `(i32.load ${add(get('index'), shl(get('r'), 2))})`),
+        set('src', add(get('pixels'), mul(get('idx'), get('D')))),
+        set('dst', add(get('X'), shl(mul(get('r'), get('D')), 2))),
+        set('k', i32(0)),
+        whileLoop('gather_16', `(i32.le_s ${add(get('k'), i32(16))} ${get('D')})`, s16),
+        whileLoop('gather_4', `(i32.le_s ${add(get('k'), i32(4))} ${get('D')})`, s4),
+        whileLoop('gather_1', `(i32.lt_s ${get('k')} ${get('D')})`, s1),
+        `(i32.store ${add(get('y'), shl(get('r'), 2))} (i32.load8_u ${add(get('labels'), get('idx'))}))`,
+        set('r', add(get('r'), i32(1))),
+      ].join('\n')),
+    ].join('\n'));
+  }
+
+  /**
+   * Natural log in float64 for x > 0 (the softmax normaliser, ≥ 1): x = m·2^e with m in [√½, √2),
+   * ln m = 2 atanh(s), s = (m − 1)/(m + 1), |s| ≤ 0.172, by its series to s²¹ (error < 1e-16).
+   * NaN, +∞ pass through; x ≤ 0 gives NaN.
+   */
+  logf64() {
+    const terms = [];
+    for (let q = 21; q >= 3; q -= 2) terms.push(1 / q);
+    let poly = `(f64.const ${terms[0]})`;
+    for (let q = 1; q < terms.length; q++) poly = `(f64.add (f64.const ${terms[q]}) (f64.mul ${poly} (local.get $s2)))`;
+    return `(func $logf64 (param $x f64) (result f64) (local $bits i64) (local $e i32) (local $m f64) (local $s f64) (local $s2 f64)
+(if (i32.or (f64.ne (local.get $x) (local.get $x)) (f64.eq (local.get $x) (f64.const inf))) (then (return (local.get $x))))
+(if (f64.le (local.get $x) (f64.const 0)) (then (return (f64.const nan))))
+(local.set $bits (i64.reinterpret_f64 (local.get $x)))
+(local.set $e (i32.sub (i32.wrap_i64 (i64.shr_u (local.get $bits) (i64.const 52))) (i32.const 1023)))
+(if (i32.eq (local.get $e) (i32.const -1023)) (then ;; subnormal: scale up by 2^54 first
+  (local.set $bits (i64.reinterpret_f64 (f64.mul (local.get $x) (f64.const 0x1p54))))
+  (local.set $e (i32.sub (i32.wrap_i64 (i64.shr_u (local.get $bits) (i64.const 52))) (i32.const 1077)))))
+(local.set $m (f64.reinterpret_i64 (i64.or (i64.and (local.get $bits) (i64.const 0xfffffffffffff)) (i64.const 0x3ff0000000000000))))
+(if (f64.gt (local.get $m) (f64.const 1.4142135623730951)) (then
+  (local.set $m (f64.mul (local.get $m) (f64.const 0.5)))
+  (local.set $e (i32.add (local.get $e) (i32.const 1)))))
+(local.set $s (f64.div (f64.sub (local.get $m) (f64.const 1)) (f64.add (local.get $m) (f64.const 1))))
+(local.set $s2 (f64.mul (local.get $s) (local.get $s)))
+(f64.add (f64.mul (f64.convert_i32_s (local.get $e)) (f64.const 0.6931471805599453))
+  (f64.mul (f64.mul (f64.const 2) (local.get $s)) (f64.add (f64.const 1) (f64.mul (local.get $s2) ${poly})))))`;
+  }
+
+  /**
+   * lossForwardBackward(z, dz, y, M, C, out, loss, slope) → summed loss (f64), with the semantics of the
+   * TypeScript reference: out 0 identity, 1 ReLU, 2 sigmoid, 3 softmax; loss 0 cross-entropy, 1 squared
+   * error. Per row, scalar (C is 10): the softmax's exponentials are float32 (expv, lane 0), its sums,
+   * logarithm, loss and squared-error gradients float64 as in the reference.
+   */
+  lossForwardBackward() {
+    const F = (p) => `(f64.promote_f32 (f32.load ${p}))`;
+    const zj = add(get('o'), shl(get('j'), 2));
+    const dj = add(get('d'), shl(get('j'), 2));
+    const onehot = `(f64.convert_i32_u (i32.eq ${get('j')} ${get('label')}))`;
+    let loops = 0;
+    /** for (j = 0; j < C; j++) body */
+    const forJ = (body) => `${set('j', i32(0))}\n${whileLoop(`loss_j${++loops}`, `(i32.lt_s ${get('j')} ${get('C')})`, body + '\n' + set('j', add(get('j'), i32(1))))}`;
+    const softmax = [
+      set('mx', f32('-inf')),
+      forJ(set('mx', `(f32.max ${get('mx')} (f32.load ${zj}))`)),
+      // z_y before z is overwritten (NaN for a label outside [0, C), as the reference reads undefined)
+      set('zy', `(if (result f64) (i32.lt_u ${get('label')} ${get('C')}) (then ${F(add(get('o'), shl(get('label'), 2)))}) (else (f64.const nan)))`),
+      set('sum', '(f64.const 0)'),
+      forJ([
+        set('ef', `(f32x4.extract_lane 0 (call $expv (f32x4.splat (f32.sub (f32.load ${zj}) ${get('mx')}))))`),
+        `(f32.store ${zj} ${get('ef')})`,
+        set('sum', `(f64.add ${get('sum')} (f64.promote_f32 ${get('ef')}))`),
+      ].join('\n')),
+      set('logPy', `(f64.sub (f64.sub ${get('zy')} (f64.promote_f32 ${get('mx')})) (call $logf64 ${get('sum')}))`),
+      forJ(`(f32.store ${zj} (f32.demote_f64 (f64.div ${F(zj)} ${get('sum')})))`),
+      `(if (i32.eqz ${get('loss')}) (then`,
+      set('total', `(f64.sub ${get('total')} ${get('logPy')})`),
+      forJ(`(f32.store ${dj} (f32.demote_f64 (f64.sub ${F(zj)} ${onehot})))`),
+      ') (else',
+      // squared error through softmax: dz_j = p_j (2(p_j − y_j) − Σ_k 2(p_k − y_k) p_k)
+      set('dot', '(f64.const 0)'),
+      forJ([
+        set('e', `(f64.sub ${F(zj)} ${onehot})`),
+        set('total', `(f64.add ${get('total')} (f64.mul ${get('e')} ${get('e')}))`),
+        set('dot', `(f64.add ${get('dot')} (f64.mul (f64.mul (f64.const 2) ${get('e')}) ${F(zj)}))`),
+      ].join('\n')),
+      forJ(`(f32.store ${dj} (f32.demote_f64 (f64.mul ${F(zj)} (f64.sub (f64.mul (f64.const 2) (f64.sub ${F(zj)} ${onehot})) ${get('dot')}))))`),
+      '))',
+    ].join('\n');
+    const squared = [
+      `(call $activationForward ${get('o')} ${get('C')} ${get('out')} ${get('slope')})`,
+      forJ([
+        set('e', `(f64.sub ${F(zj)} ${onehot})`),
+        set('total', `(f64.add ${get('total')} (f64.mul ${get('e')} ${get('e')}))`),
+        `(f32.store ${dj} (f32.demote_f64 (f64.mul (f64.const 2) ${get('e')})))`,
+      ].join('\n')),
+      `(call $activationBackward ${get('d')} ${get('o')} ${get('C')} ${get('out')} ${get('slope')})`,
+    ].join('\n');
+    return `(func $lossForwardBackward (export "lossForwardBackward") (param $z i32) (param $dz i32) (param $y i32) (param $M i32) (param $C i32)
+(param $out i32) (param $loss i32) (param $slope f32) (result f64)
+(local $r i32) (local $j i32) (local $o i32) (local $d i32) (local $label i32) (local $mx f32) (local $ef f32)
+(local $zy f64) (local $sum f64) (local $logPy f64) (local $total f64) (local $e f64) (local $dot f64)
+${set('r', i32(0))}
+${whileLoop('loss_r', `(i32.lt_s ${get('r')} ${get('M')})`, [
+      set('o', add(get('z'), shl(mul(get('r'), get('C')), 2))),
+      set('d', add(get('dz'), shl(mul(get('r'), get('C')), 2))),
+      set('label', `(i32.load ${add(get('y'), shl(get('r'), 2))})`),
+      `(if (i32.eq ${get('out')} ${i32(3)}) (then\n${softmax}\n) (else\n${squared}\n))`,
+      set('r', add(get('r'), i32(1))),
+    ].join('\n'))}
+${get('total')})`;
+  }
+
+  /** reduceSlots(grad, slots, count, stride, begin, end, scale): grad[p] = (Σ_s slots[s·stride + p]) · scale. */
+  reduceSlots() {
+    const f = new Func('reduceSlots', [['grad', 'i32'], ['slots', 'i32'], ['count', 'i32'], ['stride', 'i32'], ['begin', 'i32'], ['end', 'i32'], ['scale', 'f32']]);
+    f.locals32('p', 'q', 'qe', 'S4', 'CS4');
+    f.localsV('sv', 's0', 's1', 's2', 's3');
+    const block = (V, label) => {
+      const cols = Math.max(V, 1);
+      const out = [];
+      for (let c = 0; c < cols; c++) out.push(set(`s${c}`, ZERO));
+      out.push(set('q', add(get('slots'), shl(get('p'), 2))));
+      out.push(set('qe', add(get('q'), get('CS4'))));
+      const k = [];
+      for (let c = 0; c < cols; c++) k.push(set(`s${c}`, `(f32x4.add ${get(`s${c}`)} ${V === 0 ? load1(get('q')) : load(get('q'), 16 * c)})`));
+      k.push(set('q', add(get('q'), get('S4'))));
+      out.push(whileLoop(label, `(i32.lt_u ${get('q')} ${get('qe')})`, k.join('\n')));
+      const addr = add(get('grad'), shl(get('p'), 2));
+      for (let c = 0; c < cols; c++) {
+        const v = `(f32x4.mul ${get(`s${c}`)} ${get('sv')})`;
+        out.push(V === 0 ? store1(addr, v) : store(addr, v, 16 * c));
+      }
+      return out.join('\n');
+    };
+    const stage = (V, label) => {
+      const w = V === 0 ? 1 : 4 * V;
+      return whileLoop(label, `(i32.le_s ${add(get('p'), i32(w))} ${get('end')})`, block(V, `${label}_s`) + '\n' + set('p', add(get('p'), i32(w))));
+    };
+    return f.emit([
+      set('sv', `(f32x4.splat ${get('scale')})`),
+      set('S4', shl(get('stride'), 2)), set('CS4', mul(get('count'), get('S4'))), set('p', get('begin')),
+      stage(4, 'rs16'), stage(1, 'rs4'), stage(0, 'rs1'),
+    ].join('\n'));
+  }
+
+  /**
+   * sgdStep(params, grad, velocity, begin, end, lr, momentum, nesterov, weightDecay), on [begin, end):
+   * g ← grad + λθ; v ← μv + g; θ ← θ − α·(nesterov ? g + μv : v).
+   */
+  sgdStep() {
+    const out = [];
+    for (const nesterov of [false, true]) {
+      const name = nesterov ? 'sgdNesterov' : 'sgdPlain';
+      const params = [['params', 'i32'], ['grad', 'i32'], ['vel', 'i32'], ['n', 'i32'], ['lr', 'f32'], ['mom', 'f32'], ['wd', 'f32']];
+      out.push(this.elementwise(name, params, (ld, st) => [
+        set('t', ld('params')),
+        set('g', this.madd(ld('grad'), get('wdv'), get('t'))),
+        set('v', this.madd(get('g'), get('momv'), ld('vel'))),
+        st('vel', get('v')),
+        st('params', this.nmadd(get('t'), get('lrv'), nesterov ? this.madd(get('g'), get('momv'), get('v')) : get('v'))),
+      ].join('\n'), {
+        exported: false,
+        locals: ['t', 'g', 'v', 'lrv', 'momv', 'wdv'].map((n) => [n, 'v128']),
+        prologue: [set('lrv', `(f32x4.splat ${get('lr')})`), set('momv', `(f32x4.splat ${get('mom')})`), set('wdv', `(f32x4.splat ${get('wd')})`)],
+      }));
+    }
+    out.push(`(func $sgdStep (export "sgdStep") (param $params i32) (param $grad i32) (param $vel i32) (param $begin i32) (param $end i32)
+(param $lr f32) (param $mom f32) (param $nesterov i32) (param $wd f32) (local $o i32) (local $n i32)
+(if (i32.le_s ${get('end')} ${get('begin')}) (then (return)))
+(local.set $o ${shl(get('begin'), 2)})
+(local.set $n ${sub(get('end'), get('begin'))})
+(if ${get('nesterov')}
+  (then (call $sgdNesterov ${add(get('params'), get('o'))} ${add(get('grad'), get('o'))} ${add(get('vel'), get('o'))} ${get('n')} ${get('lr')} ${get('mom')} ${get('wd')}))
+  (else (call $sgdPlain ${add(get('params'), get('o'))} ${add(get('grad'), get('o'))} ${add(get('vel'), get('o'))} ${get('n')} ${get('lr')} ${get('mom')} ${get('wd')}))))`);
+    return out.join('\n');
+  }
+}

@@ -1,8 +1,8 @@
 /**
  * Worker scaling: trains a fixed number of steps per worker count and prints samples/s, speedup and
  * parallel efficiency, for the default MLP and a larger one, beside an independent-GEMM ceiling (W threads
- * each running their own GEMM: what the hardware allows this kind of code). Writes the table as JSON and
- * an SVG chart.
+ * each running their own GEMM: what the hardware allows this kind of code), and the cost of the step
+ * barrier alone. Writes the table as JSON and an SVG chart.
  *
  *   npm run bench:scaling -- [--workers 1,2,4,8,16] [--steps 60] [--kernels auto] [--models default,large]
  *                            [--out bench/results/scaling]
@@ -87,6 +87,17 @@ async function ceilingPoint(workers: number): Promise<number> {
   return total;
 }
 
+/** W threads meeting at the step barrier with no work between meetings: µs per barrier. */
+async function barrierMicros(workers: number): Promise<number> {
+  const control = new Int32Array(new SharedArrayBuffer(16));
+  const file = fileURLToPath(new URL('./barrier-worker.js', import.meta.url));
+  const spinMicros = workers <= cores ? 200 : 0; // as the trainer does
+  const threads = Array.from({ length: workers }, () => new Worker(file, { workerData: { control, parties: workers, rounds: 20000, spinMicros } }));
+  const times = await Promise.all(threads.map((t) => new Promise<number>((resolve, reject) => t.once('message', resolve).once('error', reject))));
+  await Promise.all(threads.map((t) => t.terminate()));
+  return Math.max(...times);
+}
+
 function svgChart(series: { name: string; points: { x: number; y: number }[] }[], maxX: number, title: string): string {
   const W = 640, H = 420, L = 60, R = 170, T = 40, B = 50;
   const maxY = Math.max(maxX, ...series.flatMap((s) => s.points.map((p) => p.y)));
@@ -137,12 +148,20 @@ async function main(): Promise<void> {
     ceiling.push({ workers, gflops, speedup });
     console.log(`${String(workers).padStart(7)}  ${gflops.toFixed(1).padStart(7)}  ${speedup.toFixed(2).padStart(6)}×`);
   }
+  console.log('\nstep barrier alone (no work between meetings; a training step has two)');
+  console.log('threads  µs per barrier');
+  const barrier: { workers: number; micros: number }[] = [];
+  for (const workers of workerCounts) {
+    const micros = await barrierMicros(workers);
+    barrier.push({ workers, micros });
+    console.log(`${String(workers).padStart(7)}  ${micros.toFixed(2).padStart(14)}`);
+  }
   const series = [
     ...Object.entries(results).map(([model, points]) => ({ name: `${model} MLP`, points: points.map((p) => ({ x: p.workers, y: p.speedup })) })),
     { name: 'independent GEMMs', points: ceiling.map((c) => ({ x: c.workers, y: c.speedup })) },
   ];
   mkdirSync(dirname(`${argv.out}.json`), { recursive: true });
-  writeFileSync(`${argv.out}.json`, JSON.stringify({ machine, cores, kernels, steps: argv.steps, models: MODELS, results, ceiling }, null, 2));
+  writeFileSync(`${argv.out}.json`, JSON.stringify({ machine, cores, kernels, steps: argv.steps, models: MODELS, results, ceiling, barrier }, null, 2));
   writeFileSync(`${argv.out}.svg`, svgChart(series, Math.max(...workerCounts), `mnist-dp scaling · ${machine}`));
   console.log(`\nwrote ${argv.out}.json and ${argv.out}.svg`);
 }

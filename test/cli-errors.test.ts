@@ -1,24 +1,15 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, mkdir, rm, writeFile, readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { describe, it, expect } from 'vitest';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cliTempDir, runCli } from './helpers/cli.js';
 
 /**
  * The CLI's failures, end to end against the built dist/ (`npm test` builds first): each prints one
  * `mnist-dp: error: …` line naming the flag or file, no stack trace, and exits non-zero (2 for bad usage).
  */
 
-const CLI = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
-let tmp: string;
-
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: tmp, encoding: 'utf8', timeout: 60_000 });
-  if (r.error) throw r.error;
-  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, lines: r.stderr.split('\n').filter((l) => l !== '') };
-}
+const work = cliTempDir('mnist-dp-cli-errors-');
+const cli = (...args: string[]) => runCli(work(), args, 60_000);
 
 /** One error line that mentions every `names`, no stack, the exit code expected. */
 function expectError(r: ReturnType<typeof cli>, code: number, ...names: string[]) {
@@ -42,15 +33,6 @@ function expectUsageError(r: ReturnType<typeof cli>, command: string, ...names: 
   expect(r.stdout).toBe('');
 }
 
-beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" (npm test does) first`);
-  tmp = await mkdtemp(join(tmpdir(), 'mnist-dp-cli-errors-'));
-});
-
-afterAll(async () => {
-  await rm(tmp, { recursive: true, force: true });
-});
-
 describe('mnist-dp train: bad options exit 2 with one line naming the flag', () => {
   it('--lr -1', () => expectError(cli('train', '--lr', '-1'), 2, '--lr', '-1'));
   it('--lr abc (NaN from yargs)', () => expectError(cli('train', '--lr', 'abc'), 2, '--lr', 'abc'));
@@ -64,7 +46,7 @@ describe('mnist-dp train: bad options exit 2 with one line naming the flag', () 
   it('--layers 784-64-7 (does not end at 10)', () => expectError(cli('train', '--layers', '784-64-7'), 2, '--layers', '10'));
 
   it('wrote no checkpoint on the way', async () => {
-    expect((await readdir(tmp)).filter((f) => f.endsWith('.ckpt'))).toEqual([]);
+    expect((await readdir(work())).filter((f) => f.endsWith('.ckpt'))).toEqual([]);
   });
 });
 
@@ -80,21 +62,21 @@ describe('mnist-dp: unreadable files exit 1 with one line naming the file', () =
   it('eval --model /nonexistent.ckpt', () => expectError(cli('eval', '--model', '/nonexistent.ckpt'), 1, '/nonexistent.ckpt'));
 
   it('eval --model <garbage>', async () => {
-    const file = join(tmp, 'garbage.ckpt');
+    const file = join(work(), 'garbage.ckpt');
     await writeFile(file, Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256)));
     expectError(cli('eval', '--model', file), 1, file);
     await rm(file);
   });
 
   it('info --model <garbage>', async () => {
-    const file = join(tmp, 'text.ckpt');
+    const file = join(work(), 'text.ckpt');
     await writeFile(file, 'this is not a checkpoint\n');
     expectError(cli('info', '--model', file), 1, file);
     await rm(file);
   });
 
   it('train --data <empty dir>', async () => {
-    const dir = join(tmp, 'empty');
+    const dir = join(work(), 'empty');
     await mkdir(dir);
     expectError(cli('train', '--data', dir), 1, dir);
   });
@@ -111,7 +93,7 @@ describe('mnist-dp eval: a model that does not fit the data', () => {
   };
   /** Four IDX files of 4×4 images with labels 0-9. */
   async function tinyData(): Promise<string> {
-    const dir = join(tmp, 'tiny');
+    const dir = join(work(), 'tiny');
     await mkdir(dir, { recursive: true });
     const n = 20;
     const labels = Array.from({ length: n }, (_, i) => i % 10);
@@ -128,7 +110,7 @@ describe('mnist-dp eval: a model that does not fit the data', () => {
     const { paramLayout } = await import('../src/model/layout.js');
     const { workers: _w, out: _o, resume: _r, data: _d, ...options } = resolveOptions({ layers, workers: 1 });
     const size = paramLayout(options.spec).size;
-    const file = join(tmp, `model-${layers.join('-')}.ckpt`);
+    const file = join(work(), `model-${layers.join('-')}.ckpt`);
     await saveCheckpoint(file, {
       spec: options.spec, params: new Float32Array(size), optimizer: { kind: 'sgd', velocity: new Float32Array(size) }, options,
       position: { epoch: 0, step: 0, lossSum: 0, samples: 0 }, rng: { kind: 'counter', seed: 1 }, metrics: [], testAccuracy: null,

@@ -1,40 +1,23 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { describe, it, expect } from 'vitest';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CLI, cliTempDir, runCli } from './helpers/cli.js';
 
 /** Real (short) training runs through the built CLI: --json lines, eval and info of the checkpoint, Ctrl-C and --resume. */
 
-const CLI = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
-let tmp: string;
-
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: tmp, encoding: 'utf8', timeout: 110_000 });
-  if (r.error) throw r.error;
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const dir = cliTempDir('mnist-dp-cli-train-');
+const cli = (...args: string[]) => runCli(dir(), args);
 
 type Line = Record<string, unknown> & { type?: string };
 const jsonLines = (s: string): Line[] => s.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Line);
-
-beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" (npm test does) first`);
-  tmp = await mkdtemp(join(tmpdir(), 'mnist-dp-cli-train-'));
-});
-
-afterAll(async () => {
-  await rm(tmp, { recursive: true, force: true });
-});
 
 describe('mnist-dp train --json, then eval and info', () => {
   let ckpt: string;
   let done: Line;
 
   it('trains one short epoch and prints start, epoch and done lines', () => {
-    ckpt = join(tmp, 'm.ckpt');
+    ckpt = join(dir(), 'm.ckpt');
     // --schedule constant: with the default cosine schedule one epoch of 2,000 images ends at 79.9%.
     const r = cli('train', '--epochs', '1', '--train-size', '2000', '--val-size', '1000', '--workers', '2', '--json',
       '--out', ckpt, '--lr', '0.1', '--schedule', 'constant');
@@ -83,9 +66,9 @@ describe('mnist-dp train --json, then eval and info', () => {
 
 describe('mnist-dp train: Ctrl-C saves a checkpoint, --resume finishes the run', () => {
   it('exits 130 after SIGINT with the resume hint, and the resumed run ends like an uninterrupted one', async () => {
-    const ckpt = join(tmp, 'interrupted.ckpt');
+    const ckpt = join(dir(), 'interrupted.ckpt');
     const flags = ['--epochs', '2', '--train-size', '3000', '--val-size', '500', '--workers', '2', '--lr', '0.1', '--json'];
-    const child = spawn(process.execPath, [CLI, 'train', ...flags, '--out', ckpt], { cwd: tmp });
+    const child = spawn(process.execPath, [CLI, 'train', ...flags, '--out', ckpt], { cwd: dir() });
     let stdout = '';
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -115,7 +98,7 @@ describe('mnist-dp train: Ctrl-C saves a checkpoint, --resume finishes the run',
   });
 
   it('refuses a resume that changes a training setting', () => {
-    const ckpt = join(tmp, 'interrupted.ckpt');
+    const ckpt = join(dir(), 'interrupted.ckpt');
     const r = cli('train', '--resume', ckpt, '--lr', '0.5');
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);

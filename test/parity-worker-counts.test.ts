@@ -6,10 +6,10 @@ import { train } from '../src/api.js';
 const base = { epochs: 1, trainSize: 1450, valSize: 500, batchSize: 100, microBatch: 10, lr: 0.1, seed: 7, out: null };
 
 describe('the same seed and options give the same weights', () => {
-  it('for 1, 2, 3, 4 and 7 workers, bit for bit', async () => {
+  it('for 1, 2, 3, 4, 7 and 16 workers, bit for bit', async () => {
     const one = await train({ ...base, workers: 1 });
     expect(one.params.some((p) => p !== 0)).toBe(true);
-    for (const workers of [2, 3, 4, 7]) {
+    for (const workers of [2, 3, 4, 7, 16]) {
       const other = await train({ ...base, workers });
       expect(Buffer.from(other.params.buffer).equals(Buffer.from(one.params.buffer)), `${workers} workers`).toBe(true);
       expect(other.metrics[0].trainLoss).toBe(one.metrics[0].trainLoss);

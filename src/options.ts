@@ -156,8 +156,11 @@ export function resolveOptions(o: TrainOptions = {}): ResolvedTrainOptions {
   };
 }
 
+/** What the learning-rate schedule depends on. */
+export type ScheduleOptions = Pick<ResolvedTrainOptions, 'lr' | 'schedule' | 'epochs' | 'lrStepEpochs' | 'lrGamma' | 'warmupEpochs'>;
+
 /** The learning rate for step `step` (0-based) of epoch `epoch` (0-based). */
-export function learningRate(o: Pick<ResolvedTrainOptions, 'lr' | 'schedule' | 'epochs' | 'lrStepEpochs' | 'lrGamma' | 'warmupEpochs'>, epoch: number, step: number, stepsPerEpoch: number): number {
+export function learningRate(o: ScheduleOptions, epoch: number, step: number, stepsPerEpoch: number): number {
   const t = epoch * stepsPerEpoch + step;
   const warmupSteps = o.warmupEpochs * stepsPerEpoch;
   const warm = warmupSteps > 0 ? Math.min(1, (t + 1) / warmupSteps) : 1;

@@ -5,7 +5,7 @@
 import { workerData } from 'node:worker_threads';
 import { createKernels } from '../src/kernels/index.js';
 import { failAll } from '../src/engine/barrier.js';
-import { Control, scratchViews, sharedViews } from '../src/engine/memory.js';
+import { Control, scratchViews, sharedViews, STEP_BARRIER } from '../src/engine/memory.js';
 import type { EvalResult, RunResult, Task, WorkerInit } from '../src/engine/protocol.js';
 import { runEvalTask, runSteps, type StepContext } from '../src/engine/step.js';
 
@@ -30,7 +30,7 @@ export default function run(task: Task): EvalResult | RunResult {
     return runSteps(ctx, task);
   } catch (err) {
     // Release the other workers from the step barrier, or they would wait for this one forever.
-    failAll(shared.control, { arrived: Control.arrived, generation: Control.generation, status: Control.status });
+    failAll(shared.control, STEP_BARRIER);
     throw err;
   }
 }

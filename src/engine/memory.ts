@@ -33,6 +33,9 @@ export const Control = {
 } as const;
 const CONTROL_WORDS = 16;
 
+/** The control words of the step barrier, as barrier.ts takes them. */
+export const STEP_BARRIER = { arrived: Control.arrived, generation: Control.generation, status: Control.status } as const;
+
 export interface Region {
   offset: number;
   bytes: number;

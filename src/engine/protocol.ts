@@ -1,5 +1,5 @@
 import type { KernelName } from '../kernels/index.js';
-import type { ResolvedTrainOptions } from '../options.js';
+import type { ScheduleOptions } from '../options.js';
 import type { ParamLayout } from '../model/layout.js';
 import type { MlpSpec } from '../model/spec.js';
 import type { MemoryPlan } from './memory.js';
@@ -17,9 +17,6 @@ export interface WorkerInit {
   layout: ParamLayout;
   kernels: KernelName;
 }
-
-/** What the learning-rate schedule depends on. */
-export type ScheduleOptions = Pick<ResolvedTrainOptions, 'lr' | 'schedule' | 'epochs' | 'lrStepEpochs' | 'lrGamma' | 'warmupEpochs'>;
 
 /**
  * Run steps [fromStep, toStep) of an epoch whose visiting order is in epochOrder. Every worker gets one

@@ -4,7 +4,7 @@ import { backward, forward } from '../model/network.js';
 import type { MlpSpec } from '../model/spec.js';
 import { learningRate } from '../options.js';
 import { arriveAndWait } from './barrier.js';
-import { Control, type MemoryPlan, type ScratchViews, type SharedViews } from './memory.js';
+import { Control, STEP_BARRIER, type MemoryPlan, type ScratchViews, type SharedViews } from './memory.js';
 import type { EvalResult, EvalTask, RunResult, RunTask } from './protocol.js';
 
 /**
@@ -64,13 +64,12 @@ export function computeGradients(ctx: StepContext, s0: number, s1: number, batch
 export function runSteps(ctx: StepContext, t: RunTask): RunResult {
   const { k, plan, shared } = ctx;
   const { control } = shared;
-  const words = { arrived: Control.arrived, generation: Control.generation, status: Control.status };
   const [p0, p1] = rangeOf(t.rank, t.workers, plan.P, 16); // 16 floats: whole cache lines per rank
   let { lossSum, samples } = t;
   let waited = 0; // ms at the barriers: synchronisation cost plus load imbalance
   const meet = (last?: () => void) => {
     const t0 = performance.now();
-    const ok = arriveAndWait(control, words, t.workers, t.spinMicros, last);
+    const ok = arriveAndWait(control, STEP_BARRIER, t.workers, t.spinMicros, last);
     waited += performance.now() - t0;
     return ok;
   };

@@ -8,10 +8,10 @@ import type { DoneEvent, TrainEvent } from '../events.js';
 import { initParams } from '../model/init.js';
 import { paramLayout, parameterCount } from '../model/layout.js';
 import { describeSpec, type MlpSpec } from '../model/spec.js';
-import { learningRate, type ResolvedTrainOptions } from '../options.js';
+import { learningRate, type ResolvedTrainOptions, type ScheduleOptions } from '../options.js';
 import { epochPermutation } from '../rng.js';
 import { failAll } from './barrier.js';
-import { Control, createSharedMemory, planMemory, sharedViews } from './memory.js';
+import { Control, createSharedMemory, planMemory, sharedViews, STEP_BARRIER } from './memory.js';
 import { workerFile } from './pool.js';
 import { rangeOf } from './step.js';
 import type { EvalResult, RunResult, Task, WorkerInit } from './protocol.js';
@@ -130,6 +130,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
   };
 
   const stepsPerEpoch = Math.ceil(trainCount / o.batchSize);
+  const schedule: ScheduleOptions = { lr: o.lr, schedule: o.schedule, epochs: o.epochs, lrStepEpochs: o.lrStepEpochs, lrGamma: o.lrGamma, warmupEpochs: o.warmupEpochs };
   const spinMicros = o.workers <= availableParallelism() ? 200 : 0;
   const metrics: EpochMetrics[] = resumed ? [...resumed.metrics] : [];
   const position = resumed ? { ...resumed.position } : { epoch: 0, step: 0, lossSum: 0, samples: 0 };
@@ -171,10 +172,10 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
     try {
       const tasks = Array.from({ length: o.workers }, (_, rank): Task => ({
         kind: 'run', rank, workers: o.workers, epoch, fromStep: from, toStep: stepsPerEpoch, stepsPerEpoch, trainCount,
-        batchSize: o.batchSize, schedule: o, momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay,
+        batchSize: o.batchSize, schedule, momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay,
         lossSum: position.lossSum, samples: position.samples, spinMicros,
       }));
-      const results = await dispatch<RunResult>(tasks, () => failAll(c, { arrived: Control.arrived, generation: Control.generation, status: Control.status }));
+      const results = await dispatch<RunResult>(tasks, () => failAll(c, STEP_BARRIER));
       report();
       timing.trainSeconds += (performance.now() - t0) / 1000;
       timing.barrierSeconds += results.reduce((sum, r) => sum + r.barrierSeconds, 0) / results.length;

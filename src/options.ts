@@ -109,13 +109,15 @@ export const MODEL_OPTION_KEYS = ['layers', 'activation', 'outputActivation', 'l
 function integer(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (!Number.isInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer from ${min} to ${max}`;
-    throw badOption(`--${name} must be ${range}, got ${value}`);
+    throw badOption(`--${name} must be ${range}, got ${typeof value === 'number' ? value : JSON.stringify(value)}`);
   }
   return value;
 }
 
 function real(name: string, value: number, ok: (v: number) => boolean, what: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || !ok(value)) throw badOption(`--${name} must be ${what}, got ${value}`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || !ok(value)) {
+    throw badOption(`--${name} must be ${what}, got ${typeof value === 'number' ? value : JSON.stringify(value)}`);
+  }
   return value;
 }
 

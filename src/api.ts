@@ -7,7 +7,7 @@ import type { TrainEvent } from './events.js';
 import { workerFile } from './engine/pool.js';
 import { runTraining, type TrainResult } from './engine/trainer.js';
 import { describeSpec, formatActivation } from './model/spec.js';
-import { resolveOptions, type ResolvedTrainOptions, type TrainOptions } from './options.js';
+import { MODEL_OPTION_KEYS, resolveOptions, type ResolvedTrainOptions, type TrainOptions } from './options.js';
 
 /**
  * The library's front door: `train(options)` runs a training to its end; `Trainer` is the same as an
@@ -37,7 +37,7 @@ export async function prepareRun(options: TrainOptions): Promise<{ options: Reso
   const merged = resolveOptions({ ...saved, ...definedOnly(options), out: options.out === undefined ? file : options.out });
   assertSameArchitecture(file, c.spec, merged.spec, describeSpec);
   for (const key of Object.keys(definedOnly(options)) as (keyof TrainOptions)[]) {
-    if (RESUMABLE_OVERRIDES.has(key) || ['layers', 'activation', 'outputActivation', 'loss'].includes(key)) continue;
+    if (RESUMABLE_OVERRIDES.has(key) || (MODEL_OPTION_KEYS as readonly string[]).includes(key)) continue; // the network: compared as a whole above
     const was = (s as unknown as Record<string, unknown>)[key];
     const now = (merged as unknown as Record<string, unknown>)[key];
     if (was !== now) {

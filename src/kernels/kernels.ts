@@ -23,6 +23,20 @@ export interface Kernels {
   gemmAB(C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number): void;
   /** C (M, N) = A (K, M)ᵀ · B (K, N). The weight gradient: dW = dZᵀ · X. */
   gemmAtB(C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number): void;
+  /**
+   * Y (M, OUT) = act(X (M, IN) · WT (IN, OUT) + bias (OUT)), act ReLU when `relu`, else identity (bias
+   * may be null). The first layer's forward pass, its weight stored input-major: row r of Y accumulates
+   * the rows WT[i] scaled by the row's nonzero inputs X[r, i], i ascending; zero inputs are skipped.
+   * Element (r, j) is Σ_{i: X[r,i] ≠ 0} X[r,i]·WT[i,j] in ascending i (one accumulator, from 0), then +
+   * bias[j], then the ReLU: a function of row r of X and column j of WT alone.
+   */
+  sparseForward(Y: Float32Array, X: Float32Array, WT: Float32Array, bias: Float32Array | null, M: number, OUT: number, IN: number, relu: boolean): void;
+  /**
+   * dWT (IN, OUT) = X (K, IN)ᵀ · dZ (K, OUT): the first layer's (input-major) weight gradient over K rows.
+   * Element (i, j) is Σ_{r: X[r,i] ≠ 0} X[r,i]·dZ[r,j] in ascending r (one accumulator, from 0); every
+   * element is written (0 where no row has input i set).
+   */
+  sparseWeightGrad(dWT: Float32Array, X: Float32Array, dZ: Float32Array, K: number, IN: number, OUT: number): void;
   /** out (N) = Σ over rows of A (M, N). The bias gradient. */
   colSum(out: Float32Array, A: Float32Array, M: number, N: number): void;
   /** x (n) ← φ(x), in place. */

@@ -14,9 +14,14 @@ export function forward(k: Kernels, spec: MlpSpec, layout: ParamLayout, params: 
   const last = layout.dense.length - 1;
   let input = x;
   layout.dense.forEach((d, l) => {
-    const W = params.subarray(d.w.offset, d.w.offset + d.w.size); // (OUT, IN)
+    const W = params.subarray(d.w.offset, d.w.offset + d.w.size); // (OUT, IN), or Wᵀ (IN, OUT) when inputMajor
     const b = params.subarray(d.b.offset, d.b.offset + d.b.size); // (OUT)
-    if (l < last && spec.activation.kind === 'relu') {
+    if (d.inputMajor) {
+      if (l !== 0) throw new Error(`forward: only the first dense layer may be input-major (layer ${l} is)`);
+      const relu = l < last && spec.activation.kind === 'relu';
+      k.sparseForward(acts[l], input, W, b, M, d.outputs, d.inputs, relu);
+      if (l < last && !relu) k.activationForward(acts[l], M * d.outputs, spec.activation);
+    } else if (l < last && spec.activation.kind === 'relu') {
       k.gemmABtRelu(acts[l], input, W, b, M, d.outputs, d.inputs);
     } else {
       k.gemmABt(acts[l], input, W, b, M, d.outputs, d.inputs);
@@ -65,10 +70,13 @@ export function backward(
       const rows = Math.min(slots.micro, M - r);
       const slot = slots.slot(s);
       const dZs = dZ.subarray(r * d.outputs, (r + rows) * d.outputs);
-      k.gemmAtB(slot.subarray(d.w.offset, d.w.offset + d.w.size), dZs, input.subarray(r * d.inputs), d.outputs, d.inputs, rows);
+      const dW = slot.subarray(d.w.offset, d.w.offset + d.w.size);
+      if (d.inputMajor) k.sparseWeightGrad(dW, input.subarray(r * d.inputs), dZs, rows, d.inputs, d.outputs); // dWᵀ = Xᵀ · dZ
+      else k.gemmAtB(dW, dZs, input.subarray(r * d.inputs), d.outputs, d.inputs, rows); // dW = dZᵀ · X
       k.colSum(slot.subarray(d.b.offset, d.b.offset + d.b.size), dZs, rows, d.outputs);
     }
     if (l === 0) break;
+    if (d.inputMajor) throw new Error(`backward: only the first dense layer may be input-major (layer ${l} is)`);
     const W = params.subarray(d.w.offset, d.w.offset + d.w.size);
     k.gemmAB(dA, dZ, W, M, d.inputs, d.outputs); // dX (M, IN) = dZ (M, OUT) · W (OUT, IN)
     k.activationBackward(dA, acts[l - 1], M * d.inputs, spec.activation);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { tsKernels as k } from '../src/kernels/ts.js';
 import { initParams } from '../src/model/init.js';
 import { paramLayout } from '../src/model/layout.js';
-import { backward, forward, maxWidth } from '../src/model/network.js';
+import { backward, forward, maxWidth, sparseScratch } from '../src/model/network.js';
 import { makeSpec, parseActivation, parseOutputActivation, type MlpSpec } from '../src/model/spec.js';
 import { maxRelativeError, randomFloats } from './helpers/reference.js';
 
@@ -13,10 +13,11 @@ function lossAndGradient(spec: MlpSpec, params: Float32Array, x: Float32Array, y
   const acts = layout.dense.map((d) => new Float32Array(M * d.outputs));
   const dz = new Float32Array(M * maxWidth(spec));
   const spare = new Float32Array(M * maxWidth(spec));
-  const z = forward(k, spec, layout, params, x, acts, M);
+  const sparse = sparseScratch(spec, M);
+  const z = forward(k, spec, layout, params, x, acts, M, sparse);
   const loss = k.lossForwardBackward(z, dz, y, M, C, spec.output, spec.loss);
   const slots = Array.from({ length: Math.ceil(M / micro) }, () => new Float32Array(layout.size));
-  backward(k, spec, layout, params, x, acts, dz, spare, M, { micro, firstShard: 0, slot: (s) => slots[s] });
+  backward(k, spec, layout, params, x, acts, dz, spare, M, { micro, firstShard: 0, slot: (s) => slots[s] }, sparse);
   const grad = new Float64Array(layout.size);
   for (const s of slots) s.forEach((g, p) => (grad[p] += g));
   return { loss, grad };

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { tsKernels } from '../src/kernels/ts.js';
-import type { Kernels } from '../src/kernels/kernels.js';
+import { sparseScratchWords, type Kernels } from '../src/kernels/kernels.js';
 import { createWasmKernels, SharedArena, wasmSupport, type WasmVariant } from '../src/kernels/wasm.js';
 import { maxRelativeError, randomFloats, refGemmAB, refGemmABt, refGemmAtB } from './helpers/reference.js';
 
@@ -125,6 +125,8 @@ for (const { name, impl } of IMPLEMENTATIONS) describe.skipIf(!impl)(`${name} ke
     if (kind === 'zero-rows') for (let r = 0; r < rows; r += 3) x.fill(0, r * IN, (r + 1) * IN);
     return f32(x);
   };
+  /** Scratch for the sparse kernels, full of garbage (what is left there must not matter). */
+  const scratch = (IN: number, K: number) => t.i32(sparseScratchWords(IN, K)).fill(-0x5a5a5a5b);
   const SPARSE_KINDS = ['sparse', 'dense', 'zero-rows'] as const;
   // [rows, IN, OUT]: OUT past multiples of the 32-column tile and of 4; IN past multiples of 4; the MLP's.
   const SPARSE_SHAPES: [number, number, number][] = [
@@ -140,7 +142,7 @@ for (const { name, impl } of IMPLEMENTATIONS) describe.skipIf(!impl)(`${name} ke
       [bias, false, withBias], [bias, true, withBias.map((v) => Math.max(v, 0))], [null, false, ref],
     ] as const) {
       const Y = poisoned(M * OUT);
-      k.sparseForward(Y, X, WT, b, M, OUT, IN, relu);
+      k.sparseForward(Y, X, WT, b, M, OUT, IN, relu, scratch(IN, 0));
       expect(maxRelativeError(Y, want)).toBeLessThan(1e-5);
       if (relu) expect(Y.every((v) => v >= 0)).toBe(true);
     }
@@ -149,7 +151,7 @@ for (const { name, impl } of IMPLEMENTATIONS) describe.skipIf(!impl)(`${name} ke
   it.each(sparseCases)('sparseWeightGrad matches the float64 reference for K=%i IN=%i OUT=%i, %s inputs', (K, IN, OUT, kind) => {
     const X = sparseInputs(K, IN, kind, 24), dZ = random(K * OUT, 25);
     const dWT = poisoned(IN * OUT);
-    k.sparseWeightGrad(dWT, X, dZ, K, IN, OUT);
+    k.sparseWeightGrad(dWT, X, dZ, K, IN, OUT, scratch(0, K));
     expect(maxRelativeError(dWT, refGemmAtB(X, dZ, IN, OUT, K))).toBeLessThan(1e-5);
     // inputs no row sets: rows of exact zeros, written
     for (let i = 0; i < IN; i++) {
@@ -166,15 +168,15 @@ for (const { name, impl } of IMPLEMENTATIONS) describe.skipIf(!impl)(`${name} ke
     for (let r = 0; r < M; r++) X[r * IN + 2 * r + 1] = 0.5; // one input per row; input 0 never set
     const WT = random(IN * OUT, 27);
     const clean = poisoned(M * OUT);
-    k.sparseForward(clean, X, WT, null, M, OUT, IN, false);
+    k.sparseForward(clean, X, WT, null, M, OUT, IN, false, scratch(IN, 0));
     WT.fill(Number.POSITIVE_INFINITY, 0, OUT); // Wᵀ's row of input 0
     const Y = poisoned(M * OUT);
-    k.sparseForward(Y, X, WT, null, M, OUT, IN, false);
+    k.sparseForward(Y, X, WT, null, M, OUT, IN, false, scratch(IN, 0));
     expect(Array.from(Y)).toEqual(Array.from(clean));
     const dZ = random(M * OUT, 28);
     dZ.fill(Number.NaN, 0, OUT); // only row 0's input 1 is set: dZ row 0 reaches dWᵀ row 1 alone
     const dWT = poisoned(IN * OUT);
-    k.sparseWeightGrad(dWT, X, dZ, M, IN, OUT);
+    k.sparseWeightGrad(dWT, X, dZ, M, IN, OUT, scratch(0, M));
     for (let i = 0; i < IN; i++) expect(dWT.subarray(i * OUT, (i + 1) * OUT).some(Number.isNaN)).toBe(i === 1);
   });
 
@@ -182,10 +184,10 @@ for (const { name, impl } of IMPLEMENTATIONS) describe.skipIf(!impl)(`${name} ke
     const [M, IN, OUT] = [17, 129, 67];
     const X = sparseInputs(M, IN, 'zero-rows', 29), WT = random(IN * OUT, 30), bias = random(OUT, 31);
     const all = poisoned(M * OUT);
-    k.sparseForward(all, X, WT, bias, M, OUT, IN, true);
+    k.sparseForward(all, X, WT, bias, M, OUT, IN, true, scratch(IN, 0));
     for (let r = 0; r < M; r++) {
       const row = poisoned(OUT);
-      k.sparseForward(row, X.subarray(r * IN), WT, bias, 1, OUT, IN, true);
+      k.sparseForward(row, X.subarray(r * IN), WT, bias, 1, OUT, IN, true, scratch(IN, 0));
       expect(Array.from(row)).toEqual(Array.from(all.subarray(r * OUT, (r + 1) * OUT)));
     }
     // The weight gradient of a micro-shard depends on its rows only: the same rows at another place in
@@ -193,11 +195,11 @@ for (const { name, impl } of IMPLEMENTATIONS) describe.skipIf(!impl)(`${name} ke
     const dZ = random(M * OUT, 32);
     const shard = (r0: number, K: number) => {
       const dWT = poisoned(IN * OUT);
-      k.sparseWeightGrad(dWT, f32(X.subarray(r0 * IN, (r0 + K) * IN)), f32(dZ.subarray(r0 * OUT, (r0 + K) * OUT)), K, IN, OUT);
+      k.sparseWeightGrad(dWT, f32(X.subarray(r0 * IN, (r0 + K) * IN)), f32(dZ.subarray(r0 * OUT, (r0 + K) * OUT)), K, IN, OUT, scratch(0, K));
       return Array.from(dWT);
     };
     const inPlace = poisoned(IN * OUT);
-    k.sparseWeightGrad(inPlace, X.subarray(4 * IN), dZ.subarray(4 * OUT), 8, IN, OUT);
+    k.sparseWeightGrad(inPlace, X.subarray(4 * IN), dZ.subarray(4 * OUT), 8, IN, OUT, scratch(0, 8));
     expect(shard(4, 8)).toEqual(Array.from(inPlace));
   });
 

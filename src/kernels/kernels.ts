@@ -28,15 +28,19 @@ export interface Kernels {
    * may be null). The first layer's forward pass, its weight stored input-major: row r of Y accumulates
    * the rows WT[i] scaled by the row's nonzero inputs X[r, i], i ascending; zero inputs are skipped.
    * Element (r, j) is Σ_{i: X[r,i] ≠ 0} X[r,i]·WT[i,j] in ascending i (one accumulator, from 0), then +
-   * bias[j], then the ReLU: a function of row r of X and column j of WT alone.
+   * bias[j], then the ReLU: a function of row r of X and column j of WT alone. `scratch` holds at least
+   * sparseScratchWords(IN, ·) words; an implementation may overwrite it (the WebAssembly kernels list
+   * the row's nonzeros there).
    */
-  sparseForward(Y: Float32Array, X: Float32Array, WT: Float32Array, bias: Float32Array | null, M: number, OUT: number, IN: number, relu: boolean): void;
+  sparseForward(Y: Float32Array, X: Float32Array, WT: Float32Array, bias: Float32Array | null, M: number, OUT: number, IN: number, relu: boolean,
+    scratch: Int32Array): void;
   /**
    * dWT (IN, OUT) = X (K, IN)ᵀ · dZ (K, OUT): the first layer's (input-major) weight gradient over K rows.
    * Element (i, j) is Σ_{r: X[r,i] ≠ 0} X[r,i]·dZ[r,j] in ascending r (one accumulator, from 0); every
-   * element is written (0 where no row has input i set).
+   * element is written (0 where no row has input i set). `scratch`: at least sparseScratchWords(·, K)
+   * words, overwritten.
    */
-  sparseWeightGrad(dWT: Float32Array, X: Float32Array, dZ: Float32Array, K: number, IN: number, OUT: number): void;
+  sparseWeightGrad(dWT: Float32Array, X: Float32Array, dZ: Float32Array, K: number, IN: number, OUT: number, scratch: Int32Array): void;
   /** out (N) = Σ over rows of A (M, N). The bias gradient. */
   colSum(out: Float32Array, A: Float32Array, M: number, N: number): void;
   /** x (n) ← φ(x), in place. */
@@ -60,6 +64,11 @@ export interface Kernels {
    * With μ = 0 and λ = 0 this is exactly the notes' θ ← θ − α∇C.
    */
   sgdStep(params: Float32Array, grad: Float32Array, velocity: Float32Array, begin: number, end: number, hp: SgdHyper): void;
+}
+
+/** Words of scratch sparseForward (IN inputs) and sparseWeightGrad (K rows) need: two per listed nonzero. */
+export function sparseScratchWords(IN: number, K: number): number {
+  return 2 * Math.max(IN, K);
 }
 
 export interface SgdHyper {

@@ -65,8 +65,12 @@ function gemmAtB(C: Float32Array, A: Float32Array, B: Float32Array, M: number, N
   }
 }
 
-/** Y (M, OUT) = act(X · WT + bias): row r of Y accumulates WT's rows scaled by X[r]'s nonzeros, i ascending. */
-function sparseForward(Y: Float32Array, X: Float32Array, WT: Float32Array, bias: Float32Array | null, M: number, OUT: number, IN: number, relu: boolean): void {
+/**
+ * Y (M, OUT) = act(X · WT + bias): row r of Y accumulates WT's rows scaled by X[r]'s nonzeros, i
+ * ascending. (The scratch, which the WebAssembly kernels use, is not needed here.)
+ */
+function sparseForward(Y: Float32Array, X: Float32Array, WT: Float32Array, bias: Float32Array | null, M: number, OUT: number, IN: number, relu: boolean,
+  _scratch: Int32Array): void {
   for (let r = 0; r < M; r++) {
     const y = r * OUT;
     Y.fill(0, y, y + OUT); // the row itself is the (float32) accumulator
@@ -85,7 +89,7 @@ function sparseForward(Y: Float32Array, X: Float32Array, WT: Float32Array, bias:
 }
 
 /** dWT (IN, OUT) = X (K, IN)ᵀ · dZ (K, OUT): row i of dWT accumulates dZ's rows scaled by X[·, i]'s nonzeros, r ascending. */
-function sparseWeightGrad(dWT: Float32Array, X: Float32Array, dZ: Float32Array, K: number, IN: number, OUT: number): void {
+function sparseWeightGrad(dWT: Float32Array, X: Float32Array, dZ: Float32Array, K: number, IN: number, OUT: number, _scratch: Int32Array): void {
   dWT.fill(0, 0, IN * OUT);
   for (let r = 0; r < K; r++) {
     const x0 = r * IN;

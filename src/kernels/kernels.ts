@@ -11,6 +11,8 @@ import type { LossKind, OutputActivation, Activation } from '../model/spec.js';
  * the implementation) alone, so the element's value depends only on its own row and column of the inputs,
  * never on M or on which rows are computed in the same call. (The TypeScript kernels use one accumulator
  * in ascending k; the WebAssembly gemmABt keeps four partial sums along k and adds them in a fixed order.)
+ * The sparse first-layer kernels (sparseForward, sparseWeightGrad) sum over the nonzero inputs only, in
+ * ascending input index / row, so their elements too depend on their own row (or micro-shard) alone.
  * That is what lets any worker count produce bit-identical results.
  */
 export interface Kernels {

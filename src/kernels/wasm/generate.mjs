@@ -40,6 +40,9 @@
  *    element's accumulator sums k ≡ l (mod 4) in ascending order (the last, partial vector padded with
  *    zeros), then the lanes are added as (l0 + l2) + (l1 + l3), then the bias. That order is a function
  *    of K alone; the 4-column transpose-add and the single-column reduction produce it identically.
+ *  - sparseForward, sparseWeightGrad: one accumulator per element, over the nonzero inputs only, in
+ *    ascending input index (forward) or row (weight gradient), from 0, as listed in the scratch; every
+ *    block shape (8 vectors, 1 vector, lane 0) runs the same madd.
  * relaxed_madd may be fused or not by the spec; V8 on x64 with FMA3 fuses it in both of its tiers
  * (Liftoff-only and TurboFan-only runs give the same bits), so the relaxed build is deterministic on a
  * given machine; a machine without FMA3 would give other (still self-consistent) low bits.

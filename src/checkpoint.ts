@@ -14,7 +14,7 @@ import type { ResolvedTrainOptions } from './options.js';
  * never half of one.
  */
 export const CHECKPOINT_MAGIC = 'mnist-dp checkpoint';
-export const CHECKPOINT_VERSION = 1;
+export const CHECKPOINT_VERSION = 2; // 2: the first dense layer's weight stored input-major (dense1.wT)
 
 /** Metrics of one finished epoch. */
 export interface EpochMetrics {

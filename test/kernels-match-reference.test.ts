@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { tsKernels } from '../src/kernels/ts.js';
-import type { Kernels } from '../src/kernels/kernels.js';
+import { sparseScratchWords, type Kernels } from '../src/kernels/kernels.js';
 import { createWasmKernels, SharedArena, wasmSupport, type WasmVariant } from '../src/kernels/wasm.js';
 import { maxRelativeError, randomFloats, refGemmAB, refGemmABt, refGemmAtB } from './helpers/reference.js';
 
@@ -110,6 +110,97 @@ for (const { name, impl } of IMPLEMENTATIONS) describe.skipIf(!impl)(`${name} ke
       k.gemmABt(row, A.subarray(i * K), B, null, 1, N, K);
       expect(Array.from(row)).toEqual(Array.from(all.subarray(i * N, (i + 1) * N)));
     }
+  });
+
+  /**
+   * Inputs for the sparse first-layer kernels, (rows, IN): ~80 % exact zeros (MNIST's background is
+   * 81 %), fully dense, or sparse with every third row all zero; values in [0, 1) like pixels.
+   */
+  const sparseInputs = (rows: number, IN: number, kind: 'sparse' | 'dense' | 'zero-rows', seed: number) => {
+    const x = randomFloats(rows * IN, seed, 0, 1);
+    if (kind !== 'dense') {
+      const u = randomFloats(rows * IN, seed + 1, 0, 1);
+      for (let p = 0; p < x.length; p++) if (u[p] < 0.8) x[p] = 0;
+    }
+    if (kind === 'zero-rows') for (let r = 0; r < rows; r += 3) x.fill(0, r * IN, (r + 1) * IN);
+    return f32(x);
+  };
+  /** Scratch for the sparse kernels, full of garbage (what is left there must not matter). */
+  const scratch = (IN: number, K: number) => t.i32(sparseScratchWords(IN, K)).fill(-0x5a5a5a5b);
+  const SPARSE_KINDS = ['sparse', 'dense', 'zero-rows'] as const;
+  // [rows, IN, OUT]: OUT past multiples of the 32-column tile and of 4; IN past multiples of 4; the MLP's.
+  const SPARSE_SHAPES: [number, number, number][] = [
+    [1, 1, 1], [3, 7, 17], [7, 17, 3], [17, 3, 129], [129, 10, 7], [7, 129, 35], [13, 33, 67], [32, 784, 256],
+  ];
+  const sparseCases = SPARSE_SHAPES.flatMap(([rows, IN, OUT]) => SPARSE_KINDS.map((kind) => [rows, IN, OUT, kind] as const));
+
+  it.each(sparseCases)('sparseForward matches the float64 reference for M=%i IN=%i OUT=%i, %s inputs', (M, IN, OUT, kind) => {
+    const X = sparseInputs(M, IN, kind, 21), WT = random(IN * OUT, 22), bias = random(OUT, 23);
+    const ref = refGemmAB(X, WT, M, OUT, IN);
+    const withBias = ref.map((v, p) => v + bias[p % OUT]);
+    for (const [b, relu, want] of [
+      [bias, false, withBias], [bias, true, withBias.map((v) => Math.max(v, 0))], [null, false, ref],
+    ] as const) {
+      const Y = poisoned(M * OUT);
+      k.sparseForward(Y, X, WT, b, M, OUT, IN, relu, scratch(IN, 0));
+      expect(maxRelativeError(Y, want)).toBeLessThan(1e-5);
+      if (relu) expect(Y.every((v) => v >= 0)).toBe(true);
+    }
+  });
+
+  it.each(sparseCases)('sparseWeightGrad matches the float64 reference for K=%i IN=%i OUT=%i, %s inputs', (K, IN, OUT, kind) => {
+    const X = sparseInputs(K, IN, kind, 24), dZ = random(K * OUT, 25);
+    const dWT = poisoned(IN * OUT);
+    k.sparseWeightGrad(dWT, X, dZ, K, IN, OUT, scratch(0, K));
+    expect(maxRelativeError(dWT, refGemmAtB(X, dZ, IN, OUT, K))).toBeLessThan(1e-5);
+    // inputs no row sets: rows of exact zeros, written
+    for (let i = 0; i < IN; i++) {
+      let set = false;
+      for (let r = 0; r < K; r++) set ||= X[r * IN + i] !== 0;
+      if (!set) expect(Array.from(dWT.subarray(i * OUT, (i + 1) * OUT)).every((v) => v === 0)).toBe(true);
+    }
+  });
+
+  it('sparse kernels skip zeros: an output does not depend on the weights of zero inputs, even non-finite ones', () => {
+    const [M, IN, OUT] = [5, 13, 37];
+    const X = sparseInputs(M, IN, 'sparse', 26);
+    X.fill(0, 0, M * IN);
+    for (let r = 0; r < M; r++) X[r * IN + 2 * r + 1] = 0.5; // one input per row; input 0 never set
+    const WT = random(IN * OUT, 27);
+    const clean = poisoned(M * OUT);
+    k.sparseForward(clean, X, WT, null, M, OUT, IN, false, scratch(IN, 0));
+    WT.fill(Number.POSITIVE_INFINITY, 0, OUT); // Wᵀ's row of input 0
+    const Y = poisoned(M * OUT);
+    k.sparseForward(Y, X, WT, null, M, OUT, IN, false, scratch(IN, 0));
+    expect(Array.from(Y)).toEqual(Array.from(clean));
+    const dZ = random(M * OUT, 28);
+    dZ.fill(Number.NaN, 0, OUT); // only row 0's input 1 is set: dZ row 0 reaches dWᵀ row 1 alone
+    const dWT = poisoned(IN * OUT);
+    k.sparseWeightGrad(dWT, X, dZ, M, IN, OUT, scratch(0, M));
+    for (let i = 0; i < IN; i++) expect(dWT.subarray(i * OUT, (i + 1) * OUT).some(Number.isNaN)).toBe(i === 1);
+  });
+
+  it('sparse kernels: results do not depend on how rows are grouped into calls (the determinism contract)', () => {
+    const [M, IN, OUT] = [17, 129, 67];
+    const X = sparseInputs(M, IN, 'zero-rows', 29), WT = random(IN * OUT, 30), bias = random(OUT, 31);
+    const all = poisoned(M * OUT);
+    k.sparseForward(all, X, WT, bias, M, OUT, IN, true, scratch(IN, 0));
+    for (let r = 0; r < M; r++) {
+      const row = poisoned(OUT);
+      k.sparseForward(row, X.subarray(r * IN), WT, bias, 1, OUT, IN, true, scratch(IN, 0));
+      expect(Array.from(row)).toEqual(Array.from(all.subarray(r * OUT, (r + 1) * OUT)));
+    }
+    // The weight gradient of a micro-shard depends on its rows only: the same rows at another place in
+    // memory, or among other shards' rows, give the same bits.
+    const dZ = random(M * OUT, 32);
+    const shard = (r0: number, K: number) => {
+      const dWT = poisoned(IN * OUT);
+      k.sparseWeightGrad(dWT, f32(X.subarray(r0 * IN, (r0 + K) * IN)), f32(dZ.subarray(r0 * OUT, (r0 + K) * OUT)), K, IN, OUT, scratch(0, K));
+      return Array.from(dWT);
+    };
+    const inPlace = poisoned(IN * OUT);
+    k.sparseWeightGrad(inPlace, X.subarray(4 * IN), dZ.subarray(4 * OUT), 8, IN, OUT, scratch(0, 8));
+    expect(shard(4, 8)).toEqual(Array.from(inPlace));
   });
 
   it('colSum sums rows', () => {

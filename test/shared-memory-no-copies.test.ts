@@ -23,8 +23,8 @@ describe('workers share memory with the coordinator', () => {
       // All-zero weights: every class ties, argmax picks 0, so only image 0 is right.
       expect(((await pool.run(task)) as EvalResult).correct).toBe(1);
       // Now the identity on the first three pixels: all three right, though the task message is the same.
-      const W = v.params.subarray(layout.dense[0].w.offset);
-      for (let i = 0; i < 3; i++) W[i * 4 + i] = 5;
+      const WT = v.params.subarray(layout.dense[0].w.offset); // the first layer is input-major: Wᵀ (4, 3)
+      for (let i = 0; i < 3; i++) WT[i * 3 + i] = 5;
       expect(((await pool.run(task)) as EvalResult).correct).toBe(3);
     } finally {
       await pool.destroy();

@@ -1,3 +1,4 @@
+import { sparseScratchWords } from '../kernels/kernels.js';
 import type { ParamLayout } from '../model/layout.js';
 import type { MlpSpec } from '../model/spec.js';
 
@@ -48,6 +49,7 @@ export interface ScratchPlan {
   acts: Region[]; // per dense layer (R, OUT_l)
   dz: Region; // (R, max width)
   spare: Region; // (R, max width)
+  sparse: Region; // int32 list of nonzeros for the first layer's sparse kernels (sparseScratchWords)
 }
 
 export interface MemoryPlan {
@@ -136,6 +138,7 @@ export function planMemory(input: PlanInput): MemoryPlan {
       acts: layout.dense.map((d) => take(rows * d.outputs * 4)),
       dz: take(rows * width * 4),
       spare: take(rows * width * 4),
+      sparse: take(sparseScratchWords(spec.layers[0], micro) * 4),
     });
   }
   return { ...plan, scratch, bytes: end };
@@ -191,6 +194,7 @@ export interface ScratchViews {
   acts: Float32Array[];
   dz: Float32Array;
   spare: Float32Array;
+  sparse: Int32Array;
 }
 
 export function scratchViews(buf: ArrayBufferLike, s: ScratchPlan): ScratchViews {
@@ -201,5 +205,6 @@ export function scratchViews(buf: ArrayBufferLike, s: ScratchPlan): ScratchViews
     acts: s.acts.map((r) => f32(buf, r)),
     dz: f32(buf, s.dz),
     spare: f32(buf, s.spare),
+    sparse: i32(buf, s.sparse),
   };
 }

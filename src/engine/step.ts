@@ -39,7 +39,7 @@ export function computeGradients(ctx: StepContext, s0: number, s1: number, batch
   if (M <= 0) return;
   const C = spec.layers[spec.layers.length - 1];
   k.gather(scratch.x, scratch.y, shared.trainImages, shared.trainLabels, index.subarray(r0), M, plan.D);
-  const out = forward(k, spec, layout, shared.params, scratch.x, scratch.acts, M);
+  const out = forward(k, spec, layout, shared.params, scratch.x, scratch.acts, M, scratch.sparse);
   for (let s = s0, r = 0; r < M; s++, r += m) {
     const rows = Math.min(m, M - r);
     shared.shardLoss[s] = k.lossForwardBackward(
@@ -49,7 +49,7 @@ export function computeGradients(ctx: StepContext, s0: number, s1: number, batch
     micro: m,
     firstShard: s0,
     slot: (s) => shared.slots.subarray(s * plan.P, (s + 1) * plan.P),
-  });
+  }, scratch.sparse);
 }
 
 /**
@@ -116,7 +116,7 @@ export function runEvalTask(ctx: StepContext, t: EvalTask): EvalResult {
     const M = Math.min(plan.rows, t.end - start);
     for (let r = 0; r < M; r++) scratch.index[r] = start + r;
     k.gather(scratch.x, scratch.y, images, labels, scratch.index, M, plan.D);
-    const out = forward(k, spec, layout, shared.params, scratch.x, scratch.acts, M);
+    const out = forward(k, spec, layout, shared.params, scratch.x, scratch.acts, M, scratch.sparse);
     lossSum += k.lossForwardBackward(out, scratch.dz, scratch.y, M, C, spec.output, spec.loss);
     for (let r = 0; r < M; r++) if (argmax(out, r * C, C) === scratch.y[r]) correct++;
   }

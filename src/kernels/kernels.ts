@@ -11,6 +11,8 @@ import type { LossKind, OutputActivation, Activation } from '../model/spec.js';
  * the implementation) alone, so the element's value depends only on its own row and column of the inputs,
  * never on M or on which rows are computed in the same call. (The TypeScript kernels use one accumulator
  * in ascending k; the WebAssembly gemmABt keeps four partial sums along k and adds them in a fixed order.)
+ * The sparse first-layer kernels (sparseForward, sparseWeightGrad) sum over the nonzero inputs only, in
+ * ascending input index / row, so their elements too depend on their own row (or micro-shard) alone.
  * That is what lets any worker count produce bit-identical results.
  */
 export interface Kernels {
@@ -23,6 +25,24 @@ export interface Kernels {
   gemmAB(C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number): void;
   /** C (M, N) = A (K, M)ᵀ · B (K, N). The weight gradient: dW = dZᵀ · X. */
   gemmAtB(C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number): void;
+  /**
+   * Y (M, OUT) = act(X (M, IN) · WT (IN, OUT) + bias (OUT)), act ReLU when `relu`, else identity (bias
+   * may be null). The first layer's forward pass, its weight stored input-major: row r of Y accumulates
+   * the rows WT[i] scaled by the row's nonzero inputs X[r, i], i ascending; zero inputs are skipped.
+   * Element (r, j) is Σ_{i: X[r,i] ≠ 0} X[r,i]·WT[i,j] in ascending i (one accumulator, from 0), then +
+   * bias[j], then the ReLU: a function of row r of X and column j of WT alone. `scratch` holds at least
+   * sparseScratchWords(IN, ·) words; an implementation may overwrite it (the WebAssembly kernels list
+   * the row's nonzeros there).
+   */
+  sparseForward(Y: Float32Array, X: Float32Array, WT: Float32Array, bias: Float32Array | null, M: number, OUT: number, IN: number, relu: boolean,
+    scratch: Int32Array): void;
+  /**
+   * dWT (IN, OUT) = X (K, IN)ᵀ · dZ (K, OUT): the first layer's (input-major) weight gradient over K rows.
+   * Element (i, j) is Σ_{r: X[r,i] ≠ 0} X[r,i]·dZ[r,j] in ascending r (one accumulator, from 0); every
+   * element is written (0 where no row has input i set). `scratch`: at least sparseScratchWords(·, K)
+   * words, overwritten.
+   */
+  sparseWeightGrad(dWT: Float32Array, X: Float32Array, dZ: Float32Array, K: number, IN: number, OUT: number, scratch: Int32Array): void;
   /** out (N) = Σ over rows of A (M, N). The bias gradient. */
   colSum(out: Float32Array, A: Float32Array, M: number, N: number): void;
   /** x (n) ← φ(x), in place. */
@@ -46,6 +66,11 @@ export interface Kernels {
    * With μ = 0 and λ = 0 this is exactly the notes' θ ← θ − α∇C.
    */
   sgdStep(params: Float32Array, grad: Float32Array, velocity: Float32Array, begin: number, end: number, hp: SgdHyper): void;
+}
+
+/** Words of scratch sparseForward (IN inputs) and sparseWeightGrad (K rows) need: two per listed nonzero. */
+export function sparseScratchWords(IN: number, K: number): number {
+  return 2 * Math.max(IN, K);
 }
 
 export interface SgdHyper {

@@ -162,6 +162,8 @@ interface Exports {
   gemmABt(C: number, A: number, B: number, bias: number, hasBias: number, relu: number, M: number, N: number, K: number): void;
   gemmAB(C: number, A: number, B: number, M: number, N: number, K: number): void;
   gemmAtB(C: number, A: number, B: number, M: number, N: number, K: number): void;
+  sparseForward(Y: number, X: number, WT: number, bias: number, hasBias: number, relu: number, M: number, OUT: number, IN: number, S: number): void;
+  sparseWeightGrad(dWT: number, X: number, dZ: number, K: number, IN: number, OUT: number, S: number): void;
   colSum(out: number, A: number, M: number, N: number): void;
   activationForward(x: number, n: number, kind: number, slope: number): void;
   activationBackward(dz: number, a: number, n: number, kind: number, slope: number): void;
@@ -222,6 +224,18 @@ function bind(instance: WebAssembly.Instance, memory: WebAssembly.Memory, name: 
     gemmAtB(C, A, B, M, N, K) {
       dims('gemmAtB', M, N, K);
       x.gemmAtB(ptr(C, M * N, 'C', 'gemmAtB'), ptr(A, K * M, 'A', 'gemmAtB'), ptr(B, K * N, 'B', 'gemmAtB'), M, N, K);
+    },
+    sparseForward(Y, X, WT, bias, M, OUT, IN, relu, scratch) {
+      const m = 'sparseForward';
+      dims(m, M, OUT, IN);
+      x.sparseForward(ptr(Y, M * OUT, 'Y', m), ptr(X, M * IN, 'X', m), ptr(WT, IN * OUT, 'WT', m),
+        bias ? ptr(bias, OUT, 'bias', m) : 0, bias ? 1 : 0, relu ? 1 : 0, M, OUT, IN, ptr(scratch, M > 0 ? 2 * IN : 0, 'scratch', m));
+    },
+    sparseWeightGrad(dWT, X, dZ, K, IN, OUT, scratch) {
+      const m = 'sparseWeightGrad';
+      dims(m, K, IN, OUT);
+      x.sparseWeightGrad(ptr(dWT, IN * OUT, 'dWT', m), ptr(X, K * IN, 'X', m), ptr(dZ, K * OUT, 'dZ', m), K, IN, OUT,
+        ptr(scratch, IN > 0 ? 2 * K : 0, 'scratch', m));
     },
     colSum(out, A, M, N) {
       dims('colSum', M, N);

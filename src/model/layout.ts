@@ -13,10 +13,17 @@ export interface TensorInfo {
   size: number;
 }
 
-/** One dense layer: W (OUT, IN) row-major, b (OUT). */
+/**
+ * One dense layer: W (OUT, IN) row-major, b (OUT); or, when `inputMajor`, its transpose Wᵀ (IN, OUT)
+ * row-major. The first layer is stored input-major: its input (pixels) is mostly zeros, and with Wᵀ
+ * both its forward pass and its weight gradient skip them as contiguous row operations
+ * (Kernels.sparseForward / sparseWeightGrad).
+ */
 export interface DenseInfo {
   inputs: number;
   outputs: number;
+  /** w holds Wᵀ (IN, OUT) instead of W (OUT, IN). */
+  inputMajor: boolean;
   w: TensorInfo;
   b: TensorInfo;
 }
@@ -45,9 +52,10 @@ export function paramLayout(spec: MlpSpec): ParamLayout {
   for (let l = 1; l < spec.layers.length; l++) {
     const inputs = spec.layers[l - 1];
     const outputs = spec.layers[l];
-    const w = add(`dense${l}.w`, [outputs, inputs]);
+    const inputMajor = l === 1;
+    const w = inputMajor ? add(`dense${l}.wT`, [inputs, outputs]) : add(`dense${l}.w`, [outputs, inputs]);
     const b = add(`dense${l}.b`, [outputs]);
-    dense.push({ inputs, outputs, w, b });
+    dense.push({ inputs, outputs, inputMajor, w, b });
   }
   return { tensors, dense, size: offset };
 }

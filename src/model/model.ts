@@ -2,7 +2,7 @@ import { loadCheckpoint, type EpochMetrics } from '../checkpoint.js';
 import { badOption } from '../errors.js';
 import { tsKernels } from '../kernels/ts.js';
 import { paramLayout, type ParamLayout } from './layout.js';
-import { forward } from './network.js';
+import { forward, sparseScratch } from './network.js';
 import type { MlpSpec } from './spec.js';
 
 /** Pixels of one or many images: uint8 0-255, or floats 0-1. */
@@ -43,11 +43,12 @@ export class Model {
     const rows = Math.min(n, CHUNK);
     const x = new Float32Array(rows * D);
     const acts = this.layout.dense.map((d) => new Float32Array(rows * d.outputs));
+    const sparse = sparseScratch(this.spec, 0);
     const out = new Float32Array(n * C);
     for (let start = 0; start < n; start += rows) {
       const M = Math.min(rows, n - start);
       for (let i = 0; i < M * D; i++) x[i] = pixels[start * D + i] * scale;
-      const z = forward(tsKernels, this.spec, this.layout, this.params, x, acts, M);
+      const z = forward(tsKernels, this.spec, this.layout, this.params, x, acts, M, sparse);
       for (let r = 0; r < M; r++) probabilities(z.subarray(r * C, (r + 1) * C), out.subarray((start + r) * C, (start + r + 1) * C), this.spec);
     }
     return out;

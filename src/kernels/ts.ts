@@ -66,21 +66,15 @@ function gemmAtB(C: Float32Array, A: Float32Array, B: Float32Array, M: number, N
 }
 
 /**
- * Y (M, OUT) = act(X · WT + bias): row r of Y accumulates WT's rows scaled by X[r]'s nonzeros, i
- * ascending. (The scratch, which the WebAssembly kernels use, is not needed here.)
+ * Y (M, OUT) = act(X · WT + bias): gemmAB already sums each element over the row's nonzero inputs only,
+ * i ascending, from 0, so the sparse forward pass is gemmAB then bias and ReLU. (The scratch, which the
+ * WebAssembly kernels use to list nonzeros, is not needed here.)
  */
 function sparseForward(Y: Float32Array, X: Float32Array, WT: Float32Array, bias: Float32Array | null, M: number, OUT: number, IN: number, relu: boolean,
   _scratch: Int32Array): void {
+  gemmAB(Y, X, WT, M, OUT, IN);
   for (let r = 0; r < M; r++) {
     const y = r * OUT;
-    Y.fill(0, y, y + OUT); // the row itself is the (float32) accumulator
-    const x0 = r * IN;
-    for (let i = 0; i < IN; i++) {
-      const x = X[x0 + i];
-      if (x === 0) continue;
-      const w = i * OUT;
-      for (let j = 0; j < OUT; j++) Y[y + j] += x * WT[w + j];
-    }
     for (let j = 0; j < OUT; j++) {
       if (bias) Y[y + j] += bias[j];
       if (relu && Y[y + j] < 0) Y[y + j] = 0;
@@ -88,19 +82,9 @@ function sparseForward(Y: Float32Array, X: Float32Array, WT: Float32Array, bias:
   }
 }
 
-/** dWT (IN, OUT) = X (K, IN)ᵀ · dZ (K, OUT): row i of dWT accumulates dZ's rows scaled by X[·, i]'s nonzeros, r ascending. */
+/** dWT (IN, OUT) = X (K, IN)ᵀ · dZ (K, OUT): gemmAtB, which skips zero inputs and sums rows in ascending r. */
 function sparseWeightGrad(dWT: Float32Array, X: Float32Array, dZ: Float32Array, K: number, IN: number, OUT: number, _scratch: Int32Array): void {
-  dWT.fill(0, 0, IN * OUT);
-  for (let r = 0; r < K; r++) {
-    const x0 = r * IN;
-    const z = r * OUT;
-    for (let i = 0; i < IN; i++) {
-      const x = X[x0 + i];
-      if (x === 0) continue;
-      const c = i * OUT;
-      for (let j = 0; j < OUT; j++) dWT[c + j] += x * dZ[z + j];
-    }
-  }
+  gemmAtB(dWT, X, dZ, IN, OUT, K);
 }
 
 function colSum(out: Float32Array, A: Float32Array, M: number, N: number): void {

@@ -34,9 +34,10 @@ export async function prepareRun(options: TrainOptions): Promise<{ options: Reso
     outputActivation: formatActivation(s.spec.output),
     loss: s.spec.loss,
   };
-  const merged = resolveOptions({ ...saved, ...definedOnly(options), out: options.out === undefined ? file : options.out });
+  const given = definedOnly(options);
+  const merged = resolveOptions({ ...saved, ...given, out: options.out === undefined ? file : options.out });
   assertSameArchitecture(file, c.spec, merged.spec, describeSpec);
-  for (const key of Object.keys(definedOnly(options)) as (keyof TrainOptions)[]) {
+  for (const key of Object.keys(given) as (keyof TrainOptions)[]) {
     if (RESUMABLE_OVERRIDES.has(key) || (MODEL_OPTION_KEYS as readonly string[]).includes(key)) continue; // the network: compared as a whole above
     const was = (s as unknown as Record<string, unknown>)[key];
     const now = (merged as unknown as Record<string, unknown>)[key];

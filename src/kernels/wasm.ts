@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { distPath } from '../dist-path.js';
 import { setFlagsFromString } from 'node:v8';
 import type { Activation, LossKind, OutputActivation } from '../model/spec.js';
 import type { Kernels, SgdHyper } from './kernels.js';
@@ -87,14 +87,13 @@ export function wasmSupport(): WasmSupport {
 
 const FILES: Record<WasmVariant, string> = { wasm: 'kernels.wasm', 'wasm-relaxed': 'kernels-relaxed.wasm' };
 
-/** dist/wasm/<file>: next to the compiled dist/src/kernels/wasm.js, or from src/kernels/wasm.ts (tests). */
+/** dist/wasm/<file>, where `npm run build:wasm` writes the assembled kernels. */
 export function wasmFile(variant: WasmVariant): string {
   const file = FILES[variant];
   if (!file) throw new Error(`unknown WebAssembly kernels variant "${String(variant)}"; use one of: ${WASM_VARIANTS.join(', ')}`);
-  const candidates = [new URL(`../../wasm/${file}`, import.meta.url), new URL(`../../dist/wasm/${file}`, import.meta.url)].map((u) => fileURLToPath(u));
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new Error(`the WebAssembly kernels are not built (looked for ${candidates.join(' and ')}); run npm run build:wasm`);
-  return found;
+  const path = distPath('wasm', file);
+  if (!existsSync(path)) throw new Error(`the WebAssembly kernels are not built (${path} is missing); run npm run build:wasm`);
+  return path;
 }
 
 function checkSupported(variant: WasmVariant): void {

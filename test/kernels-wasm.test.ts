@@ -114,12 +114,15 @@ for (const variant of VARIANTS) describe.skipIf(!supported(variant))(`${variant}
     return out;
   };
 
+  /** Every way the determinism tests cut M rows into calls: one row per call, then odd-sized groups. */
+  const rowSplits = (M: number): [number, number][] => [...Array.from({ length: M }, (_, i): [number, number] => [i, i + 1]), ...groups(M)];
+
   describe.each([[17, 33, 129], [37, 45, 70], [10, 128, 8], [9, 12, 33]])('determinism contract at M=%i N=%i K=%i', (M, N, K) => {
     it('gemmABt: all rows at once = one row per call = odd-sized row groups, bit for bit', () => {
       const A = random(M * K, 10), B = random(N * K, 11), bias = random(N, 12);
       const all = poisoned(M * N);
       k.gemmABt(all, A, B, bias, M, N, K);
-      for (const [r0, r1] of [...Array.from({ length: M }, (_, i): [number, number] => [i, i + 1]), ...groups(M)]) {
+      for (const [r0, r1] of rowSplits(M)) {
         const part = poisoned((r1 - r0) * N);
         k.gemmABt(part, A.subarray(r0 * K), B, bias, r1 - r0, N, K);
         expect(bits(part)).toEqual(bits(all.subarray(r0 * N, r1 * N)));
@@ -130,7 +133,7 @@ for (const variant of VARIANTS) describe.skipIf(!supported(variant))(`${variant}
       const A = random(M * K, 13), B = random(K * N, 14);
       const all = poisoned(M * N);
       k.gemmAB(all, A, B, M, N, K);
-      for (const [r0, r1] of [...Array.from({ length: M }, (_, i): [number, number] => [i, i + 1]), ...groups(M)]) {
+      for (const [r0, r1] of rowSplits(M)) {
         const part = poisoned((r1 - r0) * N);
         k.gemmAB(part, A.subarray(r0 * K), B, r1 - r0, N, K);
         expect(bits(part)).toEqual(bits(all.subarray(r0 * N, r1 * N)));
@@ -141,7 +144,7 @@ for (const variant of VARIANTS) describe.skipIf(!supported(variant))(`${variant}
       const A = random(K * M, 15), B = random(K * N, 16);
       const all = poisoned(M * N);
       k.gemmAtB(all, A, B, M, N, K);
-      for (const [r0, r1] of [...Array.from({ length: M }, (_, i): [number, number] => [i, i + 1]), ...groups(M)]) {
+      for (const [r0, r1] of rowSplits(M)) {
         const m = r1 - r0;
         const At = arena.f32(K * m); // A's columns r0..r1, as a (K, m) matrix
         for (let kk = 0; kk < K; kk++) for (let i = 0; i < m; i++) At[kk * m + i] = A[kk * M + r0 + i];

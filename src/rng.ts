@@ -5,8 +5,8 @@
  * to save is just the seed and the position in the run.
  */
 
-/** Named streams, so that initialisation, shuffling (and later augmentation, dropout) never share draws. */
-export const Stream = { init: 1, shuffle: 2 } as const;
+/** Named streams, so that initialisation, shuffling, augmentation and dropout never share draws. */
+export const Stream = { init: 1, shuffle: 2, augment: 3, dropout: 4 } as const;
 
 /** murmur3's 32-bit finaliser: a bijective avalanche mix. */
 function fmix32(h: number): number {
@@ -24,6 +24,14 @@ export function hash4(seed: number, stream: number, key: number, counter: number
   h = fmix32((h ^ Math.imul(stream, 0x27d4eb2f)) >>> 0);
   h = fmix32((h + Math.imul(key, 0x165667b1)) >>> 0);
   return fmix32((h ^ Math.imul(counter + 1, 0x61c88647)) >>> 0);
+}
+
+/**
+ * One uint32 key for (epoch, sample): what augmentation and dropout key their streams by, so that a
+ * sample's random numbers do not depend on the worker, the batch or the position that processed it.
+ */
+export function sampleKey(epoch: number, sample: number): number {
+  return fmix32((Math.imul(epoch + 1, 0x9e3779b1) ^ sample) >>> 0);
 }
 
 /** Sequential draws from the stream keyed by (seed, stream, key): draw n is hash4(seed, stream, key, n). */

@@ -66,6 +66,76 @@ export interface Kernels {
    * With μ = 0 and λ = 0 this is exactly the notes' θ ← θ − α∇C.
    */
   sgdStep(params: Float32Array, grad: Float32Array, velocity: Float32Array, begin: number, end: number, hp: SgdHyper): void;
+
+  // ── Convolutional networks. Images are NHWC: (M, H, W, C), channels fastest. ──
+
+  /**
+   * cols (M·OH·OW, k·k·C) = the k×k patches of x (M, H, W, C): row (n, oy, ox) holds, in (ky, kx, c)
+   * order, x[n, oy·stride − pad + ky, ox·stride − pad + kx, c], 0 outside the image. A convolution is then
+   * gemmABt(out, cols, W (F, k·k·C), bias): out (M·OH·OW, F) is the NHWC output.
+   */
+  im2col(cols: Float32Array, x: Float32Array, M: number, g: ConvGeometry): void;
+  /** dx (M, H, W, C) = the sum of every patch row of dcols (M·OH·OW, k·k·C) put back where im2col took it from: the adjoint of im2col. dx is overwritten. */
+  col2im(dx: Float32Array, dcols: Float32Array, M: number, g: ConvGeometry): void;
+  /**
+   * Max pooling over size×size windows, stride size (the last rows and columns that do not fill a window are
+   * dropped): y (M, H/size, W/size, C), and argmax (same shape) the index into x of each maximum (the
+   * first in (dy, dx) order on ties).
+   */
+  maxPoolForward(y: Float32Array, argmax: Int32Array, x: Float32Array, M: number, H: number, W: number, C: number, size: number): void;
+  /** dx (M, H, W, C) = 0, then dx[argmax[i]] += dy[i]: the gradient flows to each window's maximum. n = dy's length. */
+  maxPoolBackward(dx: Float32Array, dy: Float32Array, argmax: Int32Array, n: number, dxLength: number): void;
+  /**
+   * Batch normalisation over R rows of C channels (x (R, C); a micro-shard's pixels): per channel the mean
+   * and the biased variance over the R rows (sums in ascending row), invstd = 1/√(var + eps),
+   * xhat = (x − mean)·invstd, y = gamma·xhat + beta. stats (3C) ← [mean, var, invstd]. y may be x.
+   */
+  batchNormForward(y: Float32Array, xhat: Float32Array, stats: Float32Array, x: Float32Array, gamma: Float32Array, beta: Float32Array, R: number, C: number,
+    eps: number): void;
+  /**
+   * Its gradient: dbeta = Σ dy, dgamma = Σ dy·xhat (written, not added), and
+   * dx = gamma·invstd·(dy − dbeta/R − xhat·dgamma/R). dx may be dy.
+   */
+  batchNormBackward(dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, dy: Float32Array, xhat: Float32Array, gamma: Float32Array,
+    invstd: Float32Array, R: number, C: number): void;
+  /** y (R, C) = x·scale[c] + shift[c]: batch normalisation at inference, with the folded running statistics. y may be x. */
+  scaleShift(y: Float32Array, x: Float32Array, scale: Float32Array, shift: Float32Array, R: number, C: number): void;
+  /** y (n) = x ⊙ mask: dropout forward (mask holds 0 or 1/(1−rate)) and backward. y may be x. */
+  multiply(y: Float32Array, x: Float32Array, mask: Float32Array, n: number): void;
+  /** dst (n) += src. */
+  addTo(dst: Float32Array, src: Float32Array, n: number): void;
+  /**
+   * Adam on [begin, end), step t ≥ 1: g ← grad (+ λθ unless decoupled); m ← β₁m + (1−β₁)g;
+   * v ← β₂v + (1−β₂)g²; θ ← θ − α·(m/(1−β₁ᵗ)) / (√(v/(1−β₂ᵗ)) + ε), and for AdamW (decoupled)
+   * also θ ← θ − αλθ (from θ before the step).
+   */
+  adamStep(params: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, begin: number, end: number, hp: AdamHyper): void;
+  /** avg [begin, end) ← decay·avg + (1 − decay)·x: the weights' moving average, and batch norm's running statistics. */
+  emaUpdate(avg: Float32Array, x: Float32Array, begin: number, end: number, decay: number): void;
+}
+
+/** The shape numbers of a convolution, its input (H, W, C), its k×k window, and its output (OH, OW). */
+export interface ConvGeometry {
+  H: number;
+  W: number;
+  C: number;
+  k: number;
+  stride: number;
+  pad: number;
+  OH: number;
+  OW: number;
+}
+
+export interface AdamHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** AdamW: weight decay applied to θ directly, not added to the gradient. */
+  decoupled: boolean;
+  /** The step number t, from 1 (bias correction). */
+  step: number;
 }
 
 /** Words of scratch sparseForward (IN inputs) and sparseWeightGrad (K rows) need: two per listed nonzero. */

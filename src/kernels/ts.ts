@@ -1,5 +1,5 @@
 import type { Activation, LossKind, OutputActivation } from '../model/spec.js';
-import type { Kernels, SgdHyper } from './kernels.js';
+import type { AdamHyper, ConvGeometry, Kernels, SgdHyper } from './kernels.js';
 
 /**
  * The TypeScript kernels: the reference every faster implementation is tested against, and the fallback.
@@ -185,6 +185,156 @@ function sgdStep(params: Float32Array, grad: Float32Array, velocity: Float32Arra
   }
 }
 
+function im2col(cols: Float32Array, x: Float32Array, M: number, g: ConvGeometry): void {
+  const { H, W, C, k, stride, pad, OH, OW } = g;
+  const width = k * k * C;
+  let row = 0;
+  for (let n = 0; n < M; n++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++, row++) {
+        let o = row * width;
+        for (let ky = 0; ky < k; ky++) {
+          const iy = oy * stride - pad + ky;
+          for (let kx = 0; kx < k; kx++) {
+            const ix = ox * stride - pad + kx;
+            const inside = iy >= 0 && iy < H && ix >= 0 && ix < W;
+            const src = ((n * H + iy) * W + ix) * C;
+            for (let c = 0; c < C; c++) cols[o++] = inside ? x[src + c] : 0;
+          }
+        }
+      }
+    }
+  }
+}
+
+function col2im(dx: Float32Array, dcols: Float32Array, M: number, g: ConvGeometry): void {
+  const { H, W, C, k, stride, pad, OH, OW } = g;
+  dx.fill(0, 0, M * H * W * C);
+  let o = 0;
+  for (let n = 0; n < M; n++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        for (let ky = 0; ky < k; ky++) {
+          const iy = oy * stride - pad + ky;
+          for (let kx = 0; kx < k; kx++, o += C) {
+            const ix = ox * stride - pad + kx;
+            if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+            const dst = ((n * H + iy) * W + ix) * C;
+            for (let c = 0; c < C; c++) dx[dst + c] += dcols[o + c];
+          }
+        }
+      }
+    }
+  }
+}
+
+function maxPoolForward(y: Float32Array, argmax: Int32Array, x: Float32Array, M: number, H: number, W: number, C: number, size: number): void {
+  const OH = Math.floor(H / size);
+  const OW = Math.floor(W / size);
+  let o = 0;
+  for (let n = 0; n < M; n++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        for (let c = 0; c < C; c++, o++) {
+          let best = -Infinity;
+          let at = -1;
+          for (let dy = 0; dy < size; dy++) {
+            for (let dx = 0; dx < size; dx++) {
+              const i = ((n * H + oy * size + dy) * W + ox * size + dx) * C + c;
+              if (x[i] > best || at < 0) {
+                best = x[i];
+                at = i;
+              }
+            }
+          }
+          y[o] = best;
+          argmax[o] = at;
+        }
+      }
+    }
+  }
+}
+
+function maxPoolBackward(dx: Float32Array, dy: Float32Array, argmax: Int32Array, n: number, dxLength: number): void {
+  dx.fill(0, 0, dxLength);
+  for (let i = 0; i < n; i++) dx[argmax[i]] += dy[i];
+}
+
+function batchNormForward(y: Float32Array, xhat: Float32Array, stats: Float32Array, x: Float32Array, gamma: Float32Array, beta: Float32Array, R: number,
+  C: number, eps: number): void {
+  for (let c = 0; c < C; c++) {
+    let sum = 0;
+    for (let r = 0; r < R; r++) sum += x[r * C + c];
+    const mean = sum / R;
+    let sq = 0;
+    for (let r = 0; r < R; r++) {
+      const d = x[r * C + c] - mean;
+      sq += d * d;
+    }
+    const variance = sq / R;
+    const invstd = 1 / Math.sqrt(variance + eps);
+    stats[c] = mean;
+    stats[C + c] = variance;
+    stats[2 * C + c] = invstd;
+    for (let r = 0; r < R; r++) {
+      const i = r * C + c;
+      const h = (x[i] - mean) * invstd;
+      xhat[i] = h;
+      y[i] = gamma[c] * h + beta[c];
+    }
+  }
+}
+
+function batchNormBackward(dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, dy: Float32Array, xhat: Float32Array, gamma: Float32Array,
+  invstd: Float32Array, R: number, C: number): void {
+  for (let c = 0; c < C; c++) {
+    let sb = 0;
+    let sg = 0;
+    for (let r = 0; r < R; r++) {
+      sb += dy[r * C + c];
+      sg += dy[r * C + c] * xhat[r * C + c];
+    }
+    dbeta[c] = sb;
+    dgamma[c] = sg;
+    const scale = gamma[c] * invstd[c];
+    for (let r = 0; r < R; r++) {
+      const i = r * C + c;
+      dx[i] = scale * (dy[i] - sb / R - xhat[i] * (sg / R));
+    }
+  }
+}
+
+function scaleShift(y: Float32Array, x: Float32Array, scale: Float32Array, shift: Float32Array, R: number, C: number): void {
+  for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) y[r * C + c] = x[r * C + c] * scale[c] + shift[c];
+}
+
+function multiply(y: Float32Array, x: Float32Array, mask: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) y[i] = x[i] * mask[i];
+}
+
+function addTo(dst: Float32Array, src: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) dst[i] += src[i];
+}
+
+function adamStep(params: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, begin: number, end: number, hp: AdamHyper): void {
+  const { lr, beta1, beta2, eps, weightDecay, decoupled, step } = hp;
+  const c1 = 1 / (1 - beta1 ** step);
+  const c2 = 1 / (1 - beta2 ** step);
+  for (let p = begin; p < end; p++) {
+    const theta = params[p];
+    const g = decoupled ? grad[p] : grad[p] + weightDecay * theta;
+    const mp = beta1 * m[p] + (1 - beta1) * g;
+    const vp = beta2 * v[p] + (1 - beta2) * g * g;
+    m[p] = mp;
+    v[p] = vp;
+    params[p] = theta - lr * ((mp * c1) / (Math.sqrt(vp * c2) + eps) + (decoupled ? weightDecay * theta : 0));
+  }
+}
+
+function emaUpdate(avg: Float32Array, x: Float32Array, begin: number, end: number, decay: number): void {
+  for (let p = begin; p < end; p++) avg[p] = decay * avg[p] + (1 - decay) * x[p];
+}
+
 function gemmABtRelu(C: Float32Array, A: Float32Array, B: Float32Array, bias: Float32Array | null, M: number, N: number, K: number): void {
   gemmABt(C, A, B, bias, M, N, K);
   activationForward(C, M * N, { kind: 'relu' });
@@ -205,4 +355,15 @@ export const tsKernels: Kernels = {
   lossForwardBackward,
   reduceSlots,
   sgdStep,
+  im2col,
+  col2im,
+  maxPoolForward,
+  maxPoolBackward,
+  batchNormForward,
+  batchNormBackward,
+  scaleShift,
+  multiply,
+  addTo,
+  adamStep,
+  emaUpdate,
 };

@@ -4,6 +4,7 @@ import { distPath } from '../dist-path.js';
 import { setFlagsFromString } from 'node:v8';
 import type { Activation, LossKind, OutputActivation } from '../model/spec.js';
 import type { Kernels, SgdHyper } from './kernels.js';
+import { tsKernels } from './ts.js';
 
 /**
  * WebAssembly SIMD kernels. The module (built from src/kernels/wasm/generate.mjs by `npm run build:wasm`
@@ -278,6 +279,18 @@ function bind(instance: WebAssembly.Instance, memory: WebAssembly.Memory, name: 
       x.sgdStep(ptr(params, end, 'params', 'sgdStep'), ptr(grad, end, 'grad', 'sgdStep'), ptr(velocity, end, 'velocity', 'sgdStep'),
         begin, end, hp.lr, hp.momentum, hp.nesterov ? 1 : 0, hp.weightDecay);
     },
+    // Not yet in WebAssembly: the TypeScript kernels, on the same shared views.
+    im2col: tsKernels.im2col,
+    col2im: tsKernels.col2im,
+    maxPoolForward: tsKernels.maxPoolForward,
+    maxPoolBackward: tsKernels.maxPoolBackward,
+    batchNormForward: tsKernels.batchNormForward,
+    batchNormBackward: tsKernels.batchNormBackward,
+    scaleShift: tsKernels.scaleShift,
+    multiply: tsKernels.multiply,
+    addTo: tsKernels.addTo,
+    adamStep: tsKernels.adamStep,
+    emaUpdate: tsKernels.emaUpdate,
     exp(out, v, n) {
       dims('exp', n);
       x.exp(ptr(out, n, 'out', 'exp'), ptr(v, n, 'x', 'exp'), n);

@@ -6,8 +6,8 @@ import { badOption } from './errors.js';
 import type { TrainEvent } from './events.js';
 import { workerFile } from './engine/pool.js';
 import { runTraining, type TrainResult } from './engine/trainer.js';
-import { describeSpec, formatActivation } from './model/spec.js';
-import { MODEL_OPTION_KEYS, resolveOptions, type ResolvedTrainOptions, type TrainOptions } from './options.js';
+import { describeSpec } from './model/spec.js';
+import { MODEL_OPTION_KEYS, resolveOptions, unresolveOptions, type ResolvedTrainOptions, type TrainOptions } from './options.js';
 
 /**
  * The library's front door: `train(options)` runs a training to its end; `Trainer` is the same as an
@@ -26,22 +26,20 @@ export async function prepareRun(options: TrainOptions): Promise<{ options: Reso
   if (!options.resume) return { options: resolveOptions(options), resumed: null };
   const file = options.resume;
   const c = await loadCheckpoint(file);
-  const s = c.options;
-  const saved: TrainOptions = {
-    ...s,
-    layers: s.spec.layers,
-    activation: formatActivation(s.spec.activation),
-    outputActivation: formatActivation(s.spec.output),
-    loss: s.spec.loss,
-  };
+  const saved = unresolveOptions(c.options);
   const given = definedOnly(options);
+  // A given network flag replaces the saved network of the other kind (CNN --model vs MLP --layers …), so
+  // that the comparison below reports a different architecture rather than a conflict of flags.
+  if ('model' in given) for (const key of MODEL_OPTION_KEYS) if (key !== 'model') delete saved[key];
+  if (MODEL_OPTION_KEYS.some((key) => key !== 'model' && key in given)) delete saved.model;
   const merged = resolveOptions({ ...saved, ...given, out: options.out === undefined ? file : options.out });
+  const mergedGiven = unresolveOptions(merged);
   assertSameArchitecture(file, c.spec, merged.spec, describeSpec);
   for (const key of Object.keys(given) as (keyof TrainOptions)[]) {
     if (RESUMABLE_OVERRIDES.has(key) || (MODEL_OPTION_KEYS as readonly string[]).includes(key)) continue; // the network: compared as a whole above
-    const was = (s as unknown as Record<string, unknown>)[key];
-    const now = (merged as unknown as Record<string, unknown>)[key];
-    if (was !== now) {
+    const was = (saved as Record<string, unknown>)[key];
+    const now = (mergedGiven as Record<string, unknown>)[key];
+    if (JSON.stringify(was) !== JSON.stringify(now)) {
       throw badOption(`--${kebab(key)} ${String(now)} differs from the checkpoint's ${String(was)}; a resumed run keeps its settings (only --epochs, --workers, --out, --data and --kernels may change)`);
     }
   }

@@ -4,8 +4,8 @@ import { dirname, basename, join } from 'node:path';
 import { pack, unpack } from 'msgpackr';
 import { badCheckpoint } from './errors.js';
 import { paramLayout } from './model/layout.js';
-import { sameSpec, type MlpSpec } from './model/spec.js';
-import type { ResolvedTrainOptions } from './options.js';
+import { sameSpec, type ModelSpec } from './model/spec.js';
+import { DEFAULT_OPTIONS, type OptimizerKind, type ResolvedTrainOptions } from './options.js';
 
 /**
  * A checkpoint is one msgpackr record. Float arrays are stored as their little-endian bytes (msgpack bin),
@@ -14,7 +14,11 @@ import type { ResolvedTrainOptions } from './options.js';
  * never half of one.
  */
 export const CHECKPOINT_MAGIC = 'mnist-dp checkpoint';
-export const CHECKPOINT_VERSION = 2; // 2: the first dense layer's weight stored input-major (dense1.wT)
+/**
+ * 2: the first dense layer's weight stored input-major (dense1.wT). 3: CNN specs, the optimiser as an
+ * object (Adam's second moment), the weights' moving average. Version 2 files still load (as SGD runs).
+ */
+export const CHECKPOINT_VERSION = 3;
 
 /** Metrics of one finished epoch. */
 export interface EpochMetrics {
@@ -40,10 +44,19 @@ export interface Position {
   samples: number;
 }
 
+/** Optimiser state: SGD's velocity, or Adam's first moment (velocity) and second moment. */
+export interface OptimizerState {
+  kind: OptimizerKind;
+  velocity: Float32Array;
+  moment2: Float32Array | null;
+}
+
 export interface Checkpoint {
-  spec: MlpSpec;
+  spec: ModelSpec;
   params: Float32Array;
-  optimizer: { kind: 'sgd'; velocity: Float32Array };
+  /** The weights' moving average, when the run keeps one: what evaluation and loadModel use. */
+  ema: Float32Array | null;
+  optimizer: OptimizerState;
   options: SavedOptions;
   position: Position;
   /** Counter-based generators: their whole state is the seed and the position above. */
@@ -56,11 +69,12 @@ interface Record {
   magic: string;
   version: number;
   createdAt: string;
-  spec: MlpSpec;
+  spec: ModelSpec;
   layout: { name: string; shape: number[]; offset: number; size: number }[];
   paramFloats: number;
   params: Uint8Array;
-  optimizer: { kind: 'sgd'; velocity: Uint8Array };
+  ema?: Uint8Array | null;
+  optimizer: { kind: OptimizerKind; velocity: Uint8Array; moment2?: Uint8Array | null };
   options: SavedOptions;
   position: Position;
   rng: { kind: 'counter'; seed: number };
@@ -90,7 +104,8 @@ export async function saveCheckpoint(file: string, c: Checkpoint): Promise<void>
     layout: layout.tensors,
     paramFloats: layout.size,
     params: bytesOf(c.params),
-    optimizer: { kind: 'sgd', velocity: bytesOf(c.optimizer.velocity) },
+    ema: c.ema ? bytesOf(c.ema) : null,
+    optimizer: { kind: c.optimizer.kind, velocity: bytesOf(c.optimizer.velocity), moment2: c.optimizer.moment2 ? bytesOf(c.optimizer.moment2) : null },
     options: c.options,
     position: c.position,
     rng: c.rng,
@@ -130,8 +145,9 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   if (r === null || typeof r !== 'object' || r.magic !== CHECKPOINT_MAGIC) {
     throw badCheckpoint(file, 'is not a mnist-dp checkpoint (no magic)');
   }
-  if (r.version !== CHECKPOINT_VERSION) {
-    throw badCheckpoint(file, `has format version ${r.version}; this mnist-dp reads version ${CHECKPOINT_VERSION}`);
+  if (r.version === 2) migrateFromVersion2(r);
+  else if (r.version !== CHECKPOINT_VERSION) {
+    throw badCheckpoint(file, `has format version ${r.version}; this mnist-dp reads versions 2 and ${CHECKPOINT_VERSION}`);
   }
   const layout = paramLayout(r.spec);
   if (r.paramFloats !== layout.size) {
@@ -140,7 +156,12 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   return {
     spec: r.spec,
     params: floatsOf(r.params, file, 'parameters', layout.size),
-    optimizer: { kind: 'sgd', velocity: floatsOf(r.optimizer?.velocity, file, 'optimiser state', layout.size) },
+    ema: r.ema ? floatsOf(r.ema, file, 'averaged parameters', layout.size) : null,
+    optimizer: {
+      kind: r.optimizer?.kind,
+      velocity: floatsOf(r.optimizer?.velocity, file, 'optimiser state', layout.size),
+      moment2: r.optimizer?.moment2 ? floatsOf(r.optimizer.moment2, file, 'optimiser second moments', layout.size) : null,
+    },
     options: r.options,
     position: r.position,
     rng: r.rng,
@@ -149,8 +170,22 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   };
 }
 
+/** A version 2 record (SGD only, options flat) in today's shape. */
+function migrateFromVersion2(r: Record): void {
+  const o = r.options as unknown as { momentum: number; nesterov: boolean; weightDecay: number };
+  const d = DEFAULT_OPTIONS;
+  r.options = {
+    ...(r.options as object),
+    optimizer: { kind: 'sgd', momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay, beta1: d.beta1, beta2: d.beta2, eps: d.adamEps },
+    labelSmoothing: 0,
+    ema: 0,
+    augment: null,
+  } as SavedOptions;
+  r.ema = null;
+}
+
 /** Throws unless the checkpoint's network is the one asked for. */
-export function assertSameArchitecture(file: string, saved: MlpSpec, wanted: MlpSpec, describe: (s: MlpSpec) => string): void {
+export function assertSameArchitecture(file: string, saved: ModelSpec, wanted: ModelSpec, describe: (s: ModelSpec) => string): void {
   if (!sameSpec(saved, wanted)) {
     throw badCheckpoint(file, `holds a different architecture (${describe(saved)}) from the one asked for (${describe(wanted)}); drop the model flags to resume it as saved`);
   }

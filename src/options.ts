@@ -1,15 +1,18 @@
 import { availableParallelism } from 'node:os';
 import { badOption } from './errors.js';
 import { resolveKernels, type KernelName } from './kernels/index.js';
-import { makeSpec, parseActivation, parseLayers, parseLoss, parseOutputActivation, type MlpSpec } from './model/spec.js';
+import { formatAugment, parseAugment, type AugmentOptions } from './data/augment.js';
+import { formatActivation, formatCnnLayers, makeSpec, parseActivation, parseCnnSpec, parseLayers, parseLoss, parseOutputActivation, type ModelSpec } from './model/spec.js';
 
 /**
  * Training options: the user-facing type (everything optional), the defaults defined once here, and the
  * resolved type with every field filled and checked. The CLI, the library API and the checkpoint all use
  * these, so a default or a range check lives in exactly one place.
  */
-export type ScheduleKind = 'constant' | 'step' | 'cosine';
-export const SCHEDULE_NAMES: readonly ScheduleKind[] = ['constant', 'step', 'cosine'];
+export type ScheduleKind = 'constant' | 'step' | 'cosine' | 'onecycle';
+export const SCHEDULE_NAMES: readonly ScheduleKind[] = ['constant', 'step', 'cosine', 'onecycle'];
+export type OptimizerKind = 'sgd' | 'adam' | 'adamw';
+export const OPTIMIZER_NAMES: readonly OptimizerKind[] = ['sgd', 'adam', 'adamw'];
 
 export interface TrainOptions {
   /** Worker threads (default: one per CPU core). */
@@ -36,7 +39,26 @@ export interface TrainOptions {
   lrGamma?: number;
   /** Linear warm-up of the learning rate over this many epochs (may be fractional). */
   warmupEpochs?: number;
-  /** Layer sizes, `784-256-128-10` or an array. */
+  /** `sgd` (with momentum μ; the notes' plain gradient descent at μ = 0), `adam`, or `adamw` (decoupled weight decay). */
+  optimizer?: string;
+  /** Adam's β₁, β₂ and ε. */
+  beta1?: number;
+  beta2?: number;
+  adamEps?: number;
+  /** Label smoothing ε for cross-entropy (0: none). */
+  labelSmoothing?: number;
+  /** Decay of an exponential moving average of the weights, used for evaluation and saved as the model (0: none; e.g. 0.999). */
+  ema?: number;
+  /** Augmentation of training images: 'none', 'default', or e.g. 'rotate=10,shift=2,scale=0.1,elastic=0'. */
+  augment?: string;
+  /**
+   * A training recipe (see PRESETS): `fast` (the quickest route to 99 %) or `best` (the best single
+   * model); the options given beside it override the recipe's.
+   */
+  preset?: string;
+  /** A convolutional network: a preset name (cnn, cnn-bn, cnn-wide) or a layer string such as c32k5-relu-mp2-fc10. Replaces layers/activation/loss. */
+  model?: string;
+  /** Layer sizes of an MLP, `784-256-128-10` or an array. */
   layers?: string | number[];
   /** `relu`, `identity`, `sigmoid` or `sigmoid:A`. */
   activation?: string;
@@ -64,14 +86,15 @@ export interface ResolvedTrainOptions {
   batchSize: number;
   microBatch: number;
   lr: number;
-  momentum: number;
-  nesterov: boolean;
-  weightDecay: number;
   schedule: ScheduleKind;
   lrStepEpochs: number;
   lrGamma: number;
   warmupEpochs: number;
-  spec: MlpSpec;
+  optimizer: OptimizerOptions;
+  labelSmoothing: number;
+  ema: number;
+  augment: AugmentOptions | null;
+  spec: ModelSpec;
   seed: number;
   valSize: number;
   trainSize: number;
@@ -79,6 +102,17 @@ export interface ResolvedTrainOptions {
   out: string | null;
   resume: string | null;
   kernels: KernelName;
+}
+
+/** The optimiser and its hyper-parameters (the ones that do not apply to the kind are kept, unused). */
+export interface OptimizerOptions {
+  kind: OptimizerKind;
+  momentum: number;
+  nesterov: boolean;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
 }
 
 /** The defaults: `npm start` trains exactly this. */
@@ -93,6 +127,13 @@ export const DEFAULT_OPTIONS = {
   lrStepEpochs: 10,
   lrGamma: 0.1,
   warmupEpochs: 0,
+  optimizer: 'sgd' as OptimizerKind,
+  beta1: 0.9,
+  beta2: 0.999,
+  adamEps: 1e-8,
+  labelSmoothing: 0,
+  ema: 0,
+  augment: 'none',
   layers: '784-256-128-10',
   activation: 'relu',
   loss: 'cross-entropy',
@@ -103,8 +144,22 @@ export const DEFAULT_OPTIONS = {
   kernels: 'auto',
 } as const;
 
+/**
+ * Training recipes for convolutional networks, measured on the 2-core development machine (README,
+ * table of models). Options given beside `--preset` override these.
+ */
+export const PRESETS: Record<string, TrainOptions> = {
+  fast: { model: 'cnn-bn', epochs: 2, batchSize: 128, optimizer: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 5e-4, schedule: 'onecycle' },
+  best: {
+    model: 'cnn-wide', epochs: 30, batchSize: 128, optimizer: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 5e-4,
+    schedule: 'onecycle', augment: 'default', labelSmoothing: 0.1, ema: 0.999,
+  },
+};
+
 /** Options that define the network; a checkpoint can only be resumed with the same ones. */
-export const MODEL_OPTION_KEYS = ['layers', 'activation', 'outputActivation', 'loss'] as const;
+export const MODEL_OPTION_KEYS = ['model', 'layers', 'activation', 'outputActivation', 'loss'] as const;
+
+const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 function integer(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (!Number.isInteger(value) || value < min || value > max) {
@@ -122,8 +177,16 @@ function real(name: string, value: number, ok: (v: number) => boolean, what: str
 }
 
 /** Fills defaults and checks every field; throws a MnistDpError naming the flag on the first bad one. */
-export function resolveOptions(o: TrainOptions = {}): ResolvedTrainOptions {
+export function resolveOptions(given: TrainOptions = {}): ResolvedTrainOptions {
   const d = DEFAULT_OPTIONS;
+  let o = given;
+  if (given.preset !== undefined) {
+    const recipe = PRESETS[given.preset];
+    if (!recipe) throw badOption(`--preset "${given.preset}" is unknown; use ${Object.keys(PRESETS).join(' or ')}`);
+    const mlpFlags = (['layers', 'activation', 'outputActivation', 'loss'] as const).filter((k) => given[k] !== undefined);
+    if (mlpFlags.length > 0) throw badOption(`--preset ${given.preset} trains a convolutional network; drop --${mlpFlags.map((k) => kebab(k)).join(', --')} (or pick the network with --model)`);
+    o = { ...recipe, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) };
+  }
   const batchSize = integer('batch-size', o.batchSize ?? d.batchSize, 1, 65536);
   const schedule = o.schedule ?? d.schedule;
   if (!SCHEDULE_NAMES.includes(schedule)) throw badOption(`--schedule "${schedule}" is unknown; use ${SCHEDULE_NAMES.join(', ')}`);
@@ -132,21 +195,35 @@ export function resolveOptions(o: TrainOptions = {}): ResolvedTrainOptions {
     throw badOption(`--layers must list at least two positive sizes, got ${JSON.stringify(o.layers)}`);
   }
   const loss = parseLoss(o.loss ?? d.loss);
-  const spec = makeSpec(layers, parseActivation(o.activation ?? d.activation), loss,
+  if (o.model !== undefined && (o.layers !== undefined || o.activation !== undefined || o.outputActivation !== undefined || o.loss !== undefined)) {
+    throw badOption('--model (a convolutional network) cannot be combined with --layers, --activation, --output-activation or --loss (MLP flags); use one or the other');
+  }
+  const spec: ModelSpec = o.model !== undefined ? parseCnnSpec(o.model) : makeSpec(layers, parseActivation(o.activation ?? d.activation), loss,
     o.outputActivation === undefined ? undefined : parseOutputActivation(o.outputActivation));
+  const optimizer = o.optimizer ?? d.optimizer;
+  if (!(OPTIMIZER_NAMES as readonly string[]).includes(optimizer)) throw badOption(`--optimizer "${optimizer}" is unknown; use ${OPTIMIZER_NAMES.join(', ')}`);
   return {
     workers: integer('workers', o.workers ?? availableParallelism(), 1, 256),
     epochs: integer('epochs', o.epochs ?? d.epochs, 1, 100000),
     batchSize,
     microBatch: integer('micro-batch', o.microBatch ?? Math.min(batchSize, Math.max(32, Math.ceil(batchSize / 16))), 1, batchSize),
     lr: real('lr', o.lr ?? d.lr, (v) => v > 0, 'a positive number'),
-    momentum: real('momentum', o.momentum ?? d.momentum, (v) => v >= 0 && v < 1, 'in [0, 1)'),
-    nesterov: Boolean(o.nesterov ?? d.nesterov),
-    weightDecay: real('weight-decay', o.weightDecay ?? d.weightDecay, (v) => v >= 0, 'a number ≥ 0'),
     schedule,
     lrStepEpochs: integer('lr-step-epochs', o.lrStepEpochs ?? d.lrStepEpochs, 1),
     lrGamma: real('lr-gamma', o.lrGamma ?? d.lrGamma, (v) => v > 0 && v <= 1, 'in (0, 1]'),
     warmupEpochs: real('warmup-epochs', o.warmupEpochs ?? d.warmupEpochs, (v) => v >= 0, 'a number ≥ 0'),
+    optimizer: {
+      kind: optimizer as OptimizerKind,
+      momentum: real('momentum', o.momentum ?? d.momentum, (v) => v >= 0 && v < 1, 'in [0, 1)'),
+      nesterov: Boolean(o.nesterov ?? d.nesterov),
+      weightDecay: real('weight-decay', o.weightDecay ?? d.weightDecay, (v) => v >= 0, 'a number ≥ 0'),
+      beta1: real('beta1', o.beta1 ?? d.beta1, (v) => v >= 0 && v < 1, 'in [0, 1)'),
+      beta2: real('beta2', o.beta2 ?? d.beta2, (v) => v >= 0 && v < 1, 'in [0, 1)'),
+      eps: real('adam-eps', o.adamEps ?? d.adamEps, (v) => v > 0, 'a positive number'),
+    },
+    labelSmoothing: real('label-smoothing', o.labelSmoothing ?? d.labelSmoothing, (v) => v >= 0 && v < 1, 'in [0, 1)'),
+    ema: real('ema', o.ema ?? d.ema, (v) => v === 0 || (v > 0 && v < 1), '0 (off) or a decay in (0, 1) such as 0.999'),
+    augment: parseAugment(o.augment ?? d.augment),
     spec,
     seed: integer('seed', o.seed ?? d.seed, 0, 0xffffffff),
     valSize: integer('val-size', o.valSize ?? d.valSize, 0),
@@ -155,6 +232,29 @@ export function resolveOptions(o: TrainOptions = {}): ResolvedTrainOptions {
     out: o.out === undefined ? d.out : o.out,
     resume: o.resume ?? null,
     kernels: resolveKernels(o.kernels ?? d.kernels),
+  };
+}
+
+/**
+ * The user-facing options that resolve to `r` again (what a checkpoint's options were given as): the
+ * inverse of resolveOptions, up to defaults. Resuming compares given flags against these.
+ */
+export function unresolveOptions(r: Omit<ResolvedTrainOptions, 'workers' | 'out' | 'resume' | 'data'>): TrainOptions {
+  const { spec, optimizer, augment, ...rest } = r;
+  const model: TrainOptions = spec.kind === 'cnn'
+    ? { model: formatCnnLayers(spec) }
+    : { layers: spec.layers, activation: formatActivation(spec.activation), outputActivation: formatActivation(spec.output), loss: spec.loss };
+  return {
+    ...rest,
+    ...model,
+    optimizer: optimizer.kind,
+    momentum: optimizer.momentum,
+    nesterov: optimizer.nesterov,
+    weightDecay: optimizer.weightDecay,
+    beta1: optimizer.beta1,
+    beta2: optimizer.beta2,
+    adamEps: optimizer.eps,
+    augment: formatAugment(augment),
   };
 }
 
@@ -173,5 +273,13 @@ export function learningRate(o: ScheduleOptions, epoch: number, step: number, st
       return o.lr * warm * o.lrGamma ** Math.floor(epoch / o.lrStepEpochs);
     case 'cosine':
       return o.lr * warm * 0.5 * (1 + Math.cos((Math.PI * t) / (o.epochs * stepsPerEpoch)));
+    case 'onecycle': {
+      // Smith's one-cycle: up from lr/25 to lr over the warm-up (default the first 30 %), then a cosine down to lr/10⁴.
+      const total = o.epochs * stepsPerEpoch;
+      const up = warmupSteps > 0 ? Math.min(warmupSteps, total) : 0.3 * total;
+      if (t < up) return o.lr / 25 + (o.lr - o.lr / 25) * (t / up);
+      const down = (t - up) / Math.max(1, total - up);
+      return o.lr / 1e4 + (o.lr - o.lr / 1e4) * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, down)));
+    }
   }
 }

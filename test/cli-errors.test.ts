@@ -112,7 +112,7 @@ describe('mnist-dp eval: a model that does not fit the data', () => {
     const size = paramLayout(options.spec).size;
     const file = join(work(), `model-${layers.join('-')}.ckpt`);
     await saveCheckpoint(file, {
-      spec: options.spec, params: new Float32Array(size), optimizer: { kind: 'sgd', velocity: new Float32Array(size) }, options,
+      spec: options.spec, params: new Float32Array(size), ema: null, optimizer: { kind: 'sgd', velocity: new Float32Array(size), moment2: null }, options,
       position: { epoch: 0, step: 0, lossSum: 0, samples: 0 }, rng: { kind: 'counter', seed: 1 }, metrics: [], testAccuracy: null,
     });
     return file;

@@ -4,6 +4,7 @@
  */
 import { workerData } from 'node:worker_threads';
 import { createKernels } from '../src/kernels/index.js';
+import { compileNet } from '../src/model/layout.js';
 import { failAll } from '../src/engine/barrier.js';
 import { Control, scratchViews, sharedViews, STEP_BARRIER } from '../src/engine/memory.js';
 import type { EvalResult, RunResult, Task, WorkerInit } from '../src/engine/protocol.js';
@@ -17,8 +18,7 @@ const slot = Atomics.add(shared.control, Control.nextScratch, 1);
 if (slot >= init.plan.scratch.length) throw new Error(`worker scratch slot ${slot} out of range (${init.plan.scratch.length} planned)`);
 const ctx: StepContext = {
   k: createKernels(init.kernels, init.memory),
-  spec: init.spec,
-  layout: init.layout,
+  net: compileNet(init.spec),
   plan: init.plan,
   shared,
   scratch: scratchViews(buffer, init.plan.scratch[slot]),

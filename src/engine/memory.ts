@@ -1,17 +1,16 @@
-import { sparseScratchWords } from '../kernels/kernels.js';
-import type { ParamLayout } from '../model/layout.js';
-import type { MlpSpec } from '../model/spec.js';
+import type { Net } from '../model/layout.js';
+import { bufferSizes, type NetBuffers } from '../model/network.js';
 
 /**
  * The memory map of a training run. Everything the workers touch lives in one shared
  * WebAssembly.Memory (its buffer is a SharedArrayBuffer), so kernels in JavaScript or WebAssembly read
  * weights and write gradients in place and nothing is copied per batch: only control messages move.
  *
- *   ┌──────────┬──────────┬────────┬──────┬──────────┬──────────────┬───────────┬────────────┬──────────────┬─────────────────┐
- *   │ control  │ progress │ params │ grad │ velocity │ slots (S×P)  │ shardLoss │ epochOrder │ train / test │ scratch[0..W-1] │
- *   │ Int32 16 │ f64 2    │ P f32  │ P    │ P        │ one per      │ S f64     │ N int32    │ pixels and   │ per-worker x,   │
- *   │          │          │        │      │          │ micro-shard  │           │            │ labels, u8   │ y, acts, dz     │
- *   └──────────┴──────────┴────────┴──────┴──────────┴──────────────┴───────────┴────────────┴──────────────┴─────────────────┘
+ *   ┌──────────┬──────────┬────────┬──────┬──────────┬─────────┬──────┬──────────────┬───────────┬────────────┬──────────────┬─────────────────┐
+ *   │ control  │ progress │ params │ grad │ velocity │ moment2 │ ema  │ slots (S×P)  │ shardLoss │ epochOrder │ train / test │ scratch[0..W-1] │
+ *   │ Int32 16 │ f64 2    │ P f32  │ P    │ P (Adam  │ P (Adam │ P or │ one per      │ S f64     │ N int32    │ pixels and   │ per-worker      │
+ *   │          │          │        │      │ its m)   │ its v)  │ 0    │ micro-shard  │           │            │ labels, u8   │ NetBuffers      │
+ *   └──────────┴──────────┴────────┴──────┴──────────┴─────────┴──────┴──────────────┴───────────┴────────────┴──────────────┴─────────────────┘
  *
  * The plan holds byte offsets only (a plain object the workers receive once); `sharedViews` and
  * `scratchViews` turn it into typed arrays on either side.
@@ -42,14 +41,20 @@ export interface Region {
   bytes: number;
 }
 
+/** A worker's scratch: the network's buffers (see NetBuffers) plus labels, indices and augmentation scratch. */
 export interface ScratchPlan {
-  x: Region; // (R, IN) float inputs
+  x: Region; // (R, inputs) float inputs
   y: Region; // (R) int32 labels
   index: Region; // (R) int32 sample indices, for evaluation ranges
-  acts: Region[]; // per dense layer (R, OUT_l)
-  dz: Region; // (R, max width)
-  spare: Region; // (R, max width)
-  sparse: Region; // int32 list of nonzeros for the first layer's sparse kernels (sparseScratchWords)
+  outs: Region[]; // per layer (R, outSize_l)
+  aux: Region[];
+  stats: Region[];
+  cols: Region;
+  tmpW: Region;
+  dz: Region; // (R, width)
+  spare: Region; // (R, width)
+  sparse: Region; // int32 list of nonzeros for the first layer's sparse kernels
+  augment: Region; // augmentation scratch
 }
 
 export interface MemoryPlan {
@@ -73,6 +78,10 @@ export interface MemoryPlan {
   params: Region;
   grad: Region;
   velocity: Region;
+  /** Adam's second moment (0 bytes for SGD). */
+  moment2: Region;
+  /** The weights' moving average (0 bytes without one). */
+  ema: Region;
   slots: Region;
   shardLoss: Region;
   /** The current epoch's visiting order of the training images. */
@@ -85,8 +94,12 @@ export interface MemoryPlan {
 }
 
 export interface PlanInput {
-  spec: MlpSpec;
-  layout: ParamLayout;
+  net: Net;
+  /** Which optional regions to allocate. */
+  adam: boolean;
+  ema: boolean;
+  /** Floats of augmentation scratch per worker (0 without augmentation). */
+  augmentFloats: number;
   batch: number;
   micro: number;
   workers: number;
@@ -101,11 +114,11 @@ export interface PlanInput {
 const ALIGN = 64; // a cache line; also keeps every region 16-byte aligned for SIMD
 
 export function planMemory(input: PlanInput): MemoryPlan {
-  const { spec, layout, batch, micro, workers, D } = input;
-  const P = layout.size;
+  const { net, batch, micro, workers, D } = input;
+  const P = net.layout.size;
   const shards = Math.ceil(batch / micro);
   const rows = Math.ceil(shards / workers) * micro;
-  const width = Math.max(...spec.layers);
+  const sizes = bufferSizes(net, rows, micro);
   let end = 0;
   const take = (bytes: number): Region => {
     const r = { offset: end, bytes };
@@ -121,6 +134,8 @@ export function planMemory(input: PlanInput): MemoryPlan {
     params: take(P * 4),
     grad: take(P * 4),
     velocity: take(P * 4),
+    moment2: take(input.adam ? P * 4 : 0),
+    ema: take(input.ema ? P * 4 : 0),
     slots: take(shards * P * 4),
     shardLoss: take(shards * 8),
     epochOrder: take(input.trainOnly * 4),
@@ -132,13 +147,18 @@ export function planMemory(input: PlanInput): MemoryPlan {
   const scratch: ScratchPlan[] = [];
   for (let w = 0; w < workers; w++) {
     scratch.push({
-      x: take(rows * D * 4),
+      x: take(sizes.x * 4),
       y: take(rows * 4),
       index: take(rows * 4),
-      acts: layout.dense.map((d) => take(rows * d.outputs * 4)),
-      dz: take(rows * width * 4),
-      spare: take(rows * width * 4),
-      sparse: take(sparseScratchWords(spec.layers[0], micro) * 4),
+      outs: sizes.outs.map((n) => take(n * 4)),
+      aux: sizes.aux.map((n) => take(n * 4)),
+      stats: sizes.stats.map((n) => take(n * 4)),
+      cols: take(sizes.cols * 4),
+      tmpW: take(sizes.tmpW * 4),
+      dz: take(sizes.dz * 4),
+      spare: take(sizes.dz * 4),
+      sparse: take(sizes.sparse * 4),
+      augment: take(input.augmentFloats * 4),
     });
   }
   return { ...plan, scratch, bytes: end };
@@ -161,6 +181,8 @@ export interface SharedViews {
   params: Float32Array;
   grad: Float32Array;
   velocity: Float32Array;
+  moment2: Float32Array;
+  ema: Float32Array;
   slots: Float32Array;
   shardLoss: Float64Array;
   epochOrder: Int32Array;
@@ -177,6 +199,8 @@ export function sharedViews(buf: ArrayBufferLike, plan: MemoryPlan): SharedViews
     params: f32(buf, plan.params),
     grad: f32(buf, plan.grad),
     velocity: f32(buf, plan.velocity),
+    moment2: f32(buf, plan.moment2),
+    ema: f32(buf, plan.ema),
     slots: f32(buf, plan.slots),
     shardLoss: new Float64Array(buf, plan.shardLoss.offset, plan.shardLoss.bytes / 8),
     epochOrder: i32(buf, plan.epochOrder),
@@ -187,14 +211,10 @@ export function sharedViews(buf: ArrayBufferLike, plan: MemoryPlan): SharedViews
   };
 }
 
-export interface ScratchViews {
-  x: Float32Array;
+export interface ScratchViews extends NetBuffers {
   y: Int32Array;
   index: Int32Array;
-  acts: Float32Array[];
-  dz: Float32Array;
-  spare: Float32Array;
-  sparse: Int32Array;
+  augment: Float32Array;
 }
 
 export function scratchViews(buf: ArrayBufferLike, s: ScratchPlan): ScratchViews {
@@ -202,9 +222,15 @@ export function scratchViews(buf: ArrayBufferLike, s: ScratchPlan): ScratchViews
     x: f32(buf, s.x),
     y: i32(buf, s.y),
     index: i32(buf, s.index),
-    acts: s.acts.map((r) => f32(buf, r)),
+    outs: s.outs.map((r) => f32(buf, r)),
+    aux: s.aux.map((r) => f32(buf, r)),
+    auxInt: s.aux.map((r) => i32(buf, r)),
+    stats: s.stats.map((r) => f32(buf, r)),
+    cols: f32(buf, s.cols),
+    tmpW: f32(buf, s.tmpW),
     dz: f32(buf, s.dz),
     spare: f32(buf, s.spare),
     sparse: i32(buf, s.sparse),
+    augment: f32(buf, s.augment),
   };
 }

@@ -1,7 +1,7 @@
+import type { AugmentOptions } from '../data/augment.js';
 import type { KernelName } from '../kernels/index.js';
-import type { ScheduleOptions } from '../options.js';
-import type { ParamLayout } from '../model/layout.js';
-import type { MlpSpec } from '../model/spec.js';
+import type { OptimizerOptions, ScheduleOptions } from '../options.js';
+import type { ModelSpec } from '../model/spec.js';
 import type { MemoryPlan } from './memory.js';
 
 /**
@@ -13,8 +13,7 @@ import type { MemoryPlan } from './memory.js';
 export interface WorkerInit {
   memory: WebAssembly.Memory;
   plan: MemoryPlan;
-  spec: MlpSpec;
-  layout: ParamLayout;
+  spec: ModelSpec;
   kernels: KernelName;
 }
 
@@ -34,9 +33,15 @@ export interface RunTask {
   trainCount: number;
   batchSize: number;
   schedule: ScheduleOptions;
-  momentum: number;
-  nesterov: boolean;
-  weightDecay: number;
+  optimizer: OptimizerOptions;
+  /** Label smoothing ε (0: plain cross-entropy). */
+  labelSmoothing: number;
+  /** Decay of the weights' moving average (0: none). */
+  emaDecay: number;
+  /** Augmentation of training images, keyed by (seed, epoch, sample); null: none. */
+  augment: AugmentOptions | null;
+  image: { height: number; width: number };
+  seed: number;
   /** How long a worker spins at a barrier before it sleeps (0 when workers outnumber cores). */
   spinMicros: number;
   /** The epoch's running loss and sample count before fromStep (non-zero when resuming mid-epoch). */
@@ -61,6 +66,8 @@ export interface RunResult {
 export interface EvalTask {
   kind: 'eval';
   set: 'train' | 'test';
+  /** Evaluate the trained weights, or their moving average. */
+  weights: 'params' | 'ema';
   begin: number;
   end: number;
 }

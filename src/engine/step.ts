@@ -1,7 +1,7 @@
+import { augmentBatch } from '../data/augment.js';
 import type { Kernels } from '../kernels/kernels.js';
-import type { ParamLayout } from '../model/layout.js';
-import { backward, forward } from '../model/network.js';
-import type { MlpSpec } from '../model/spec.js';
+import type { Net } from '../model/layout.js';
+import { backward, forward, smoothLabels, type TrainPass } from '../model/network.js';
 import { learningRate } from '../options.js';
 import { arriveAndWait } from './barrier.js';
 import { Control, STEP_BARRIER, type MemoryPlan, type ScratchViews, type SharedViews } from './memory.js';
@@ -13,8 +13,7 @@ import type { EvalResult, EvalTask, RunResult, RunTask } from './protocol.js';
  */
 export interface StepContext {
   k: Kernels;
-  spec: MlpSpec;
-  layout: ParamLayout;
+  net: Net;
   plan: MemoryPlan;
   shared: SharedViews;
   scratch: ScratchViews;
@@ -27,29 +26,71 @@ export function rangeOf(rank: number, parts: number, n: number, align = 1): [num
   return [at(rank), at(rank + 1)];
 }
 
+/** What a step does with a batch, besides forward and backward: the parts of RunTask computeGradients reads. */
+export type BatchRecipe = Pick<RunTask, 'seed' | 'epoch' | 'labelSmoothing' | 'augment' | 'image'>;
+
 /**
  * Forward, loss and backward over micro-shards [s0, s1) of a batch of `batchSize` rows whose sample
  * indices are `index`: fills those micro-shards' gradient slots and shardLoss entries.
  */
-export function computeGradients(ctx: StepContext, s0: number, s1: number, batchSize: number, index: Int32Array): void {
-  const { k, spec, layout, plan, shared, scratch } = ctx;
+export function computeGradients(ctx: StepContext, s0: number, s1: number, batchSize: number, index: Int32Array, recipe: BatchRecipe): void {
+  const { k, net, plan, shared, scratch } = ctx;
   const m = plan.micro;
   const r0 = s0 * m;
   const M = Math.min(s1 * m, batchSize) - r0;
   if (M <= 0) return;
-  const C = spec.layers[spec.layers.length - 1];
-  k.gather(scratch.x, scratch.y, shared.trainImages, shared.trainLabels, index.subarray(r0), M, plan.D);
-  const out = forward(k, spec, layout, shared.params, scratch.x, scratch.acts, M, scratch.sparse);
-  for (let s = s0, r = 0; r < M; s++, r += m) {
-    const rows = Math.min(m, M - r);
-    shared.shardLoss[s] = k.lossForwardBackward(
-      out.subarray(r * C), scratch.dz.subarray(r * C), scratch.y.subarray(r), rows, C, spec.output, spec.loss);
-  }
-  backward(k, spec, layout, shared.params, scratch.x, scratch.acts, scratch.dz, scratch.spare, M, {
+  const C = net.classes;
+  const samples = index.subarray(r0, r0 + M);
+  k.gather(scratch.x, scratch.y, shared.trainImages, shared.trainLabels, samples, M, plan.D);
+  if (recipe.augment) augmentBatch(scratch.x, scratch.augment, samples, M, recipe.image.height, recipe.image.width, recipe.seed, recipe.epoch, recipe.augment);
+  const pass: TrainPass = {
     micro: m,
     firstShard: s0,
     slot: (s) => shared.slots.subarray(s * plan.P, (s + 1) * plan.P),
-  }, scratch.sparse);
+    seed: recipe.seed,
+    epoch: recipe.epoch,
+    samples,
+  };
+  const out = forward(k, net, shared.params, scratch, M, pass);
+  for (let s = s0, r = 0; r < M; s++, r += m) {
+    const rows = Math.min(m, M - r);
+    const z = out.subarray(r * C);
+    const dz = scratch.dz.subarray(r * C);
+    const y = scratch.y.subarray(r);
+    const loss = k.lossForwardBackward(z, dz, y, rows, C, net.spec.output, net.spec.loss);
+    shared.shardLoss[s] = recipe.labelSmoothing > 0 ? smoothLabels(z, dz, y, rows, C, recipe.labelSmoothing, loss) : loss;
+  }
+  backward(k, net, shared.params, scratch, M, pass);
+}
+
+/** Batch norm's running statistics move this far towards each batch's (PyTorch's momentum 0.1). */
+const BN_MOMENTUM = 0.1;
+
+/**
+ * The update of parameters [p0, p1) after the gradient is reduced into shared.grad: the optimiser on
+ * trainable runs, the running statistics towards the batch's on the others, then the weights' moving
+ * average. `t` counts steps from 1 over the whole run.
+ */
+export function updateParameters(ctx: StepContext, task: RunTask, p0: number, p1: number, lr: number, t: number): void {
+  const { k, net, shared } = ctx;
+  const o = task.optimizer;
+  for (const seg of net.layout.segments) {
+    const b = Math.max(seg.begin, p0);
+    const e = Math.min(seg.end, p1);
+    if (b >= e) continue;
+    if (!seg.trainable) k.emaUpdate(shared.params, shared.grad, b, e, 1 - BN_MOMENTUM);
+    else if (o.kind === 'sgd') k.sgdStep(shared.params, shared.grad, shared.velocity, b, e, { lr, momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay });
+    else {
+      k.adamStep(shared.params, shared.grad, shared.velocity, shared.moment2, b, e,
+        { lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, decoupled: o.kind === 'adamw', step: t });
+    }
+  }
+  if (task.emaDecay > 0) k.emaUpdate(shared.ema, shared.params, p0, p1, emaDecayAt(task.emaDecay, t));
+}
+
+/** The moving average's decay at step t: min(decay, (1 + t)/(10 + t)), so early averages are not dominated by the initial weights. */
+export function emaDecayAt(decay: number, t: number): number {
+  return Math.min(decay, (1 + t) / (10 + t));
 }
 
 /**
@@ -82,15 +123,14 @@ export function runSteps(ctx: StepContext, t: RunTask): RunResult {
     const batchSize = Math.min(t.batchSize, t.trainCount - step * t.batchSize);
     const shards = Math.ceil(batchSize / plan.micro);
     const [s0, s1] = rangeOf(t.rank, t.workers, plan.shards);
-    computeGradients(ctx, s0, Math.min(s1, shards), batchSize, shared.epochOrder.subarray(step * t.batchSize));
+    computeGradients(ctx, s0, Math.min(s1, shards), batchSize, shared.epochOrder.subarray(step * t.batchSize), t);
     if (!meet()) return result('failed', step);
 
     let loss = 0;
     for (let s = 0; s < shards; s++) loss += shared.shardLoss[s];
     if (!Number.isFinite(loss)) return result('diverged', step, loss);
-    const hp = { lr: learningRate(t.schedule, t.epoch, step, t.stepsPerEpoch), momentum: t.momentum, nesterov: t.nesterov, weightDecay: t.weightDecay };
     k.reduceSlots(shared.grad, shared.slots, shards, plan.P, p0, p1, 1 / batchSize);
-    k.sgdStep(shared.params, shared.grad, shared.velocity, p0, p1, hp);
+    updateParameters(ctx, t, p0, p1, learningRate(t.schedule, t.epoch, step, t.stepsPerEpoch), t.epoch * t.stepsPerEpoch + step + 1);
     lossSum += loss;
     samples += batchSize;
     if (t.rank === 0) {
@@ -106,18 +146,19 @@ export function runSteps(ctx: StepContext, t: RunTask): RunResult {
 
 /** Summed loss and number of correct predictions over images [begin, end) of one set. */
 export function runEvalTask(ctx: StepContext, t: EvalTask): EvalResult {
-  const { k, spec, layout, plan, shared, scratch } = ctx;
+  const { k, net, plan, shared, scratch } = ctx;
   const images = t.set === 'train' ? shared.trainImages : shared.testImages;
   const labels = t.set === 'train' ? shared.trainLabels : shared.testLabels;
-  const C = spec.layers[spec.layers.length - 1];
+  const params = t.weights === 'ema' ? shared.ema : shared.params;
+  const C = net.classes;
   let correct = 0;
   let lossSum = 0;
   for (let start = t.begin; start < t.end; start += plan.rows) {
     const M = Math.min(plan.rows, t.end - start);
     for (let r = 0; r < M; r++) scratch.index[r] = start + r;
     k.gather(scratch.x, scratch.y, images, labels, scratch.index, M, plan.D);
-    const out = forward(k, spec, layout, shared.params, scratch.x, scratch.acts, M, scratch.sparse);
-    lossSum += k.lossForwardBackward(out, scratch.dz, scratch.y, M, C, spec.output, spec.loss);
+    const out = forward(k, net, params, scratch, M, null);
+    lossSum += k.lossForwardBackward(out, scratch.dz, scratch.y, M, C, net.spec.output, net.spec.loss);
     for (let r = 0; r < M; r++) if (argmax(out, r * C, C) === scratch.y[r]) correct++;
   }
   return { correct, lossSum };

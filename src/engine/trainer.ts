@@ -5,9 +5,10 @@ import { saveCheckpoint, type Checkpoint, type EpochMetrics } from '../checkpoin
 import { defaultMnistDir, loadIdxDataset, type IdxDataset } from '../data/dataset.js';
 import { badOption, MnistDpError } from '../errors.js';
 import type { DoneEvent, TrainEvent } from '../events.js';
+import { augmentScratchFloats } from '../data/augment.js';
 import { initParams } from '../model/init.js';
-import { paramLayout, parameterCount } from '../model/layout.js';
-import { describeSpec, type MlpSpec } from '../model/spec.js';
+import { compileNet, parameterCount } from '../model/layout.js';
+import { describeSpec, specClasses, specInputs, type ModelSpec } from '../model/spec.js';
 import { learningRate, type ResolvedTrainOptions, type ScheduleOptions } from '../options.js';
 import { epochPermutation } from '../rng.js';
 import { failAll } from './barrier.js';
@@ -31,7 +32,8 @@ export interface RunHooks {
 }
 
 export interface TrainResult {
-  spec: MlpSpec;
+  spec: ModelSpec;
+  /** The model's weights: the moving average when the run keeps one, else the trained weights. */
   params: Float32Array;
   metrics: EpochMetrics[];
   testAccuracy: number | null;
@@ -46,11 +48,16 @@ export interface TrainResult {
 }
 
 /** Checks that the network fits the data: inputs = pixels per image, outputs = number of classes. */
-function checkSpecFitsData(spec: MlpSpec, data: IdxDataset): void {
+function checkSpecFitsData(spec: ModelSpec, data: IdxDataset): void {
   const inputs = data.train.rows * data.train.cols;
-  const first = spec.layers[0];
-  const last = spec.layers[spec.layers.length - 1];
-  if (first !== inputs || last !== data.classes) {
+  if (spec.kind === 'cnn') {
+    const { height, width, channels } = spec.input;
+    if (height !== data.train.rows || width !== data.train.cols || channels !== 1 || specClasses(spec) !== data.classes) {
+      throw badOption(`--model ${describeSpec(spec)} does not fit the data: it takes ${height}×${width}×${channels} images and ${specClasses(spec)} classes, the data has ${data.train.rows}×${data.train.cols}×1 and ${data.classes}; end the model with fc${data.classes}`);
+    }
+    return;
+  }
+  if (specInputs(spec) !== inputs || specClasses(spec) !== data.classes) {
     throw badOption(`--layers ${spec.layers.join('-')} does not fit the data: it must start at ${inputs} (${data.train.rows}×${data.train.cols} pixels) and end at ${data.classes} (classes), e.g. ${inputs}-256-128-${data.classes}`);
   }
 }
@@ -68,9 +75,12 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
   if (o.valSize >= total) throw badOption(`--val-size ${o.valSize} leaves no training images (the training set has ${total})`);
   const trainCount = o.trainSize > 0 ? Math.min(o.trainSize, total - o.valSize) : total - o.valSize;
   const D = data.train.rows * data.train.cols;
-  const layout = paramLayout(o.spec);
+  const net = compileNet(o.spec);
+  const image = { height: data.train.rows, width: data.train.cols };
   const plan = planMemory({
-    spec: o.spec, layout, batch: o.batchSize, micro: o.microBatch, workers: o.workers, D,
+    net, adam: o.optimizer.kind !== 'sgd', ema: o.ema > 0,
+    augmentFloats: o.augment ? augmentScratchFloats(image.height, image.width, o.augment) : 0,
+    batch: o.batchSize, micro: o.microBatch, workers: o.workers, D,
     trainCount: trainCount + o.valSize, trainOnly: trainCount, testCount: data.test.count,
   });
   const memory = createSharedMemory(plan);
@@ -85,11 +95,15 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
   if (resumed) {
     v.params.set(resumed.params);
     v.velocity.set(resumed.optimizer.velocity);
+    if (resumed.optimizer.moment2 && v.moment2.length > 0) v.moment2.set(resumed.optimizer.moment2);
   } else {
-    initParams(v.params, o.spec, layout, o.seed);
+    initParams(v.params, net, o.seed);
   }
+  if (o.ema > 0) v.ema.set(resumed?.ema ?? v.params);
+  const weights = o.ema > 0 ? 'ema' : 'params';
+  const modelParams = () => (o.ema > 0 ? v.ema : v.params);
 
-  const init: WorkerInit = { memory, plan, spec: o.spec, layout, kernels: o.kernels };
+  const init: WorkerInit = { memory, plan, spec: o.spec, kernels: o.kernels };
   const pool = new Piscina({
     filename: hooks.workerFile ?? workerFile('train-worker'),
     minThreads: o.workers,
@@ -120,7 +134,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
   const evaluate = async (set: 'train' | 'test', begin: number, end: number) => {
     const parts = Array.from({ length: o.workers }, (_, rank) => rangeOf(rank, o.workers, end - begin))
       .filter(([a, b]) => b > a)
-      .map(([a, b]): Task => ({ kind: 'eval', set, begin: begin + a, end: begin + b }));
+      .map(([a, b]): Task => ({ kind: 'eval', set, weights, begin: begin + a, end: begin + b }));
     const results = await dispatch<EvalResult>(parts);
     const n = end - begin;
     return {
@@ -138,14 +152,15 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
     if (!o.out) return;
     const { workers: _w, out: _o, resume: _r, data: _d, ...options } = o;
     await saveCheckpoint(o.out, {
-      spec: o.spec, params: v.params.slice(), optimizer: { kind: 'sgd', velocity: v.velocity.slice() },
+      spec: o.spec, params: v.params.slice(), ema: o.ema > 0 ? v.ema.slice() : null,
+      optimizer: { kind: o.optimizer.kind, velocity: v.velocity.slice(), moment2: o.optimizer.kind === 'sgd' ? null : v.moment2.slice() },
       options, position, rng: { kind: 'counter', seed: o.seed }, metrics, testAccuracy,
     });
   };
   const finish = (e: Omit<DoneEvent, 'type' | 'seconds' | 'checkpoint' | 'epochs'>): TrainResult => {
     const seconds = (performance.now() - started) / 1000;
     emit({ type: 'done', ...e, epochs: o.epochs, seconds, checkpoint: o.out });
-    return { spec: o.spec, params: v.params.slice(), metrics, testAccuracy: e.testAccuracy, testLoss: e.testLoss,
+    return { spec: o.spec, params: modelParams().slice(), metrics, testAccuracy: e.testAccuracy, testLoss: e.testLoss,
       aborted: e.aborted, checkpoint: o.out, seconds, messages, timing };
   };
 
@@ -172,8 +187,8 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
     try {
       const tasks = Array.from({ length: o.workers }, (_, rank): Task => ({
         kind: 'run', rank, workers: o.workers, epoch, fromStep: from, toStep: stepsPerEpoch, stepsPerEpoch, trainCount,
-        batchSize: o.batchSize, schedule, momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay,
-        lossSum: position.lossSum, samples: position.samples, spinMicros,
+        batchSize: o.batchSize, schedule, optimizer: o.optimizer, labelSmoothing: o.labelSmoothing, emaDecay: o.ema, augment: o.augment,
+        image, seed: o.seed, lossSum: position.lossSum, samples: position.samples, spinMicros,
       }));
       const results = await dispatch<RunResult>(tasks, () => failAll(c, STEP_BARRIER));
       report();
@@ -188,7 +203,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
 
   try {
     emit({
-      type: 'start', spec: describeSpec(o.spec), kernels: o.kernels, workers: o.workers, parameters: parameterCount(layout),
+      type: 'start', spec: describeSpec(o.spec), kernels: o.kernels, workers: o.workers, parameters: parameterCount(net.layout),
       trainSize: trainCount, valSize: o.valSize, testSize: data.test.count, epochs: o.epochs, batchSize: o.batchSize,
       microBatch: o.microBatch, stepsPerEpoch, startEpoch: position.epoch, startStep: position.step,
     });

@@ -1,30 +1,69 @@
 import { loadCheckpoint, type EpochMetrics } from '../checkpoint.js';
 import { badOption } from '../errors.js';
+import { bestKernels, createKernels, type Kernels } from '../kernels/index.js';
 import { tsKernels } from '../kernels/ts.js';
-import { paramLayout, type ParamLayout } from './layout.js';
-import { forward, sparseScratch } from './network.js';
-import type { MlpSpec } from './spec.js';
+import { SharedArena } from '../kernels/wasm.js';
+import { compileNet, type Net, type ParamLayout } from './layout.js';
+import { bufferSizes, forward, type NetBuffers } from './network.js';
+import { specClasses, specInputs, type ModelSpec } from './spec.js';
 
 /** Pixels of one or many images: uint8 0-255, or floats 0-1. */
 export type Pixels = Uint8Array | Uint8ClampedArray | Float32Array | Float64Array | ArrayLike<number>;
 
 const CHUNK = 256; // rows per forward pass in predict: bounds scratch memory for large inputs
 
-/** A trained network, for inference on the calling thread. */
+/**
+ * A trained network, for inference on the calling thread. Its weights and buffers live in a WebAssembly
+ * memory of its own, so the fastest kernels this runtime has (see bestKernels) run the forward pass.
+ */
 export class Model {
+  readonly net: Net;
   readonly layout: ParamLayout;
   readonly inputs: number;
   readonly classes: number;
+  private engine?: { k: Kernels; params: Float32Array; buf: NetBuffers };
 
   constructor(
-    readonly spec: MlpSpec,
+    readonly spec: ModelSpec,
+    /** The weights (for a run that kept a moving average, the average). */
     readonly params: Float32Array,
     /** What the checkpoint recorded of its training. */
     readonly info: { metrics: EpochMetrics[]; testAccuracy: number | null; epochsTrained: number } = { metrics: [], testAccuracy: null, epochsTrained: 0 },
   ) {
-    this.layout = paramLayout(spec);
-    this.inputs = spec.layers[0];
-    this.classes = spec.layers[spec.layers.length - 1];
+    this.net = compileNet(spec);
+    this.layout = this.net.layout;
+    this.inputs = specInputs(spec);
+    this.classes = specClasses(spec);
+    if (params.length !== this.layout.size) throw badOption(`Model: got ${params.length} parameters, the spec needs ${this.layout.size}`);
+  }
+
+  /** Kernels, a copy of the weights and CHUNK rows of buffers, in one memory; made on first use. */
+  private setup(): { k: Kernels; params: Float32Array; buf: NetBuffers } {
+    if (this.engine) return this.engine;
+    const sizes = bufferSizes(this.net, CHUNK, CHUNK);
+    const words = this.layout.size + sizes.x + sizes.cols + sizes.tmpW + 2 * sizes.dz + sizes.sparse +
+      [...sizes.outs, ...sizes.aux, ...sizes.stats].reduce((a, b) => a + b, 0);
+    const name = bestKernels();
+    const arena = new SharedArena(words * 4 + 64 * (8 + 3 * this.net.layers.length));
+    const f32 = (n: number) => arena.f32(n);
+    const aux = sizes.aux.map(f32);
+    const buf: NetBuffers = {
+      x: f32(sizes.x),
+      outs: sizes.outs.map(f32),
+      aux,
+      auxInt: aux.map((a) => new Int32Array(a.buffer, a.byteOffset, a.length)),
+      stats: sizes.stats.map(f32),
+      cols: f32(sizes.cols),
+      tmpW: f32(sizes.tmpW),
+      dz: f32(sizes.dz),
+      spare: f32(sizes.dz),
+      sparse: arena.i32(sizes.sparse),
+    };
+    const params = f32(this.layout.size);
+    params.set(this.params);
+    const k = name === 'ts' ? tsKernels : createKernels(name, arena.memory);
+    this.engine = { k, params, buf };
+    return this.engine;
   }
 
   /**
@@ -40,15 +79,12 @@ export class Model {
       throw badOption(`predict: got ${pixels.length} pixels, expected a positive multiple of ${D} (one ${D}-pixel image per row)`);
     }
     const scale = pixels instanceof Uint8Array || pixels instanceof Uint8ClampedArray ? 1 / 255 : 1;
-    const rows = Math.min(n, CHUNK);
-    const x = new Float32Array(rows * D);
-    const acts = this.layout.dense.map((d) => new Float32Array(rows * d.outputs));
-    const sparse = sparseScratch(this.spec, 0);
+    const { k, params, buf } = this.setup();
     const out = new Float32Array(n * C);
-    for (let start = 0; start < n; start += rows) {
-      const M = Math.min(rows, n - start);
-      for (let i = 0; i < M * D; i++) x[i] = pixels[start * D + i] * scale;
-      const z = forward(tsKernels, this.spec, this.layout, this.params, x, acts, M, sparse);
+    for (let start = 0; start < n; start += CHUNK) {
+      const M = Math.min(CHUNK, n - start);
+      for (let i = 0; i < M * D; i++) buf.x[i] = pixels[start * D + i] * scale;
+      const z = forward(k, this.net, params, buf, M, null);
       for (let r = 0; r < M; r++) probabilities(z.subarray(r * C, (r + 1) * C), out.subarray((start + r) * C, (start + r + 1) * C), this.spec);
     }
     return out;
@@ -69,7 +105,7 @@ export class Model {
 }
 
 /** Output layer pre-activations z → probabilities p (one row). */
-function probabilities(z: Float32Array, p: Float32Array, spec: MlpSpec): void {
+function probabilities(z: Float32Array, p: Float32Array, spec: ModelSpec): void {
   const out = spec.output;
   if (out.kind === 'softmax') {
     let max = -Infinity;
@@ -89,5 +125,5 @@ function probabilities(z: Float32Array, p: Float32Array, spec: MlpSpec): void {
 /** Loads a checkpoint written by `train` as a Model. */
 export async function loadModel(file: string): Promise<Model> {
   const c = await loadCheckpoint(file);
-  return new Model(c.spec, c.params, { metrics: c.metrics, testAccuracy: c.testAccuracy, epochsTrained: c.position.epoch });
+  return new Model(c.spec, c.ema ?? c.params, { metrics: c.metrics, testAccuracy: c.testAccuracy, epochsTrained: c.position.epoch });
 }

@@ -23,6 +23,122 @@ export interface MlpSpec {
   loss: LossKind;
 }
 
+/** One layer of a convolutional network, in the order the data flows. Images are NHWC. */
+export type LayerSpec =
+  | { kind: 'conv'; filters: number; size: number; stride: number; pad: number }
+  | { kind: 'maxpool'; size: number }
+  | { kind: 'batchnorm' }
+  | { kind: 'dropout'; rate: number }
+  | { kind: 'dense'; units: number }
+  | { kind: 'activation'; activation: Activation };
+
+/**
+ * A network of layers over (height, width, channels) images: convolutions, pooling, batch norm, dropout,
+ * then dense layers (the image is flattened in NHWC order before the first one). Outputs are softmax with
+ * cross-entropy; the last layer is dense with one unit per class.
+ */
+export interface CnnSpec {
+  kind: 'cnn';
+  input: { height: number; width: number; channels: number };
+  layers: LayerSpec[];
+  output: { kind: 'softmax' };
+  loss: 'cross-entropy';
+}
+
+/** Any model: a multilayer perceptron (the notes' network) or a convolutional network. */
+export type ModelSpec = MlpSpec | CnnSpec;
+
+/**
+ * Named architectures for `--model`. `cnn` is the benchmark CNN that PyTorch's anchor also trains
+ * (../shared/anchors/torch_cnn.py); `cnn-bn` the batch-normalised network the fast and best presets train.
+ */
+export const MODEL_PRESETS: Record<string, string> = {
+  cnn: 'c32k5-relu-mp2-c64k5-relu-mp2-fc256-relu-fc10',
+  'cnn-bn': 'c32k5-bn-relu-mp2-c64k5-bn-relu-mp2-fc256-bn-relu-do0.25-fc10',
+  'cnn-wide': 'c32k3-bn-relu-c32k3-bn-relu-mp2-c64k3-bn-relu-c64k3-bn-relu-mp2-fc256-bn-relu-do0.3-fc10',
+};
+
+const LAYER_HELP = 'layers such as c32k5 (conv: 32 filters 5×5, optional s2 stride, p2 padding), mp2 (max pool), bn (batch norm), ' +
+  'relu / sigmoid / identity, do0.25 (dropout), fc256 (dense), e.g. c32k5-relu-mp2-fc10';
+
+/** Parses one token of a layer string. */
+function parseLayerToken(token: string, text: string): LayerSpec {
+  let m = /^c(\d+)k(\d+)(?:s(\d+))?(?:p(\d+))?$/.exec(token);
+  if (m) {
+    const [filters, size, stride, pad] = [Number(m[1]), Number(m[2]), Number(m[3] ?? 1), Number(m[4] ?? 0)];
+    if (filters < 1 || size < 1 || stride < 1) throw badOption(`--model "${text}": "${token}" needs filters, size and stride ≥ 1`);
+    return { kind: 'conv', filters, size, stride, pad };
+  }
+  if ((m = /^mp(\d+)$/.exec(token))) {
+    if (Number(m[1]) < 2) throw badOption(`--model "${text}": "${token}" needs a pool size ≥ 2`);
+    return { kind: 'maxpool', size: Number(m[1]) };
+  }
+  if (token === 'bn') return { kind: 'batchnorm' };
+  if ((m = /^do(0?\.\d+)$/.exec(token))) {
+    const rate = Number(m[1]);
+    if (!(rate > 0 && rate < 1)) throw badOption(`--model "${text}": dropout rate in "${token}" must be in (0, 1)`);
+    return { kind: 'dropout', rate };
+  }
+  if ((m = /^fc(\d+)$/.exec(token))) {
+    if (Number(m[1]) < 1) throw badOption(`--model "${text}": "${token}" needs at least one unit`);
+    return { kind: 'dense', units: Number(m[1]) };
+  }
+  if (/^(relu|identity|sigmoid(:.*)?)$/.test(token)) return { kind: 'activation', activation: parseActivation(token) };
+  throw badOption(`--model "${text}": "${token}" is not a layer; use ${LAYER_HELP}`);
+}
+
+/**
+ * A CNN spec from a preset name (see MODEL_PRESETS) or a layer string such as
+ * `c32k5-relu-mp2-c64k5-relu-mp2-fc256-relu-fc10` for images of the given shape. Shapes are checked
+ * when the network is compiled (compileNet).
+ */
+export function parseCnnSpec(text: string, input = { height: 28, width: 28, channels: 1 }): CnnSpec {
+  const source = MODEL_PRESETS[String(text).trim()] ?? String(text).trim().toLowerCase();
+  const tokens = source.split(/[-,\s]+/).filter((t) => t.length > 0);
+  if (tokens.length === 0) throw badOption(`--model "${text}" is empty; use a preset (${Object.keys(MODEL_PRESETS).join(', ')}) or ${LAYER_HELP}`);
+  const layers = tokens.map((t) => parseLayerToken(t, String(text)));
+  const last = layers[layers.length - 1];
+  if (last.kind !== 'dense') throw badOption(`--model "${text}" must end with a dense layer with one unit per class, such as fc10`);
+  layers.forEach((l, i) => {
+    const before = layers[i - 1];
+    if (l.kind === 'activation' && !(before && (before.kind === 'conv' || before.kind === 'dense' || before.kind === 'batchnorm'))) {
+      throw badOption(`--model "${text}": an activation must follow a conv, dense or bn layer (layer ${i + 1})`);
+    }
+  });
+  return { kind: 'cnn', input: { ...input }, layers, output: { kind: 'softmax' }, loss: 'cross-entropy' };
+}
+
+/** The canonical layer string of a CNN spec (what parseCnnSpec reads back). */
+export function formatCnnLayers(spec: CnnSpec): string {
+  return spec.layers.map((l) => {
+    switch (l.kind) {
+      case 'conv':
+        return `c${l.filters}k${l.size}${l.stride !== 1 ? `s${l.stride}` : ''}${l.pad !== 0 ? `p${l.pad}` : ''}`;
+      case 'maxpool':
+        return `mp${l.size}`;
+      case 'batchnorm':
+        return 'bn';
+      case 'dropout':
+        return `do${l.rate}`;
+      case 'dense':
+        return `fc${l.units}`;
+      case 'activation':
+        return formatActivation(l.activation);
+    }
+  }).join('-');
+}
+
+/** Inputs per sample and classes of any spec. */
+export function specInputs(spec: ModelSpec): number {
+  return spec.kind === 'mlp' ? spec.layers[0] : spec.input.height * spec.input.width * spec.input.channels;
+}
+
+export function specClasses(spec: ModelSpec): number {
+  if (spec.kind === 'mlp') return spec.layers[spec.layers.length - 1];
+  const last = spec.layers[spec.layers.length - 1];
+  return last.kind === 'dense' ? last.units : 0;
+}
+
 export const ACTIVATION_NAMES = ['relu', 'sigmoid', 'identity'] as const;
 export const LOSS_NAMES = ['cross-entropy', 'squared-error'] as const;
 
@@ -67,7 +183,8 @@ export function formatActivation(a: OutputActivation): string {
 }
 
 /** One line such as `mlp 784-256-128-10 relu → softmax, cross-entropy`. */
-export function describeSpec(spec: MlpSpec): string {
+export function describeSpec(spec: ModelSpec): string {
+  if (spec.kind === 'cnn') return `cnn ${spec.input.height}×${spec.input.width}×${spec.input.channels} ${formatCnnLayers(spec)} → softmax, cross-entropy`;
   return `mlp ${spec.layers.join('-')} ${formatActivation(spec.activation)} → ${formatActivation(spec.output)}, ${spec.loss}`;
 }
 
@@ -86,6 +203,6 @@ export function makeSpec(layers: number[], activation: Activation, loss: LossKin
 }
 
 /** Two specs describe the same architecture (so that parameters of one fit the other). */
-export function sameSpec(a: MlpSpec, b: MlpSpec): boolean {
+export function sameSpec(a: ModelSpec, b: ModelSpec): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }

@@ -51,6 +51,27 @@ describe('checkpoints', () => {
     expect(resumed.testAccuracy).toBe(whole.testAccuracy);
   });
 
+  it('a CNN trained with AdamW and a weight average resumes bit-identically, second moments and average included', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-'));
+    const cnn = {
+      trainSize: 400, valSize: 100, batchSize: 50, seed: 3, workers: 2, model: 'c4k5-bn-relu-mp2-fc10',
+      optimizer: 'adamw', lr: 0.003, ema: 0.9, augment: 'default', schedule: 'onecycle' as const,
+    };
+    const whole = await train({ ...cnn, epochs: 2, out: join(dir, 'whole.ckpt') });
+    const out = join(dir, 'half.ckpt');
+    const controller = new AbortController();
+    await train({ ...cnn, epochs: 2, out }, { onEvent: (e) => e.type === 'epoch' && e.epoch === 1 && controller.abort(), signal: controller.signal });
+    const half = await loadCheckpoint(out);
+    expect(half.position.epoch).toBe(1);
+    expect(half.optimizer.kind).toBe('adamw');
+    expect(half.optimizer.moment2?.some((v) => v !== 0)).toBe(true);
+    expect(half.ema?.some((v) => v !== 0)).toBe(true);
+    const resumed = await train({ resume: out, workers: 1 });
+    expect(same(resumed.params, whole.params)).toBe(true); // the weight average: what the model is
+    expect(resumed.testAccuracy).toBe(whole.testAccuracy);
+    await expect(train({ resume: out, layers: '784-64-10' })).rejects.toThrow(/different architecture \(cnn 28×28×1 c4k5-bn-relu-mp2-fc10/);
+  });
+
   it('refuses to resume with another architecture or changed settings, naming what differs', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-'));
     const out = join(dir, 'run.ckpt');

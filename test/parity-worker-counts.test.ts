@@ -17,6 +17,23 @@ describe('the same seed and options give the same weights', () => {
     }
   });
 
+  it('for a CNN with batch norm, dropout, augmentation, Adam and a weight average, for 1, 2, 3 and 5 workers', async () => {
+    // Batch-norm statistics per micro-shard, dropout masks and augmentation keyed by (seed, epoch, sample):
+    // nothing depends on which worker processed a row.
+    const cnn = {
+      epochs: 1, trainSize: 300, valSize: 100, batchSize: 50, microBatch: 10, seed: 7, out: null,
+      model: 'c4k5-bn-relu-mp2-c8k3-relu-mp2-fc16-bn-relu-do0.3-fc10', augment: 'rotate=10,shift=2,scale=0.1,elastic=2,sigma=4',
+      optimizer: 'adamw', lr: 0.003, weightDecay: 0.01, labelSmoothing: 0.1, ema: 0.9,
+    };
+    const one = await train({ ...cnn, workers: 1 });
+    expect(one.params.some((p) => p !== 0)).toBe(true);
+    for (const workers of [2, 3, 5]) {
+      const other = await train({ ...cnn, workers });
+      expect(Buffer.from(other.params.buffer).equals(Buffer.from(one.params.buffer)), `${workers} workers`).toBe(true);
+      expect(other.metrics[0].trainLoss).toBe(one.metrics[0].trainLoss);
+    }
+  });
+
   it('on repeated runs, and differently for another seed', async () => {
     const a = await train({ ...base, workers: 2 });
     const b = await train({ ...base, workers: 2 });

@@ -1,7 +1,8 @@
 /**
  * Kernel throughput, single thread: GFLOP/s of each GEMM layout at the MLP's shapes (784-256-128-10,
- * micro-shards of 8..128 rows), then the elementwise kernels in µs per call, for the TypeScript kernels
- * and both WebAssembly variants. Every buffer lives in one shared WebAssembly.Memory, as in training.
+ * micro-shards of 8..128 rows), then the benchmark CNN's convolutions (im2col, with the GEMM, col2im) in ms,
+ * then the elementwise kernels in µs per call, for the TypeScript kernels and both WebAssembly variants.
+ * Every buffer lives in one shared WebAssembly.Memory, as in training.
  * Medians of tinybench samples.
  *
  *   npm run bench:kernels -- [--kernels ts,wasm,wasm-relaxed] [--time 400] [--gemm-only]
@@ -13,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { Bench } from 'tinybench';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import type { Kernels } from '../src/kernels/kernels.js';
+import type { ConvGeometry, Kernels } from '../src/kernels/kernels.js';
 import { tsKernels } from '../src/kernels/ts.js';
 import { createWasmKernels, SharedArena, wasmSupport, type WasmVariant } from '../src/kernels/wasm.js';
 
@@ -122,6 +123,37 @@ for (const [op, M, N, K, use] of GEMMS) {
 }
 
 if (!argv['gemm-only']) {
+  // The benchmark CNN's two convolutions, batch 32 (NHWC): im2col and col2im in ms and GB/s of patches
+  // written / read, the forward pass (im2col then gemmABt on the patch rows) in ms and GFLOP/s.
+  console.log();
+  console.log('Convolution, batch 32: ms per call / GB/s of patches (im2col, col2im) or GFLOP/s (with the GEMM)');
+  console.log(pad('kernel', 48) + impls.map((k) => k.name.padStart(20)).join(''));
+  const B = 32;
+  const CONVS: [string, ConvGeometry, number][] = [
+    ['conv 1→32 5×5, 28×28', { H: 28, W: 28, C: 1, k: 5, stride: 1, pad: 0, OH: 24, OW: 24 }, 32],
+    ['conv 32→64 5×5, 12×12', { H: 12, W: 12, C: 32, k: 5, stride: 1, pad: 0, OH: 8, OW: 8 }, 64],
+  ];
+  for (const [label, g, F] of CONVS) {
+    arena.reset();
+    const rows = B * g.OH * g.OW, width = g.k * g.k * g.C, bytes = rows * width * 4;
+    const x = random(B * g.H * g.W * g.C, 15), w = random(F * width, 16), bias = random(F, 17);
+    const cols = arena.f32(rows * width), out = arena.f32(rows * F), dx = arena.f32(x.length);
+    const cases: [string, (k: Kernels) => () => void, (ms: number) => string][] = [
+      [`${label}: im2col`, (k) => () => k.im2col(cols, x, B, g), (ms) => `${(bytes / (ms * 1e6)).toFixed(1)} GB/s`],
+      [`  im2col + gemmABt ${rows} × ${F} × ${width}`, (k) => () => {
+        k.im2col(cols, x, B, g);
+        k.gemmABt(out, cols, w, bias, rows, F, width);
+      }, (ms) => `${((2 * rows * F * width) / (ms * 1e6)).toFixed(1)}`],
+      ['  col2im', (k) => () => k.col2im(dx, cols, B, g), (ms) => `${(bytes / (ms * 1e6)).toFixed(1)} GB/s`],
+    ];
+    for (const [name, make, rate] of cases) {
+      const ms = await measure(make);
+      console.log(pad(name, 48) + ms.map((t) => `${t.toFixed(3)} / ${rate(t)}`.padStart(20)).join(''));
+    }
+  }
+}
+
+if (!argv['gemm-only']) {
   console.log();
   console.log('Elementwise µs per call');
   console.log(pad('kernel', 48) + impls.map((k) => k.name.padStart(14)).join(''));
@@ -138,6 +170,9 @@ if (!argv['gemm-only']) {
   for (let r = 0; r < 128; r++) index[r] = (r * 7) % images;
   const slots = random(16 * P, 8, -0.01, 0.01), grad = arena.f32(P), params = random(P, 9), vel = arena.f32(P);
   const colIn = random(32 * 256, 10), colOut = arena.f32(256);
+  const mom2 = arena.f32(P), fmap = random(32 * 24 * 24 * 32, 11), pooled = arena.f32(fmap.length / 4), argmax = arena.i32(fmap.length / 4);
+  const bnX = random(4608 * 32, 12), bnY = arena.f32(bnX.length), bnH = arena.f32(bnX.length), bnStats = arena.f32(96);
+  const bnG = random(32, 13), bnB = random(32, 14), bnG2 = arena.f32(32), bnB2 = arena.f32(32);
   const CASES: Case[] = [
     ['activationForward relu, 128 × 256', (k) => () => k.activationForward(act, act.length, { kind: 'relu' })],
     ['activationForward sigmoid, 128 × 256', (k) => () => k.activationForward(act, act.length, { kind: 'sigmoid', slope: 1 })],
@@ -148,6 +183,11 @@ if (!argv['gemm-only']) {
     ['colSum, 32 × 256', (k) => () => k.colSum(colOut, colIn, 32, 256)],
     [`reduceSlots, 16 slots × ${P}`, (k) => () => k.reduceSlots(grad, slots, 16, P, 0, P, 1 / 128)],
     [`sgdStep momentum + Nesterov, ${P}`, (k) => () => k.sgdStep(params, grad, vel, 0, P, { lr: 1e-6, momentum: 0.9, nesterov: true, weightDecay: 1e-5 })],
+    [`adamStep, ${P}`, (k) => () => k.adamStep(params, grad, vel, mom2, 0, P, { lr: 1e-6, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, step: 3 })],
+    ['maxPoolForward 2×2, 32 × 24 × 24 × 32', (k) => () => k.maxPoolForward(pooled, argmax, fmap, 32, 24, 24, 32, 2)],
+    ['maxPoolBackward 2×2, 32 × 24 × 24 × 32', (k) => () => k.maxPoolBackward(fmap, pooled, argmax, pooled.length, fmap.length)],
+    ['batchNormForward, 8 × 24 × 24 rows × 32', (k) => () => k.batchNormForward(bnY, bnH, bnStats, bnX, bnG, bnB, 4608, 32, 1e-5)],
+    ['batchNormBackward, 8 × 24 × 24 rows × 32', (k) => () => k.batchNormBackward(bnY, bnG2, bnB2, bnX, bnH, bnG, bnStats.subarray(64), 4608, 32)],
   ];
   for (const [label, make] of CASES) {
     // (the in-place kernels run on what their previous run left: still finite, so timings are unaffected)

@@ -3,8 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { distPath } from '../dist-path.js';
 import { setFlagsFromString } from 'node:v8';
 import type { Activation, LossKind, OutputActivation } from '../model/spec.js';
-import type { Kernels, SgdHyper } from './kernels.js';
-import { tsKernels } from './ts.js';
+import type { AdamHyper, ConvGeometry, Kernels, SgdHyper } from './kernels.js';
 
 /**
  * WebAssembly SIMD kernels. The module (built from src/kernels/wasm/generate.mjs by `npm run build:wasm`
@@ -172,6 +171,19 @@ interface Exports {
   reduceSlots(grad: number, slots: number, count: number, stride: number, begin: number, end: number, scale: number): void;
   sgdStep(params: number, grad: number, vel: number, begin: number, end: number, lr: number, momentum: number, nesterov: number, wd: number): void;
   exp(out: number, x: number, n: number): void;
+  im2col(cols: number, x: number, M: number, H: number, W: number, C: number, k: number, stride: number, pad: number, OH: number, OW: number): void;
+  col2im(dx: number, dcols: number, M: number, H: number, W: number, C: number, k: number, stride: number, pad: number, OH: number, OW: number): void;
+  maxPoolForward(y: number, argmax: number, x: number, M: number, H: number, W: number, C: number, size: number): void;
+  /** 0, or 1 (nothing written) when an index is outside [0, len). */
+  maxPoolBackward(dx: number, dy: number, argmax: number, n: number, len: number): number;
+  batchNormForward(y: number, xhat: number, stats: number, x: number, gamma: number, beta: number, R: number, C: number, eps: number): void;
+  batchNormBackward(dx: number, dgamma: number, dbeta: number, dy: number, xhat: number, gamma: number, invstd: number, R: number, C: number): void;
+  scaleShift(y: number, x: number, scale: number, shift: number, R: number, C: number): void;
+  multiply(y: number, x: number, mask: number, n: number): void;
+  addTo(dst: number, src: number, n: number): void;
+  adamStep(params: number, grad: number, m: number, v: number, begin: number, end: number, lr: number, b1: number, omb1: number, b2: number, omb2: number,
+    eps: number, wd: number, c1: number, c2: number, decoupled: number): void;
+  emaUpdate(avg: number, x: number, begin: number, end: number, decay: number, omd: number): void;
 }
 
 const ACT_CODE = { identity: 0, relu: 1, sigmoid: 2, softmax: 3 } as const;
@@ -203,6 +215,14 @@ function bind(instance: WebAssembly.Instance, memory: WebAssembly.Memory, name: 
   };
   const dims = (method: string, ...ns: number[]) => {
     for (const n of ns) if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff) throw new RangeError(`${name} kernels, ${method}: bad size ${n}`);
+  };
+
+  /** The geometry's numbers, checked: sizes, and positions (o·stride − pad + k) that stay in int32. */
+  const geometry = (method: string, M: number, g: ConvGeometry): ConvGeometry => {
+    const { H, W, C, k, stride, pad, OH, OW } = g;
+    dims(method, M, H, W, C, k, stride, pad, OH, OW);
+    if (Math.max(OH * stride, OW * stride) + k + pad > 0x7fffffff) throw new RangeError(`${name} kernels, ${method}: the geometry's positions overflow int32`);
+    return g;
   };
 
   const gemmABt = (relu: number, method: string) =>
@@ -279,18 +299,70 @@ function bind(instance: WebAssembly.Instance, memory: WebAssembly.Memory, name: 
       x.sgdStep(ptr(params, end, 'params', 'sgdStep'), ptr(grad, end, 'grad', 'sgdStep'), ptr(velocity, end, 'velocity', 'sgdStep'),
         begin, end, hp.lr, hp.momentum, hp.nesterov ? 1 : 0, hp.weightDecay);
     },
-    // Not yet in WebAssembly: the TypeScript kernels, on the same shared views.
-    im2col: tsKernels.im2col,
-    col2im: tsKernels.col2im,
-    maxPoolForward: tsKernels.maxPoolForward,
-    maxPoolBackward: tsKernels.maxPoolBackward,
-    batchNormForward: tsKernels.batchNormForward,
-    batchNormBackward: tsKernels.batchNormBackward,
-    scaleShift: tsKernels.scaleShift,
-    multiply: tsKernels.multiply,
-    addTo: tsKernels.addTo,
-    adamStep: tsKernels.adamStep,
-    emaUpdate: tsKernels.emaUpdate,
+    im2col(cols, v, M, g) {
+      const m = 'im2col';
+      const { H, W, C, k: kk, stride, pad, OH, OW } = geometry(m, M, g);
+      x.im2col(ptr(cols, M * OH * OW * kk * kk * C, 'cols', m), ptr(v, M * H * W * C, 'x', m), M, H, W, C, kk, stride, pad, OH, OW);
+    },
+    col2im(dx, dcols, M, g) {
+      const m = 'col2im';
+      const { H, W, C, k: kk, stride, pad, OH, OW } = geometry(m, M, g);
+      x.col2im(ptr(dx, M * H * W * C, 'dx', m), ptr(dcols, M * OH * OW * kk * kk * C, 'dcols', m), M, H, W, C, kk, stride, pad, OH, OW);
+    },
+    maxPoolForward(y, argmax, v, M, H, W, C, size) {
+      const m = 'maxPoolForward';
+      dims(m, M, H, W, C, size);
+      if (size < 1) throw new RangeError(`${name} kernels, ${m}: bad window size ${size}`);
+      const out = M * Math.floor(H / size) * Math.floor(W / size) * C;
+      x.maxPoolForward(ptr(y, out, 'y', m), ptr(argmax, out, 'argmax', m), ptr(v, M * H * W * C, 'x', m), M, H, W, C, size);
+    },
+    maxPoolBackward(dx, dy, argmax, n, dxLength) {
+      const m = 'maxPoolBackward';
+      dims(m, n, dxLength);
+      if (x.maxPoolBackward(ptr(dx, dxLength, 'dx', m), ptr(dy, n, 'dy', m), ptr(argmax, n, 'argmax', m), n, dxLength) !== 0) {
+        let i = 0;
+        while (argmax[i] >= 0 && argmax[i] < dxLength) i++;
+        throw new RangeError(`${name} kernels, ${m}: argmax[${i}] = ${argmax[i]} is outside dx (${dxLength} elements)`);
+      }
+    },
+    batchNormForward(y, xhat, stats, v, gamma, beta, R, C, eps) {
+      const m = 'batchNormForward';
+      dims(m, R, C);
+      x.batchNormForward(ptr(y, R * C, 'y', m), ptr(xhat, R * C, 'xhat', m), ptr(stats, 3 * C, 'stats', m), ptr(v, R * C, 'x', m),
+        ptr(gamma, C, 'gamma', m), ptr(beta, C, 'beta', m), R, C, eps);
+    },
+    batchNormBackward(dx, dgamma, dbeta, dy, xhat, gamma, invstd, R, C) {
+      const m = 'batchNormBackward';
+      dims(m, R, C);
+      x.batchNormBackward(ptr(dx, R * C, 'dx', m), ptr(dgamma, C, 'dgamma', m), ptr(dbeta, C, 'dbeta', m), ptr(dy, R * C, 'dy', m),
+        ptr(xhat, R * C, 'xhat', m), ptr(gamma, C, 'gamma', m), ptr(invstd, C, 'invstd', m), R, C);
+    },
+    scaleShift(y, v, scale, shift, R, C) {
+      const m = 'scaleShift';
+      dims(m, R, C);
+      x.scaleShift(ptr(y, R * C, 'y', m), ptr(v, R * C, 'x', m), ptr(scale, C, 'scale', m), ptr(shift, C, 'shift', m), R, C);
+    },
+    multiply(y, v, mask, n) {
+      dims('multiply', n);
+      x.multiply(ptr(y, n, 'y', 'multiply'), ptr(v, n, 'x', 'multiply'), ptr(mask, n, 'mask', 'multiply'), n);
+    },
+    addTo(dst, src, n) {
+      dims('addTo', n);
+      x.addTo(ptr(dst, n, 'dst', 'addTo'), ptr(src, n, 'src', 'addTo'), n);
+    },
+    adamStep(params, grad, mom, vel, begin, end, hp: AdamHyper) {
+      const m = 'adamStep';
+      dims(m, begin, end);
+      if (end <= begin) return;
+      const { lr, beta1, beta2, eps, weightDecay, decoupled, step } = hp;
+      x.adamStep(ptr(params, end, 'params', m), ptr(grad, end, 'grad', m), ptr(mom, end, 'm', m), ptr(vel, end, 'v', m), begin, end,
+        lr, beta1, 1 - beta1, beta2, 1 - beta2, eps, weightDecay, 1 / (1 - beta1 ** step), 1 / (1 - beta2 ** step), decoupled ? 1 : 0);
+    },
+    emaUpdate(avg, v, begin, end, decay) {
+      dims('emaUpdate', begin, end);
+      if (end <= begin) return;
+      x.emaUpdate(ptr(avg, end, 'avg', 'emaUpdate'), ptr(v, end, 'x', 'emaUpdate'), begin, end, decay, 1 - decay);
+    },
     exp(out, v, n) {
       dims('exp', n);
       x.exp(ptr(out, n, 'out', 'exp'), ptr(v, n, 'x', 'exp'), n);

@@ -43,6 +43,12 @@
  *  - sparseForward, sparseWeightGrad: one accumulator per element, over the nonzero inputs only, in
  *    ascending input index (forward) or row (weight gradient), from 0, as listed in the scratch; every
  *    block shape (8 vectors, 1 vector, lane 0) runs the same madd.
+ *  - im2col copies; col2im and maxPoolBackward add into a zeroed dx in the TypeScript order (ascending
+ *    patch row / index), so their bits are the TypeScript kernels'; max pooling compares.
+ *  - Per-channel kernels (batch norm, scaleShift) vectorise across channels, rows inner: blocks of
+ *    vectors, then single channels in lane 0 of the same instructions, so a channel's bits do not depend
+ *    on C or its block. Batch norm's sums are float64, one per channel, ascending row (the TypeScript
+ *    sums bit for bit); the elementwise kernels (multiply, addTo, adamStep, emaUpdate) use elementwise().
  * relaxed_madd may be fused or not by the spec; V8 on x64 with FMA3 fuses it in both of its tiers
  * (Liftoff-only and TurboFan-only runs give the same bits), so the relaxed build is deterministic on a
  * given machine; a machine without FMA3 would give other (still self-consistent) low bits.
@@ -157,6 +163,16 @@ class Generator {
       this.lossForwardBackward(),
       this.reduceSlots(),
       this.sgdStep(),
+      this.im2col(),
+      this.col2im(),
+      this.maxPoolForward(),
+      this.maxPoolBackward(),
+      this.batchNormForward(),
+      this.batchNormBackward(),
+      this.scaleShift(),
+      this.multiplyAddTo(),
+      this.adamStep(),
+      this.emaUpdate(),
       ')',
     ].join('\n');
   }
@@ -874,5 +890,456 @@ ${get('total')})`;
   (then (call $sgdNesterov ${add(get('params'), get('o'))} ${add(get('grad'), get('o'))} ${add(get('vel'), get('o'))} ${get('n')} ${get('lr')} ${get('mom')} ${get('wd')}))
   (else (call $sgdPlain ${add(get('params'), get('o'))} ${add(get('grad'), get('o'))} ${add(get('vel'), get('o'))} ${get('n')} ${get('lr')} ${get('mom')} ${get('wd')}))))`);
     return out.join('\n');
+  }
+
+  // ── Convolutional networks (NHWC: channels fastest) ─────────────────────────────────────────────────
+
+  /**
+   * Inline: one run of `len` bytes (a multiple of 4) at the running pointers rd (and rs), which it
+   * advances to the run's end. kind 'copy' (rd ← rs), 'zero' (rd ← 0) or 'add' (rd ← rd + rs): four
+   * vectors at a time, then single vectors, then the rest. A copy or zero run of at least 16 bytes ends
+   * with one vector over its last 16 bytes (overlapping what is already written, with the same bits);
+   * shorter ones, and the rest of an add run, go 4 bytes at a time (f32.add rounds as a lane of f32x4.add).
+   * Nothing outside [rd, rd + len) is written, nothing outside [rs, rs + len) read.
+   */
+  run(f, kind, len) {
+    const id = (this.runs = (this.runs ?? 0) + 1);
+    f.locals32('rd', 'rs', 're', 'rl', 'rt');
+    const src = kind !== 'zero';
+    const vec = (o) => (kind === 'zero' ? store(get('rd'), ZERO, o)
+      : kind === 'copy' ? store(get('rd'), load(get('rs'), o), o)
+        : store(get('rd'), `(f32x4.add ${load(get('rd'), o)} ${load(get('rs'), o)})`, o));
+    const one = kind === 'zero' ? `(i32.store ${get('rd')} ${i32(0)})`
+      : kind === 'copy' ? `(i32.store ${get('rd')} (i32.load ${get('rs')}))`
+        : `(f32.store ${get('rd')} (f32.add (f32.load ${get('rd')}) (f32.load ${get('rs')})))`;
+    const advance = (b) => [set('rd', add(get('rd'), i32(b))), src ? set('rs', add(get('rs'), i32(b))) : ''].join('\n');
+    const bulk = [
+      whileLoop(`run${id}_64`, `(i32.le_u ${add(get('rd'), i32(64))} ${get('re')})`, [0, 16, 32, 48].map(vec).join('\n') + '\n' + advance(64)),
+      whileLoop(`run${id}_16`, `(i32.le_u ${add(get('rd'), i32(16))} ${get('re')})`, vec(0) + '\n' + advance(16)),
+    ].join('\n');
+    const rest = whileLoop(`run${id}_4`, `(i32.lt_u ${get('rd')} ${get('re')})`, one + '\n' + advance(4));
+    const out = [set('rl', len), set('re', add(get('rd'), get('rl')))];
+    if (kind === 'add') {
+      out.push(bulk, rest);
+    } else {
+      const tail = [ // the last 16 bytes, from rd − (1 to 3 floats)
+        set('rt', sub(sub(get('re'), i32(16)), get('rd'))),
+        set('rd', add(get('rd'), get('rt'))), src ? set('rs', add(get('rs'), get('rt'))) : '',
+        vec(0), advance(16),
+      ].join('\n');
+      out.push(`(if (i32.ge_u ${get('rl')} ${i32(16)}) (then\n${bulk}\n(if (i32.lt_u ${get('rd')} ${get('re')}) (then\n${tail}))\n) (else\n${rest}))`);
+    }
+    return out.join('\n');
+  }
+
+  /**
+   * The loops of im2col and col2im over the images of `image` (x, or dx): per image n, output pixel (oy, ox) and patch row ky, `inside` when
+   * input row iy = oy·stride − pad + ky is in the image, else `outside`; then `after`. Per (oy, ox) the
+   * patch columns kx in [kx0, kx1) are inside the image (ix = xo + kx, xo = ox·stride − pad): the k·C
+   * floats of a patch row are pre (kx < kx0, zero padding), len (a contiguous run of x's row iy from
+   * column xo + kx0) and post bytes (kx ≥ kx1).
+   */
+  patchLoops(f, name, image, { inside, outside = '', after = '' }) {
+    f.locals32('n', 'oy', 'ox', 'iy', 'iyEnd', 'xo', 'kx0', 'kx1', 'pre', 'len', 'post', 'seg', 'C4', 'rowB', 'imgB', 'xn', 'xcol');
+    return [
+      set('C4', shl(get('C'), 2)), set('seg', mul(get('k'), get('C4'))),
+      set('rowB', mul(get('W'), get('C4'))), set('imgB', mul(get('H'), get('rowB'))),
+      set('n', i32(0)), set('xn', get(image)),
+      whileLoop(`${name}_n`, `(i32.lt_s ${get('n')} ${get('M')})`, [
+        set('oy', i32(0)),
+        whileLoop(`${name}_oy`, `(i32.lt_s ${get('oy')} ${get('OH')})`, [
+          set('ox', i32(0)),
+          whileLoop(`${name}_ox`, `(i32.lt_s ${get('ox')} ${get('OW')})`, [
+            set('xo', sub(mul(get('ox'), get('stride')), get('pad'))),
+            set('kx0', `(select ${sub(i32(0), get('xo'))} ${i32(0)} (i32.lt_s ${get('xo')} ${i32(0)}))`),
+            `(if (i32.gt_s ${get('kx0')} ${get('k')}) (then ${set('kx0', get('k'))}))`,
+            set('kx1', sub(get('W'), get('xo'))),
+            `(if (i32.gt_s ${get('kx1')} ${get('k')}) (then ${set('kx1', get('k'))}))`,
+            `(if (i32.lt_s ${get('kx1')} ${get('kx0')}) (then ${set('kx1', get('kx0'))}))`,
+            set('pre', mul(get('kx0'), get('C4'))),
+            set('len', mul(sub(get('kx1'), get('kx0')), get('C4'))),
+            set('post', mul(sub(get('k'), get('kx1')), get('C4'))),
+            set('xcol', add(get('xn'), mul(add(get('xo'), get('kx0')), get('C4')))), // x's row 0 at column xo + kx0
+            set('iy', sub(mul(get('oy'), get('stride')), get('pad'))),
+            set('iyEnd', add(get('iy'), get('k'))),
+            whileLoop(`${name}_ky`, `(i32.lt_s ${get('iy')} ${get('iyEnd')})`, [
+              `(if (i32.lt_u ${get('iy')} ${get('H')}) (then\n${inside}\n)${outside ? ` (else\n${outside}\n)` : ''})`,
+              after,
+              set('iy', add(get('iy'), i32(1))),
+            ].join('\n')),
+            set('ox', add(get('ox'), i32(1))),
+          ].join('\n')),
+          set('oy', add(get('oy'), i32(1))),
+        ].join('\n')),
+        set('xn', add(get('xn'), get('imgB'))),
+        set('n', add(get('n'), i32(1))),
+      ].join('\n')),
+    ].join('\n');
+  }
+
+  static CONV_PARAMS = ['M', 'H', 'W', 'C', 'k', 'stride', 'pad', 'OH', 'OW'].map((n) => [n, 'i32']);
+
+  /**
+   * im2col(cols, x, M, H, W, C, k, stride, pad, OH, OW): cols (M·OH·OW, k·k·C) = the patches of x. Each
+   * patch row is written left to right as a zero run, a copy of the run of x inside the image, and a zero
+   * run (see run()); pure copies, so the bits are x's.
+   */
+  im2col() {
+    const f = new Func('im2col', [['cols', 'i32'], ['x', 'i32'], ...Generator.CONV_PARAMS]);
+    return f.emit([
+      set('rd', get('cols')),
+      this.patchLoops(f, 'i2c', 'x', {
+        inside: [
+          this.run(f, 'zero', get('pre')),
+          set('rs', add(get('xcol'), mul(get('iy'), get('rowB')))),
+          this.run(f, 'copy', get('len')),
+          this.run(f, 'zero', get('post')),
+        ].join('\n'),
+        outside: this.run(f, 'zero', get('seg')),
+      }),
+    ].join('\n'));
+  }
+
+  /**
+   * col2im(dx, dcols, M, H, W, C, k, stride, pad, OH, OW): dx zeroed, then each patch row's runs that
+   * im2col copied added back, in ascending patch row (n, oy, ox) and ky: an element of dx is 0 + its
+   * contributions in that order (the order of the TypeScript loop; a float32 add rounds as its f64 add
+   * rounded to float32, so the bits are the same).
+   */
+  col2im() {
+    const f = new Func('col2im', [['dx', 'i32'], ['dcols', 'i32'], ...Generator.CONV_PARAMS]);
+    f.locals32('pd');
+    return f.emit([
+      set('rd', get('dx')),
+      this.run(f, 'zero', shl(mul(mul(mul(get('M'), get('H')), get('W')), get('C')), 2)),
+      set('pd', get('dcols')),
+      this.patchLoops(f, 'c2i', 'dx', {
+        inside: [
+          set('rd', add(get('xcol'), mul(get('iy'), get('rowB')))),
+          set('rs', add(get('pd'), get('pre'))),
+          this.run(f, 'add', get('len')),
+        ].join('\n'),
+        after: set('pd', add(get('pd'), get('seg'))),
+      }),
+    ].join('\n'));
+  }
+
+  /** Channel stages over [c, C): blocks of V vectors (4·V channels) for V in `stages`, V = 0 one channel in lane 0. */
+  channelStages(label, stages, block) {
+    const out = [set('c', i32(0))];
+    for (const V of stages) {
+      const w = V === 0 ? 1 : 4 * V;
+      out.push(whileLoop(`${label}_${V}`, `(i32.le_s ${add(get('c'), i32(w))} ${get('C')})`, block(V) + '\n' + set('c', add(get('c'), i32(w)))));
+    }
+    return out.join('\n');
+  }
+
+  /**
+   * maxPoolForward(y, argmax, x, M, H, W, C, size): size×size windows, stride size. Vectorised across
+   * channels (blocks of 16, 4, then single channels in lane 0): per window element, in (dy, dx) order,
+   * lanes where x > best take x and the element's offset in the window (f32x4.gt: NaN never wins, the
+   * first element always counts, ties keep the first: the TypeScript semantics); the offsets become
+   * indices into x at the end.
+   */
+  maxPoolForward() {
+    const f = new Func('maxPoolForward', [['y', 'i32'], ['argmax', 'i32'], ['x', 'i32'], ['M', 'i32'], ['H', 'i32'], ['W', 'i32'], ['C', 'i32'], ['size', 'i32']]);
+    f.locals32('OH', 'OW', 'n', 'oy', 'ox', 'c', 'C4', 'rowB', 'WC', 'wIdx', 'py', 'p', 'pr', 'q', 'o', 'orow', 'wy', 'wx');
+    f.localsV('os', 'v', 'mk');
+    const block = (V) => {
+      const cols = Math.max(V, 1);
+      const best = (q) => f.local(`best${q}`, 'v128');
+      const at = (q) => f.local(`at${q}`, 'v128');
+      const ld = (addr, q) => (V === 0 ? load1(addr) : load(addr, 16 * q));
+      const st = (addr, v, q) => (V === 0 ? store1(addr, v) : store(addr, v, 16 * q));
+      const out = [set('p', add(get('x'), shl(add(get('wIdx'), get('c')), 2)))];
+      for (let q = 0; q < cols; q++) out.push(set(best(q), ld(get('p'), q)), set(at(q), ZERO));
+      const element = [set('os', `(i32x4.splat ${get('o')})`)];
+      for (let q = 0; q < cols; q++) {
+        element.push(
+          set('v', ld(get('q'), q)),
+          set('mk', `(f32x4.gt ${get('v')} ${get(best(q))})`),
+          set(best(q), `(v128.bitselect ${get('v')} ${get(best(q))} ${get('mk')})`),
+          set(at(q), `(v128.bitselect ${get('os')} ${get(at(q))} ${get('mk')})`));
+      }
+      element.push(set('q', add(get('q'), get('C4'))), set('o', add(get('o'), get('C'))), set('wx', add(get('wx'), i32(1))));
+      out.push(
+        set('pr', get('p')), set('orow', i32(0)), set('wy', i32(0)),
+        `(loop $mp_wy${V}`,
+        set('q', get('pr')), set('o', get('orow')), set('wx', i32(0)),
+        `(loop $mp_wx${V}\n${element.join('\n')}\n(br_if $mp_wx${V} (i32.lt_s ${get('wx')} ${get('size')})))`,
+        set('pr', add(get('pr'), get('rowB'))), set('orow', add(get('orow'), get('WC'))), set('wy', add(get('wy'), i32(1))),
+        `(br_if $mp_wy${V} (i32.lt_s ${get('wy')} ${get('size')})))`);
+      const yAt = add(get('y'), add(get('py'), shl(get('c'), 2)));
+      const aAt = add(get('argmax'), add(get('py'), shl(get('c'), 2)));
+      for (let q = 0; q < cols; q++) {
+        out.push(st(yAt, get(best(q)), q));
+        const iota = `(v128.const i32x4 ${4 * q} ${4 * q + 1} ${4 * q + 2} ${4 * q + 3})`;
+        out.push(st(aAt, `(i32x4.add (i32x4.add ${get(at(q))} (i32x4.splat ${add(get('wIdx'), get('c'))})) ${iota})`, q));
+      }
+      return out.join('\n');
+    };
+    return f.emit([
+      `(if (i32.le_s ${get('size')} ${i32(0)}) (then (return)))`,
+      set('OH', `(i32.div_u ${get('H')} ${get('size')})`), set('OW', `(i32.div_u ${get('W')} ${get('size')})`),
+      set('C4', shl(get('C'), 2)), set('WC', mul(get('W'), get('C'))), set('rowB', shl(get('WC'), 2)),
+      set('py', i32(0)), set('n', i32(0)),
+      whileLoop('mp_n', `(i32.lt_s ${get('n')} ${get('M')})`, [
+        set('oy', i32(0)),
+        whileLoop('mp_oy', `(i32.lt_s ${get('oy')} ${get('OH')})`, [
+          set('wIdx', mul(add(mul(get('n'), get('H')), mul(get('oy'), get('size'))), get('WC'))),
+          set('ox', i32(0)),
+          whileLoop('mp_ox', `(i32.lt_s ${get('ox')} ${get('OW')})`, [
+            this.channelStages('mp_c', [4, 1, 0], block),
+            set('wIdx', add(get('wIdx'), mul(get('size'), get('C')))),
+            set('py', add(get('py'), get('C4'))),
+            set('ox', add(get('ox'), i32(1))),
+          ].join('\n')),
+          set('oy', add(get('oy'), i32(1))),
+        ].join('\n')),
+        set('n', add(get('n'), i32(1))),
+      ].join('\n')),
+    ].join('\n'));
+  }
+
+  /**
+   * maxPoolBackward(dx, dy, argmax, n, len) → 0, or 1 (and nothing written) when an index of argmax is
+   * outside [0, len). dx (len) zeroed, then dx[argmax[i]] += dy[i] in ascending i.
+   */
+  maxPoolBackward() {
+    const f = new Func('maxPoolBackward', [['dx', 'i32'], ['dy', 'i32'], ['argmax', 'i32'], ['n', 'i32'], ['len', 'i32']], 'i32');
+    f.locals32('i', 'p');
+    f.localsV('bad', 'lim');
+    const idx = `(i32.load ${add(get('argmax'), shl(get('i'), 2))})`;
+    return f.emit([
+      // every index checked first, four at a time (unsigned: negative ones are out too)
+      set('bad', ZERO), set('lim', `(i32x4.splat ${get('len')})`), set('i', i32(0)),
+      whileLoop('mpb_check4', `(i32.le_s ${add(get('i'), i32(4))} ${get('n')})`, [
+        set('bad', `(v128.or ${get('bad')} (i32x4.ge_u ${load(add(get('argmax'), shl(get('i'), 2)))} ${get('lim')}))`),
+        set('i', add(get('i'), i32(4))),
+      ].join('\n')),
+      whileLoop('mpb_check1', `(i32.lt_s ${get('i')} ${get('n')})`, [
+        `(if (i32.ge_u ${idx} ${get('len')}) (then (return ${i32(1)})))`,
+        set('i', add(get('i'), i32(1))),
+      ].join('\n')),
+      `(if (v128.any_true ${get('bad')}) (then (return ${i32(1)})))`,
+      set('rd', get('dx')),
+      this.run(f, 'zero', shl(get('len'), 2)),
+      set('i', i32(0)),
+      whileLoop('mpb_add', `(i32.lt_s ${get('i')} ${get('n')})`, [
+        set('p', add(get('dx'), shl(idx, 2))),
+        `(f32.store ${get('p')} (f32.add (f32.load ${get('p')}) (f32.load ${add(get('dy'), shl(get('i'), 2))})))`,
+        set('i', add(get('i'), i32(1))),
+      ].join('\n')),
+      i32(0),
+    ].join('\n'));
+  }
+
+  /**
+   * The per-channel sums of batch normalisation, in float64 (f64x2: two lanes of a float32 vector each,
+   * V = 0 lane 0 alone), one accumulator per channel from 0 in ascending row: the sums, and so the
+   * statistics, of the TypeScript kernel, bit for bit. Helpers over the V vectors of a channel block.
+   */
+  static lo = (v) => `(f64x2.promote_low_f32x4 ${v})`;
+  static hi = (v) => `(f64x2.promote_low_f32x4 ${shuffle(v, v, [2, 3, 2, 3])})`;
+  /** A float32 vector of the block's four channels from their two f64x2 halves (V = 0: lane 0 from lo). */
+  static demote = (V, lo, hi) => (V === 0 ? `(f32x4.demote_f64x2_zero ${lo})`
+    : shuffle(`(f32x4.demote_f64x2_zero ${lo})`, `(f32x4.demote_f64x2_zero ${hi})`, [0, 1, 4, 5]));
+
+  /**
+   * batchNormForward(y, xhat, stats, x, gamma, beta, R, C, eps): blocks of 8 channels (then 4, then one
+   * in lane 0), rows inner. Sum of x, then of (x − mean)², in float64 (see lo/hi); mean = Σ/R,
+   * var = Σ/R, invstd = 1/√(var + eps) in float64, stored as float32 [mean, var, invstd]; then in float32
+   * xhat = (x − mean)·invstd, y = gamma·xhat + beta (a madd). y may be x (each element read, then written).
+   */
+  batchNormForward() {
+    const f = new Func('batchNormForward', [['y', 'i32'], ['xhat', 'i32'], ['stats', 'i32'], ['x', 'i32'], ['gamma', 'i32'], ['beta', 'i32'],
+      ['R', 'i32'], ['C', 'i32'], ['eps', 'f64']]);
+    f.locals32('c', 'C4', 'o', 'oe', 'cb');
+    f.localsV('v', 'h', 'Rv', 'epsv', 'd');
+    const { lo, hi, demote } = Generator;
+    const block = (V) => {
+      const cols = Math.max(V, 1);
+      const halves = V === 0 ? ['l'] : ['l', 'h'];
+      const s = (q, x) => f.local(`s${q}${x}`, 'v128');
+      const m = (q, x) => f.local(`m${q}${x}`, 'v128');
+      const ld = (p, q) => (V === 0 ? load1(p) : load(p, 16 * q));
+      const st = (p, v, q) => (V === 0 ? store1(p, v) : store(p, v, 16 * q));
+      const half = (x, v) => (x === 'l' ? lo(v) : hi(v));
+      const rows = (label, body) => [
+        set('o', get('cb')), set('oe', add(get('cb'), mul(get('R'), get('C4')))),
+        whileLoop(label, `(i32.lt_u ${get('o')} ${get('oe')})`, body + '\n' + set('o', add(get('o'), get('C4')))),
+      ].join('\n');
+      const xAt = add(get('x'), get('o'));
+      const out = [set('cb', shl(get('c'), 2))];
+      // Σ x
+      for (let q = 0; q < cols; q++) for (const x of halves) out.push(set(s(q, x), ZERO));
+      out.push(rows(`bnf_sum${V}`, Array.from({ length: cols }, (_, q) => [set('v', ld(xAt, q)),
+        ...halves.map((x) => set(s(q, x), `(f64x2.add ${get(s(q, x))} ${half(x, get('v'))})`))].join('\n')).join('\n')));
+      for (let q = 0; q < cols; q++) for (const x of halves) out.push(set(m(q, x), `(f64x2.div ${get(s(q, x))} ${get('Rv')})`), set(s(q, x), ZERO));
+      // Σ (x − mean)²
+      out.push(rows(`bnf_sq${V}`, Array.from({ length: cols }, (_, q) => [set('v', ld(xAt, q)),
+        ...halves.flatMap((x) => [
+          set('d', `(f64x2.sub ${half(x, get('v'))} ${get(m(q, x))})`),
+          set(s(q, x), `(f64x2.add ${get(s(q, x))} (f64x2.mul ${get('d')} ${get('d')}))`)])].join('\n')).join('\n')));
+      // stats; then mean and invstd as float32 (s ← var, then invstd)
+      const statAt = (which) => add(get('stats'), add(get('cb'), which === 0 ? i32(0) : mul(get('C4'), i32(which))));
+      for (let q = 0; q < cols; q++) {
+        for (const x of halves) out.push(set(s(q, x), `(f64x2.div ${get(s(q, x))} ${get('Rv')})`));
+        out.push(st(statAt(0), demote(V, get(m(q, 'l')), V === 0 ? '' : get(m(q, 'h'))), q));
+        out.push(st(statAt(1), demote(V, get(s(q, 'l')), V === 0 ? '' : get(s(q, 'h'))), q));
+        for (const x of halves) out.push(set(s(q, x), `(f64x2.div ${'(v128.const f64x2 1 1)'} (f64x2.sqrt (f64x2.add ${get(s(q, x))} ${get('epsv')})))`));
+        out.push(st(statAt(2), demote(V, get(s(q, 'l')), V === 0 ? '' : get(s(q, 'h'))), q));
+        out.push(set(m(q, 'l'), demote(V, get(m(q, 'l')), V === 0 ? '' : get(m(q, 'h'))))); // mean, float32
+        out.push(set(s(q, 'l'), demote(V, get(s(q, 'l')), V === 0 ? '' : get(s(q, 'h'))))); // invstd, float32
+      }
+      // xhat and y
+      const gAt = add(get('gamma'), get('cb')), bAt = add(get('beta'), get('cb'));
+      out.push(rows(`bnf_y${V}`, Array.from({ length: cols }, (_, q) => [
+        set('h', `(f32x4.mul (f32x4.sub ${ld(xAt, q)} ${get(m(q, 'l'))}) ${get(s(q, 'l'))})`),
+        st(add(get('xhat'), get('o')), get('h'), q),
+        st(add(get('y'), get('o')), this.madd(ld(bAt, q), ld(gAt, q), get('h')), q),
+      ].join('\n')).join('\n')));
+      return out.join('\n');
+    };
+    return f.emit([
+      set('C4', shl(get('C'), 2)),
+      set('Rv', `(f64x2.splat (f64.convert_i32_u ${get('R')}))`), set('epsv', `(f64x2.splat ${get('eps')})`),
+      this.channelStages('bnf_c', [2, 1, 0], block),
+    ].join('\n'));
+  }
+
+  /**
+   * batchNormBackward(dx, dgamma, dbeta, dy, xhat, gamma, invstd, R, C): per channel block, Σ dy and
+   * Σ dy·xhat in float64 (bit for bit the TypeScript sums: the product of two floats is exact in f64),
+   * stored as float32; then in float32 dx = (gamma·invstd)·((dy − Σdy/R) − xhat·(Σdy·xhat/R)). dx may be dy.
+   */
+  batchNormBackward() {
+    const f = new Func('batchNormBackward', [['dx', 'i32'], ['dgamma', 'i32'], ['dbeta', 'i32'], ['dy', 'i32'], ['xhat', 'i32'], ['gamma', 'i32'],
+      ['invstd', 'i32'], ['R', 'i32'], ['C', 'i32']]);
+    f.locals32('c', 'C4', 'o', 'oe', 'cb');
+    f.localsV('v', 'h', 'Rv');
+    const { lo, hi, demote } = Generator;
+    const block = (V) => {
+      const cols = Math.max(V, 1);
+      const halves = V === 0 ? ['l'] : ['l', 'h'];
+      const sb = (q, x) => f.local(`sb${q}${x}`, 'v128');
+      const sg = (q, x) => f.local(`sg${q}${x}`, 'v128');
+      const sc = (q) => f.local(`sc${q}`, 'v128');
+      const ld = (p, q) => (V === 0 ? load1(p) : load(p, 16 * q));
+      const st = (p, v, q) => (V === 0 ? store1(p, v) : store(p, v, 16 * q));
+      const half = (x, v) => (x === 'l' ? lo(v) : hi(v));
+      const rows = (label, body) => [
+        set('o', get('cb')), set('oe', add(get('cb'), mul(get('R'), get('C4')))),
+        whileLoop(label, `(i32.lt_u ${get('o')} ${get('oe')})`, body + '\n' + set('o', add(get('o'), get('C4')))),
+      ].join('\n');
+      const out = [set('cb', shl(get('c'), 2))];
+      for (let q = 0; q < cols; q++) for (const x of halves) out.push(set(sb(q, x), ZERO), set(sg(q, x), ZERO));
+      out.push(rows(`bnb_sum${V}`, Array.from({ length: cols }, (_, q) => [
+        set('v', ld(add(get('dy'), get('o')), q)), set('h', ld(add(get('xhat'), get('o')), q)),
+        ...halves.flatMap((x) => [
+          set(sb(q, x), `(f64x2.add ${get(sb(q, x))} ${half(x, get('v'))})`),
+          set(sg(q, x), `(f64x2.add ${get(sg(q, x))} (f64x2.mul ${half(x, get('v'))} ${half(x, get('h'))}))`)])].join('\n')).join('\n')));
+      for (let q = 0; q < cols; q++) {
+        out.push(st(add(get('dbeta'), get('cb')), demote(V, get(sb(q, 'l')), V === 0 ? '' : get(sb(q, 'h'))), q));
+        out.push(st(add(get('dgamma'), get('cb')), demote(V, get(sg(q, 'l')), V === 0 ? '' : get(sg(q, 'h'))), q));
+        // sb ← Σdy/R, sg ← Σdy·xhat/R (float32, in lo); sc = gamma·invstd
+        out.push(set(sb(q, 'l'), demote(V, `(f64x2.div ${get(sb(q, 'l'))} ${get('Rv')})`, V === 0 ? '' : `(f64x2.div ${get(sb(q, 'h'))} ${get('Rv')})`)));
+        out.push(set(sg(q, 'l'), demote(V, `(f64x2.div ${get(sg(q, 'l'))} ${get('Rv')})`, V === 0 ? '' : `(f64x2.div ${get(sg(q, 'h'))} ${get('Rv')})`)));
+        out.push(set(sc(q), `(f32x4.mul ${ld(add(get('gamma'), get('cb')), q)} ${ld(add(get('invstd'), get('cb')), q)})`));
+      }
+      out.push(rows(`bnb_dx${V}`, Array.from({ length: cols }, (_, q) => st(add(get('dx'), get('o')),
+        `(f32x4.mul ${get(sc(q))} ${this.nmadd(`(f32x4.sub ${ld(add(get('dy'), get('o')), q)} ${get(sb(q, 'l'))})`, ld(add(get('xhat'), get('o')), q), get(sg(q, 'l')))})`,
+        q)).join('\n')));
+      return out.join('\n');
+    };
+    return f.emit([
+      set('C4', shl(get('C'), 2)),
+      set('Rv', `(f64x2.splat (f64.convert_i32_u ${get('R')}))`),
+      this.channelStages('bnb_c', [2, 1, 0], block),
+    ].join('\n'));
+  }
+
+  /** scaleShift(y, x, scale, shift, R, C): y = x·scale[c] + shift[c] (a madd); blocks of 16, 4, 1 channels, rows inner. y may be x. */
+  scaleShift() {
+    const f = new Func('scaleShift', [['y', 'i32'], ['x', 'i32'], ['scale', 'i32'], ['shift', 'i32'], ['R', 'i32'], ['C', 'i32']]);
+    f.locals32('c', 'C4', 'o', 'oe', 'cb');
+    const block = (V) => {
+      const cols = Math.max(V, 1);
+      const ld = (p, q) => (V === 0 ? load1(p) : load(p, 16 * q));
+      const st = (p, v, q) => (V === 0 ? store1(p, v) : store(p, v, 16 * q));
+      const a = (q) => f.local(`a${q}`, 'v128');
+      const b = (q) => f.local(`b${q}`, 'v128');
+      const out = [set('cb', shl(get('c'), 2))];
+      for (let q = 0; q < cols; q++) out.push(set(a(q), ld(add(get('scale'), get('cb')), q)), set(b(q), ld(add(get('shift'), get('cb')), q)));
+      out.push(set('o', get('cb')), set('oe', add(get('cb'), mul(get('R'), get('C4')))));
+      out.push(whileLoop(`ss_r${V}`, `(i32.lt_u ${get('o')} ${get('oe')})`, [
+        ...Array.from({ length: cols }, (_, q) => st(add(get('y'), get('o')), this.madd(get(b(q)), ld(add(get('x'), get('o')), q), get(a(q))), q)),
+        set('o', add(get('o'), get('C4'))),
+      ].join('\n')));
+      return out.join('\n');
+    };
+    return f.emit([set('C4', shl(get('C'), 2)), this.channelStages('ss_c', [4, 1, 0], block)].join('\n'));
+  }
+
+  /** multiply(y, x, mask, n): y = x ⊙ mask; addTo(dst, src, n): dst += src. */
+  multiplyAddTo() {
+    return [
+      this.elementwise('multiply', [['y', 'i32'], ['x', 'i32'], ['mask', 'i32'], ['n', 'i32']], (ld, st) =>
+        st('y', `(f32x4.mul ${ld('x')} ${ld('mask')})`)),
+      this.elementwise('addTo', [['dst', 'i32'], ['src', 'i32'], ['n', 'i32']], (ld, st) =>
+        st('dst', `(f32x4.add ${ld('dst')} ${ld('src')})`)),
+    ].join('\n');
+  }
+
+  /**
+   * adamStep(params, grad, m, v, begin, end, lr, b1, omb1, b2, omb2, eps, wd, decoupled, c1, c2) on
+   * [begin, end), with omb = 1 − β and c = 1/(1 − βᵗ) from the caller (float64 there, then float32):
+   * g = grad (+ wd·θ unless decoupled); m = β₁m + (1−β₁)g; v = β₂v + ((1−β₂)g)g;
+   * u = (m·c1)/(√(v·c2) + eps) (+ wd·θ when decoupled); θ ← θ − lr·u. Multiply-adds as madd/nmadd.
+   */
+  adamStep() {
+    const out = [];
+    const hp = ['lr', 'b1', 'omb1', 'b2', 'omb2', 'eps', 'wd', 'c1', 'c2'];
+    for (const decoupled of [false, true]) {
+      const name = decoupled ? 'adamDecoupled' : 'adamCoupled';
+      const params = [['params', 'i32'], ['grad', 'i32'], ['m', 'i32'], ['v', 'i32'], ['n', 'i32'], ...hp.map((h) => [h, 'f32'])];
+      const V = (h) => get(`${h}v`);
+      out.push(this.elementwise(name, params, (ld, st) => [
+        set('t', ld('params')),
+        set('g', decoupled ? ld('grad') : this.madd(ld('grad'), V('wd'), get('t'))),
+        set('mp', this.madd(`(f32x4.mul ${V('omb1')} ${get('g')})`, V('b1'), ld('m'))),
+        set('vp', this.madd(`(f32x4.mul (f32x4.mul ${V('omb2')} ${get('g')}) ${get('g')})`, V('b2'), ld('v'))),
+        st('m', get('mp')),
+        st('v', get('vp')),
+        set('u', `(f32x4.div (f32x4.mul ${get('mp')} ${V('c1')}) (f32x4.add (f32x4.sqrt (f32x4.mul ${get('vp')} ${V('c2')})) ${V('eps')}))`),
+        decoupled ? set('u', this.madd(get('u'), V('wd'), get('t'))) : '',
+        st('params', this.nmadd(get('t'), V('lr'), get('u'))),
+      ].join('\n'), {
+        exported: false,
+        locals: [...['t', 'g', 'mp', 'vp', 'u'], ...hp.map((h) => `${h}v`)].map((n) => [n, 'v128']),
+        prologue: hp.map((h) => set(`${h}v`, `(f32x4.splat ${get(h)})`)),
+      }));
+    }
+    const args = (o) => [...['params', 'grad', 'm', 'v'].map((p) => add(get(p), o)), get('n'), ...hp.map(get)].join(' ');
+    out.push(`(func $adamStep (export "adamStep") (param $params i32) (param $grad i32) (param $m i32) (param $v i32) (param $begin i32) (param $end i32)
+${hp.map((h) => `(param $${h} f32)`).join(' ')} (param $decoupled i32) (local $o i32) (local $n i32)
+(if (i32.le_s ${get('end')} ${get('begin')}) (then (return)))
+(local.set $o ${shl(get('begin'), 2)})
+(local.set $n ${sub(get('end'), get('begin'))})
+(if ${get('decoupled')} (then (call $adamDecoupled ${args(get('o'))})) (else (call $adamCoupled ${args(get('o'))}))))`);
+    return out.join('\n');
+  }
+
+  /** emaUpdate(avg, x, begin, end, decay, omd): avg = decay·avg + omd·x on [begin, end), omd = 1 − decay from the caller. */
+  emaUpdate() {
+    const inner = this.elementwise('emaRange', [['avg', 'i32'], ['x', 'i32'], ['n', 'i32'], ['decay', 'f32'], ['omd', 'f32']], (ld, st) =>
+      st('avg', this.madd(`(f32x4.mul ${get('omdv')} ${ld('x')})`, get('decv'), ld('avg'))),
+    { exported: false, locals: [['decv', 'v128'], ['omdv', 'v128']],
+      prologue: [set('decv', `(f32x4.splat ${get('decay')})`), set('omdv', `(f32x4.splat ${get('omd')})`)] });
+    return `${inner}
+(func $emaUpdate (export "emaUpdate") (param $avg i32) (param $x i32) (param $begin i32) (param $end i32) (param $decay f32) (param $omd f32) (local $o i32)
+(if (i32.le_s ${get('end')} ${get('begin')}) (then (return)))
+(local.set $o ${shl(get('begin'), 2)})
+(call $emaRange ${add(get('avg'), get('o'))} ${add(get('x'), get('o'))} ${sub(get('end'), get('begin'))} ${get('decay')} ${get('omd')}))`;
   }
 }

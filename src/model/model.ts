@@ -6,11 +6,22 @@ import { SharedArena } from '../kernels/wasm.js';
 import { compileNet, type Net, type ParamLayout } from './layout.js';
 import { bufferSizes, forward, type NetBuffers } from './network.js';
 import { specClasses, specInputs, type ModelSpec } from './spec.js';
+import { ttaImageShape, ttaTransforms, warpRows } from './tta.js';
 
 /** Pixels of one or many images: uint8 0-255, or floats 0-1. */
 export type Pixels = Uint8Array | Uint8ClampedArray | Float32Array | Float64Array | ArrayLike<number>;
 
 const CHUNK = 256; // rows per forward pass in predict: bounds scratch memory for large inputs
+
+/** How predict and classify read the images. */
+export interface PredictOptions {
+  /**
+   * Test-time augmentation: average the probabilities over each image and its copies shifted by one pixel
+   * left, right, up and down (TTA_VIEWS; 5 forward passes per image). Needs single-channel images: a
+   * CNN's input shape, or for an MLP a square number of inputs.
+   */
+  tta?: boolean;
+}
 
 /**
  * A trained network, for inference on the calling thread. Its weights and buffers live in a WebAssembly
@@ -69,39 +80,78 @@ export class Model {
   /**
    * Class probabilities of one or many images (each `inputs` pixels, 784 for 28×28), 10 per image for
    * MNIST. Uint8 input is read as 0-255, anything else as 0-1. With softmax outputs these are the softmax
-   * probabilities; other output activations are clipped at 0 and normalised to sum to 1.
+   * probabilities; other output activations are clipped at 0 and normalised to sum to 1. With `tta`, each
+   * image's probabilities are the mean over its views (see PredictOptions).
    */
-  predict(pixels: Pixels): Float32Array {
+  predict(pixels: Pixels, options: PredictOptions = {}): Float32Array {
     const D = this.inputs;
     const C = this.classes;
     const n = pixels.length / D;
     if (!Number.isInteger(n) || n < 1) {
       throw badOption(`predict: got ${pixels.length} pixels, expected a positive multiple of ${D} (one ${D}-pixel image per row)`);
     }
+    const shape = options.tta ? ttaImageShape(this.spec) : null;
     const scale = pixels instanceof Uint8Array || pixels instanceof Uint8ClampedArray ? 1 / 255 : 1;
-    const { k, params, buf } = this.setup();
+    const { buf } = this.setup();
     const out = new Float32Array(n * C);
+    if (shape === null) {
+      for (let start = 0; start < n; start += CHUNK) {
+        const M = Math.min(CHUNK, n - start);
+        for (let i = 0; i < M * D; i++) buf.x[i] = pixels[start * D + i] * scale;
+        this.probabilitiesOf(M, out.subarray(start * C, (start + M) * C), false);
+      }
+      return out;
+    }
+    // TTA: each chunk's images are read once into `src`; every view is warped from there into the input
+    // buffer, and its probabilities added to the chunk's rows of `out`.
+    const { height: H, width: W } = shape;
+    const views = ttaTransforms(H, W);
+    const src = new Float32Array(Math.min(CHUNK, n) * D);
     for (let start = 0; start < n; start += CHUNK) {
       const M = Math.min(CHUNK, n - start);
-      for (let i = 0; i < M * D; i++) buf.x[i] = pixels[start * D + i] * scale;
-      const z = forward(k, this.net, params, buf, M, null);
-      for (let r = 0; r < M; r++) probabilities(z.subarray(r * C, (r + 1) * C), out.subarray((start + r) * C, (start + r + 1) * C), this.spec);
+      for (let i = 0; i < M * D; i++) src[i] = pixels[start * D + i] * scale;
+      const rows = out.subarray(start * C, (start + M) * C);
+      views.forEach((t, v) => {
+        warpRows(buf.x, src, M, H, W, t);
+        this.probabilitiesOf(M, rows, v > 0);
+      });
+      for (let i = 0; i < M * C; i++) rows[i] /= views.length;
     }
     return out;
   }
 
-  /** The most probable class of each image. */
-  classify(pixels: Pixels): Int32Array {
-    const p = this.predict(pixels);
+  /** Runs the M images in the input buffer forward and writes (or with `add`, adds) their probabilities to `rows`. */
+  private probabilitiesOf(M: number, rows: Float32Array, add: boolean): void {
+    const { k, params, buf } = this.setup();
     const C = this.classes;
-    const labels = new Int32Array(p.length / C);
-    for (let r = 0; r < labels.length; r++) {
-      let best = 0;
-      for (let j = 1; j < C; j++) if (p[r * C + j] > p[r * C + best]) best = j;
-      labels[r] = best;
+    const z = forward(k, this.net, params, buf, M, null);
+    const p = add ? new Float32Array(C) : null;
+    for (let r = 0; r < M; r++) {
+      const row = rows.subarray(r * C, (r + 1) * C);
+      if (p === null) {
+        probabilities(z.subarray(r * C, (r + 1) * C), row, this.spec);
+      } else {
+        probabilities(z.subarray(r * C, (r + 1) * C), p, this.spec);
+        for (let j = 0; j < C; j++) row[j] += p[j];
+      }
     }
-    return labels;
   }
+
+  /** The most probable class of each image (of the TTA mean, with `tta`). */
+  classify(pixels: Pixels, options: PredictOptions = {}): Int32Array {
+    return mostProbable(this.predict(pixels, options), this.classes);
+  }
+}
+
+/** The index of the largest of each row of `classes` probabilities (the first, on a tie). */
+export function mostProbable(p: Float32Array, classes: number): Int32Array {
+  const labels = new Int32Array(p.length / classes);
+  for (let r = 0; r < labels.length; r++) {
+    let best = 0;
+    for (let j = 1; j < classes; j++) if (p[r * classes + j] > p[r * classes + best]) best = j;
+    labels[r] = best;
+  }
+  return labels;
 }
 
 /** Output layer pre-activations z → probabilities p (one row). */

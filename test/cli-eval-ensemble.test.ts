@@ -1,0 +1,118 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { defaultMnistDir, loadIdxDataset } from '../src/data/dataset.js';
+import { predictEnsemble } from '../src/model/ensemble.js';
+import { loadModel, mostProbable } from '../src/model/model.js';
+import { makeSpec, parseCnnSpec } from '../src/model/spec.js';
+import { cliTempDir, runCli } from './helpers/cli.js';
+import { trainTinyMlp, untrainedCheckpoint } from './helpers/tiny-models.js';
+
+/**
+ * `mnist-dp eval --model a --model b [--tta]` on real MNIST, against the built dist/: each member's
+ * accuracy, then the ensemble's (the mean of their probabilities), the same numbers as the library's;
+ * a single --model prints what it always did; members that do not fit are refused in one line.
+ */
+
+const work = cliTempDir('mnist-dp-cli-ensemble-');
+const cli = (...args: string[]) => runCli(work(), args, 60_000);
+
+let a: string;
+let b: string;
+
+const dataset = loadIdxDataset(defaultMnistDir());
+
+/** The library's test accuracy of these checkpoints' ensemble. */
+async function libraryAccuracy(files: string[], tta: boolean): Promise<number> {
+  const { test } = await dataset;
+  const models = await Promise.all(files.map((f) => loadModel(f)));
+  const labels = mostProbable(predictEnsemble(models, test.images, { tta }), 10);
+  return labels.reduce((n, l, i) => n + (l === test.labels[i] ? 1 : 0), 0) / test.count;
+}
+
+/** An error line naming every `names`, and nothing on stdout. */
+function expectError(r: ReturnType<typeof cli>, code: number, ...names: string[]) {
+  expect(r.code, r.stderr).toBe(code);
+  expect(r.lines, r.stderr).toHaveLength(1);
+  expect(r.lines[0]).toMatch(/^mnist-dp: error: /);
+  for (const n of names) expect(r.lines[0]).toContain(n);
+  expect(r.stdout).toBe('');
+}
+
+beforeAll(async () => {
+  a = await trainTinyMlp(work(), 1);
+  b = await trainTinyMlp(work(), 2);
+});
+
+describe('mnist-dp eval with several --model', () => {
+  it("prints each member's accuracy, then the ensemble's, then the ensemble's per class", async () => {
+    const r = cli('eval', '--model', a, '--model', b);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^member 1 {2}test accuracy \d+\.\d\d% \([\d,]+\/10,000\) · mlp 784-32-10 .* · .*mlp-1\.ckpt$/);
+    expect(lines[1]).toMatch(/^member 2 {2}test accuracy \d+\.\d\d% \([\d,]+\/10,000\) · mlp 784-32-10 .* · .*mlp-2\.ckpt$/);
+    expect(lines[2]).toMatch(/^ensemble {2}test accuracy \d+\.\d\d% \([\d,]+\/10,000\) · mean of 2 models$/);
+    expect(lines[3]).toBe('per class (ensemble):');
+    expect(lines.slice(4)).toHaveLength(10);
+  });
+
+  it('--json gives the ensemble accuracy the library computes, each member, and tta', async () => {
+    const r = cli('eval', '--model', a, '--model', b, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { testAccuracy: number; members: { model: string; testAccuracy: number }[] };
+    const single = [a, b].map((f) => JSON.parse(cli('eval', '--model', f, '--json').stdout) as { testAccuracy: number });
+    expect(out).toEqual({
+      testAccuracy: await libraryAccuracy([a, b], false),
+      testSize: 10000,
+      members: [{ model: a, testAccuracy: single[0].testAccuracy }, { model: b, testAccuracy: single[1].testAccuracy }],
+      tta: false,
+    });
+  });
+
+  it('--tta averages every member over the same views', async () => {
+    const r = cli('eval', '--model', a, '--model', b, '--tta', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { testAccuracy: number; members: { testAccuracy: number }[]; tta: boolean };
+    expect(out.tta).toBe(true);
+    expect(out.testAccuracy).toBe(await libraryAccuracy([a, b], true));
+    expect(out.members[0].testAccuracy).toBe(await libraryAccuracy([a], true));
+    const text = cli('eval', '--model', a, '--model', b, '--tta');
+    expect(text.stdout).toMatch(/^ensemble {2}test accuracy .* · mean of 2 models · test-time augmentation \(5 views\)$/m);
+  });
+});
+
+describe('mnist-dp eval with one --model', () => {
+  it('prints the fields it always did', async () => {
+    const r = cli('eval', '--model', a, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ testAccuracy: await libraryAccuracy([a], false), testSize: 10000, model: a });
+    const text = cli('eval', '--model', a).stdout.trim().split('\n');
+    expect(text[0]).toMatch(/^test accuracy \d+\.\d\d% \([\d,]+\/10,000\) · mlp 784-32-10 .* · .*mlp-1\.ckpt$/);
+    expect(text[1]).toBe('per class:');
+  });
+
+  it('--tta adds "tta": true and the accuracy with TTA', async () => {
+    const r = cli('eval', '--model', a, '--tta', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ testAccuracy: await libraryAccuracy([a], true), testSize: 10000, model: a, tta: true });
+  });
+});
+
+describe('mnist-dp eval: members that do not fit are refused in one line naming the file', () => {
+  it('a missing member (exit 1)', () => {
+    expectError(cli('eval', '--model', a, '--model', '/nonexistent.ckpt'), 1, '/nonexistent.ckpt');
+  });
+
+  it('a member with more classes than the others (exit 2)', async () => {
+    const other = await untrainedCheckpoint(work(), 'twelve.ckpt', makeSpec([784, 12], { kind: 'relu' }, 'cross-entropy'));
+    expectError(cli('eval', '--model', a, '--model', other), 2, other, '12 classes', a);
+  });
+
+  it('a member that does not read the images (exit 2)', async () => {
+    const other = await untrainedCheckpoint(work(), 'small.ckpt', makeSpec([16, 10], { kind: 'relu' }, 'cross-entropy'));
+    expectError(cli('eval', '--model', a, '--model', other), 2, other, '16 inputs', '28×28');
+  });
+
+  it('--tta with a CNN whose images have another shape than the data (exit 2)', async () => {
+    const other = await untrainedCheckpoint(work(), 'wide.ckpt', parseCnnSpec('c2k3-relu-fc10', { height: 14, width: 56, channels: 1 }));
+    expectError(cli('eval', '--model', other, '--tta'), 2, '--tta', other, '14×56', '28×28');
+  });
+});

@@ -1,0 +1,87 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import { defaultMnistDir, loadIdxDataset } from '../src/data/dataset.js';
+import { MnistDpError, predictEnsemble, type PredictOptions } from '../src/index.js';
+import { loadModel, Model } from '../src/model/model.js';
+import { makeSpec, parseCnnSpec } from '../src/model/spec.js';
+import { randomModel, trainTinyMlp } from './helpers/tiny-models.js';
+
+/**
+ * predictEnsemble(models, pixels) is the mean of the members' probabilities, with or without TTA, and
+ * refuses members that do not read the same images or predict the same classes, naming the member.
+ */
+
+let dir: string;
+let a: Model;
+let b: Model;
+let images: Uint8Array;
+const N = 50;
+
+
+const mlpSpec = (layers: number[]) => makeSpec(layers, { kind: 'relu' }, 'cross-entropy');
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mnist-dp-ensemble-'));
+  a = await loadModel(await trainTinyMlp(dir, 1));
+  b = await loadModel(await trainTinyMlp(dir, 2));
+  images = (await loadIdxDataset(defaultMnistDir())).test.images.subarray(0, N * 784);
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('predictEnsemble', () => {
+  it('is exported with the documented types', () => {
+    expectTypeOf(predictEnsemble).parameter(0).toEqualTypeOf<readonly Model[]>();
+    expectTypeOf(predictEnsemble).parameter(2).toEqualTypeOf<PredictOptions | undefined>();
+    expectTypeOf(predictEnsemble).returns.toEqualTypeOf<Float32Array>();
+    expectTypeOf<PredictOptions>().toEqualTypeOf<{ tta?: boolean }>();
+  });
+
+  it('of one model is that model', () => {
+    expect(Array.from(predictEnsemble([a], images))).toEqual(Array.from(a.predict(images)));
+    expect(Array.from(predictEnsemble([a], images, { tta: true }))).toEqual(Array.from(a.predict(images, { tta: true })));
+  });
+
+  it('of two models is the mean of their probabilities', () => {
+    for (const tta of [false, true]) {
+      const pa = a.predict(images, { tta });
+      const pb = b.predict(images, { tta });
+      const p = predictEnsemble([a, b], images, { tta });
+      expect(p).toHaveLength(N * 10);
+      for (let i = 0; i < p.length; i++) expect(p[i]).toBeCloseTo((pa[i] + pb[i]) / 2, 6);
+      // Two seeds disagree somewhere, so the mean is neither member.
+      expect(pa.some((v, i) => Math.abs(v - pb[i]) > 1e-3)).toBe(true);
+    }
+  });
+
+  it('mixes architectures that read the same images: an MLP and a CNN', () => {
+    const cnn = randomModel(parseCnnSpec('c4k5-relu-mp2-fc10'));
+    const p = predictEnsemble([a, cnn], images);
+    const pa = a.predict(images);
+    const pc = cnn.predict(images);
+    for (let i = 0; i < p.length; i++) expect(p[i]).toBeCloseTo((pa[i] + pc[i]) / 2, 6);
+  });
+
+  it('refuses members that differ, naming the member', () => {
+    const refuse = (models: Model[], message: RegExp) => {
+      let error: unknown;
+      try {
+        predictEnsemble(models, new Float32Array(784));
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(MnistDpError);
+      expect((error as MnistDpError).code).toBe('BAD_OPTION');
+      expect((error as MnistDpError).message).toMatch(message);
+    };
+    refuse([], /at least one model/);
+    refuse([a, b, randomModel(mlpSpec([100, 10]))], /member 3 takes 100 inputs per image, but member 1 takes 784/);
+    refuse([a, randomModel(mlpSpec([784, 12]))], /member 2 has 12 classes, but member 1 has 10/);
+    const wide = parseCnnSpec('c2k3-relu-fc10', { height: 14, width: 56, channels: 1 });
+    refuse([randomModel(parseCnnSpec('c2k3-relu-fc10')), randomModel(wide)], /member 2 reads 14×56×1 images, but member 1 reads 28×28×1/);
+  });
+});

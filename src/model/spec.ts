@@ -50,10 +50,11 @@ export type ModelSpec = MlpSpec | CnnSpec;
 
 /**
  * Named architectures for `--model`. `cnn` is the benchmark CNN that PyTorch's anchor also trains
- * (../shared/anchors/torch_cnn.py); `cnn-bn` the batch-normalised network the fast and best presets train.
+ * (../shared/anchors/torch_cnn.py); `cnn-small` the one `--preset fast` trains, `cnn-wide` the one `--preset best` trains.
  */
 export const MODEL_PRESETS: Record<string, string> = {
   cnn: 'c32k5-relu-mp2-c64k5-relu-mp2-fc256-relu-fc10',
+  'cnn-small': 'c16k5-relu-mp2-c32k5-relu-mp2-fc128-relu-fc10',
   'cnn-bn': 'c32k5-bn-relu-mp2-c64k5-bn-relu-mp2-fc256-bn-relu-do0.25-fc10',
   'cnn-wide': 'c32k3-bn-relu-c32k3-bn-relu-mp2-c64k3-bn-relu-c64k3-bn-relu-mp2-fc256-bn-relu-do0.3-fc10',
 };

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { Bench } from 'tinybench';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import type { ConvGeometry, Kernels } from '../src/kernels/kernels.js';
+import { batchNormScratchWords, type ConvGeometry, type Kernels } from '../src/kernels/kernels.js';
 import { tsKernels } from '../src/kernels/ts.js';
 import { createWasmKernels, SharedArena, wasmSupport, type WasmVariant } from '../src/kernels/wasm.js';
 
@@ -172,7 +172,7 @@ if (!argv['gemm-only']) {
   const colIn = random(32 * 256, 10), colOut = arena.f32(256);
   const mom2 = arena.f32(P), fmap = random(32 * 24 * 24 * 32, 11), pooled = arena.f32(fmap.length / 4), argmax = arena.i32(fmap.length / 4);
   const bnX = random(4608 * 32, 12), bnY = arena.f32(bnX.length), bnH = arena.f32(bnX.length), bnStats = arena.f32(96);
-  const bnG = random(32, 13), bnB = random(32, 14), bnG2 = arena.f32(32), bnB2 = arena.f32(32);
+  const bnG = random(32, 13), bnB = random(32, 14), bnG2 = arena.f32(32), bnB2 = arena.f32(32), bnS = arena.i32(batchNormScratchWords(32));
   const CASES: Case[] = [
     ['activationForward relu, 128 × 256', (k) => () => k.activationForward(act, act.length, { kind: 'relu' })],
     ['activationForward sigmoid, 128 × 256', (k) => () => k.activationForward(act, act.length, { kind: 'sigmoid', slope: 1 })],
@@ -186,8 +186,8 @@ if (!argv['gemm-only']) {
     [`adamStep, ${P}`, (k) => () => k.adamStep(params, grad, vel, mom2, 0, P, { lr: 1e-6, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, step: 3 })],
     ['maxPoolForward 2×2, 32 × 24 × 24 × 32', (k) => () => k.maxPoolForward(pooled, argmax, fmap, 32, 24, 24, 32, 2)],
     ['maxPoolBackward 2×2, 32 × 24 × 24 × 32', (k) => () => k.maxPoolBackward(fmap, pooled, argmax, pooled.length, fmap.length)],
-    ['batchNormForward, 8 × 24 × 24 rows × 32', (k) => () => k.batchNormForward(bnY, bnH, bnStats, bnX, bnG, bnB, 4608, 32, 1e-5)],
-    ['batchNormBackward, 8 × 24 × 24 rows × 32', (k) => () => k.batchNormBackward(bnY, bnG2, bnB2, bnX, bnH, bnG, bnStats.subarray(64), 4608, 32)],
+    ['batchNormForward, 8 × 24 × 24 rows × 32', (k) => () => k.batchNormForward(bnY, bnH, bnStats, bnX, bnG, bnB, 4608, 32, 1e-5, bnS)],
+    ['batchNormBackward, 8 × 24 × 24 rows × 32', (k) => () => k.batchNormBackward(bnY, bnG2, bnB2, bnX, bnH, bnG, bnStats.subarray(64), 4608, 32, bnS)],
   ];
   for (const [label, make] of CASES) {
     // (the in-place kernels run on what their previous run left: still finite, so timings are unaffected)

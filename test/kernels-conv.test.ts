@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { AdamHyper, ConvGeometry, Kernels } from '../src/kernels/kernels.js';
+import { batchNormScratchWords, type AdamHyper, type ConvGeometry, type Kernels } from '../src/kernels/kernels.js';
 import { tsKernels } from '../src/kernels/ts.js';
 import { createWasmKernels, SharedArena, wasmSupport, type WasmKernels, type WasmVariant } from '../src/kernels/wasm.js';
 import {
@@ -248,6 +248,8 @@ for (const { name, impl } of IMPLEMENTATIONS) describe.skipIf(!impl)(`${name} ke
 
   describe.each(NORMS)('batch normalisation R=%i C=%i', (R, C) => {
     const eps = 1e-5;
+    /** The kernels' scratch, filled with garbage (-1 words: NaN doubles) that they must not read before writing. */
+    const scratch = (channels: number) => poisonedInts(batchNormScratchWords(channels));
     /** x with a per-channel offset and scale, so that channels differ. */
     const data = (seed: number) => {
       const x = random(R * C, seed, -1, 1);
@@ -258,7 +260,7 @@ for (const { name, impl } of IMPLEMENTATIONS) describe.skipIf(!impl)(`${name} ke
     it('forward: y, xhat and [mean, var, invstd] match float64', () => {
       const x = data(20), gamma = random(C, 21, 0.5, 2), beta = random(C, 22);
       const y = poisoned(R * C), xhat = poisoned(R * C), stats = poisoned(3 * C);
-      k.batchNormForward(y, xhat, stats, x, gamma, beta, R, C, eps);
+      k.batchNormForward(y, xhat, stats, x, gamma, beta, R, C, eps, scratch(C));
       const ref = refBatchNorm(x, gamma, beta, R, C, eps);
       expect(maxRelativeError(stats.subarray(0, C), ref.mean)).toBeLessThan(1e-5);
       expect(maxRelativeError(stats.subarray(C, 2 * C), ref.variance)).toBeLessThan(1e-5);
@@ -270,9 +272,9 @@ for (const { name, impl } of IMPLEMENTATIONS) describe.skipIf(!impl)(`${name} ke
     it('forward in place (y = x) gives the same bits', () => {
       const x = data(23), gamma = random(C, 24, 0.5, 2), beta = random(C, 25);
       const y = poisoned(R * C), xhat = poisoned(R * C), stats = poisoned(3 * C);
-      k.batchNormForward(y, xhat, stats, x, gamma, beta, R, C, eps);
+      k.batchNormForward(y, xhat, stats, x, gamma, beta, R, C, eps, scratch(C));
       const xhat2 = poisoned(R * C), stats2 = poisoned(3 * C);
-      k.batchNormForward(x, xhat2, stats2, x, gamma, beta, R, C, eps);
+      k.batchNormForward(x, xhat2, stats2, x, gamma, beta, R, C, eps, scratch(C));
       expect(bits(x)).toEqual(bits(y));
       expect(bits(xhat2)).toEqual(bits(xhat));
       expect(bits(stats2)).toEqual(bits(stats));
@@ -281,16 +283,16 @@ for (const { name, impl } of IMPLEMENTATIONS) describe.skipIf(!impl)(`${name} ke
     it('backward: dx, dgamma, dbeta match the float64 Jacobian; in place (dx = dy) too', () => {
       const x = data(26), gamma = random(C, 27, 0.5, 2), beta = random(C, 28);
       const y = poisoned(R * C), xhat = poisoned(R * C), stats = poisoned(3 * C);
-      k.batchNormForward(y, xhat, stats, x, gamma, beta, R, C, eps);
+      k.batchNormForward(y, xhat, stats, x, gamma, beta, R, C, eps, scratch(C));
       const dy = random(R * C, 29), dx = poisoned(R * C), dgamma = poisoned(C), dbeta = poisoned(C);
       const invstd = stats.subarray(2 * C);
-      k.batchNormBackward(dx, dgamma, dbeta, dy, xhat, gamma, invstd, R, C);
+      k.batchNormBackward(dx, dgamma, dbeta, dy, xhat, gamma, invstd, R, C, scratch(C));
       const ref = refBatchNormBackward(dy, xhat, gamma, invstd, R, C);
       expect(maxRelativeError(dbeta, ref.dbeta)).toBeLessThan(1e-5);
       expect(maxRelativeError(dgamma, ref.dgamma)).toBeLessThan(1e-5);
       expect(maxRelativeError(dx, ref.dx)).toBeLessThan(1e-5); // (R = 1: xhat = 0 and dx = 0)
       const dg2 = poisoned(C), db2 = poisoned(C);
-      k.batchNormBackward(dy, dg2, db2, dy, xhat, gamma, invstd, R, C);
+      k.batchNormBackward(dy, dg2, db2, dy, xhat, gamma, invstd, R, C, scratch(C));
       expect(bits(dy)).toEqual(bits(dx));
       expect(bits(dg2)).toEqual(bits(dgamma));
       expect(bits(db2)).toEqual(bits(dbeta));
@@ -300,15 +302,15 @@ for (const { name, impl } of IMPLEMENTATIONS) describe.skipIf(!impl)(`${name} ke
       const x = data(30), gamma = random(C, 31, 0.5, 2), beta = random(C, 32), dy = random(R * C, 33);
       const y = poisoned(R * C), xhat = poisoned(R * C), stats = poisoned(3 * C);
       const dx = poisoned(R * C), dgamma = poisoned(C), dbeta = poisoned(C);
-      k.batchNormForward(y, xhat, stats, x, gamma, beta, R, C, eps);
-      k.batchNormBackward(dx, dgamma, dbeta, dy, xhat, gamma, stats.subarray(2 * C), R, C);
+      k.batchNormForward(y, xhat, stats, x, gamma, beta, R, C, eps, scratch(C));
+      k.batchNormBackward(dx, dgamma, dbeta, dy, xhat, gamma, stats.subarray(2 * C), R, C, scratch(C));
       const column = (a: Float32Array, c: number) => input(Array.from({ length: R }, (_, r) => a[r * C + c]));
       const pick = (a: Float32Array, c: number) => bits(Float32Array.from({ length: R }, (_, r) => a[r * C + c]));
       for (let c = 0; c < C; c++) {
         const y1 = poisoned(R), h1 = poisoned(R), s1 = poisoned(3), d1 = poisoned(R), g1 = poisoned(1), b1 = poisoned(1);
         const x1 = column(x, c), dy1 = column(dy, c);
-        k.batchNormForward(y1, h1, s1, x1, gamma.subarray(c), beta.subarray(c), R, 1, eps);
-        k.batchNormBackward(d1, g1, b1, dy1, h1, gamma.subarray(c), s1.subarray(2), R, 1);
+        k.batchNormForward(y1, h1, s1, x1, gamma.subarray(c), beta.subarray(c), R, 1, eps, scratch(1));
+        k.batchNormBackward(d1, g1, b1, dy1, h1, gamma.subarray(c), s1.subarray(2), R, 1, scratch(1));
         expect(bits(y1)).toEqual(pick(y, c));
         expect(bits(h1)).toEqual(pick(xhat, c));
         expect(bits(s1)).toEqual(bits(Float32Array.of(stats[c], stats[C + c], stats[2 * C + c])));
@@ -409,7 +411,7 @@ for (const variant of ['wasm', 'wasm-relaxed'] as const) {
       expect(() => k.im2col(inside, elsewhere, 1, g)).toThrow(/im2col: x is not a view of the kernels' shared WebAssembly.Memory/);
       expect(() => k.col2im(elsewhere, inside, 1, g)).toThrow(/col2im: dx is not a view/);
       expect(() => k.maxPoolForward(inside, new Int32Array(10), inside, 1, 4, 4, 1, 2)).toThrow(/maxPoolForward: argmax is not a view/);
-      expect(() => k.batchNormForward(inside, inside, inside, inside, elsewhere, inside, 4, 2, 1e-5)).toThrow(/batchNormForward: gamma is not a view/);
+      expect(() => k.batchNormForward(inside, inside, inside, inside, elsewhere, inside, 4, 2, 1e-5, t.i32(16))).toThrow(/batchNormForward: gamma is not a view/);
       expect(() => k.adamStep(inside, inside, elsewhere, inside, 0, 4, { lr: 1, beta1: 0.9, beta2: 0.9, eps: 1, weightDecay: 0, decoupled: false, step: 1 }))
         .toThrow(/adamStep: m is not a view/);
       expect(() => k.addTo(inside, elsewhere, 4)).toThrow(/addTo: src is not a view/);
@@ -420,8 +422,10 @@ for (const variant of ['wasm', 'wasm-relaxed'] as const) {
       expect(() => k.im2col(t.alloc(25 * 27 - 1), x, 1, g)).toThrow(/im2col: cols has 674 elements, the call needs 675/);
       expect(() => k.col2im(t.alloc(74), t.alloc(675), 1, g)).toThrow(/col2im: dx has 74 elements, the call needs 75/);
       expect(() => k.maxPoolForward(t.alloc(4), t.i32(3), t.alloc(16), 1, 4, 4, 1, 2)).toThrow(/maxPoolForward: argmax has 3 elements, the call needs 4/);
-      expect(() => k.batchNormBackward(t.alloc(8), t.alloc(2), t.alloc(2), t.alloc(8), t.alloc(8), t.alloc(2), t.alloc(1), 4, 2))
+      expect(() => k.batchNormBackward(t.alloc(8), t.alloc(2), t.alloc(2), t.alloc(8), t.alloc(8), t.alloc(2), t.alloc(1), 4, 2, t.i32(16)))
         .toThrow(/batchNormBackward: invstd has 1 elements, the call needs 2/);
+      expect(() => k.batchNormForward(t.alloc(8), t.alloc(8), t.alloc(6), t.alloc(8), t.alloc(2), t.alloc(2), 4, 2, 1e-5, t.i32(15)))
+        .toThrow(/batchNormForward: scratch has 15 elements, the call needs 16/);
       expect(() => k.scaleShift(t.alloc(8), t.alloc(7), t.alloc(2), t.alloc(2), 4, 2)).toThrow(/scaleShift: x has 7 elements, the call needs 8/);
       expect(() => k.emaUpdate(t.alloc(9), t.alloc(8), 3, 9, 0.5)).toThrow(/emaUpdate: x has 8 elements, the call needs 9/);
     });

@@ -89,15 +89,17 @@ export interface Kernels {
    * Batch normalisation over R rows of C channels (x (R, C); a micro-shard's pixels): per channel the mean
    * and the biased variance over the R rows (sums in ascending row), invstd = 1/√(var + eps),
    * xhat = (x − mean)·invstd, y = gamma·xhat + beta. stats (3C) ← [mean, var, invstd]. y may be x.
+   * `scratch`: at least batchNormScratchWords(C) words, overwritten, overlapping no other argument (the
+   * WebAssembly kernels keep their per-channel sums there, so that they can sweep x row by row).
    */
   batchNormForward(y: Float32Array, xhat: Float32Array, stats: Float32Array, x: Float32Array, gamma: Float32Array, beta: Float32Array, R: number, C: number,
-    eps: number): void;
+    eps: number, scratch: Int32Array): void;
   /**
    * Its gradient: dbeta = Σ dy, dgamma = Σ dy·xhat (written, not added), and
-   * dx = gamma·invstd·(dy − dbeta/R − xhat·dgamma/R). dx may be dy.
+   * dx = gamma·invstd·(dy − dbeta/R − xhat·dgamma/R). dx may be dy. `scratch` as batchNormForward's.
    */
   batchNormBackward(dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, dy: Float32Array, xhat: Float32Array, gamma: Float32Array,
-    invstd: Float32Array, R: number, C: number): void;
+    invstd: Float32Array, R: number, C: number, scratch: Int32Array): void;
   /** y (R, C) = x·scale[c] + shift[c]: batch normalisation at inference, with the folded running statistics. y may be x. */
   scaleShift(y: Float32Array, x: Float32Array, scale: Float32Array, shift: Float32Array, R: number, C: number): void;
   /** y (n) = x ⊙ mask: dropout forward (mask holds 0 or 1/(1−rate)) and backward. y may be x. */
@@ -141,6 +143,11 @@ export interface AdamHyper {
 /** Words of scratch sparseForward (IN inputs) and sparseWeightGrad (K rows) need: two per listed nonzero. */
 export function sparseScratchWords(IN: number, K: number): number {
   return 2 * Math.max(IN, K);
+}
+
+/** Words of scratch the batch-norm kernels need for C channels (two float64 sums and three float32 per channel, rounded up). */
+export function batchNormScratchWords(C: number): number {
+  return 8 * C;
 }
 
 export interface SgdHyper {

@@ -261,7 +261,7 @@ function maxPoolBackward(dx: Float32Array, dy: Float32Array, argmax: Int32Array,
 }
 
 function batchNormForward(y: Float32Array, xhat: Float32Array, stats: Float32Array, x: Float32Array, gamma: Float32Array, beta: Float32Array, R: number,
-  C: number, eps: number): void {
+  C: number, eps: number, _scratch: Int32Array): void {
   for (let c = 0; c < C; c++) {
     let sum = 0;
     for (let r = 0; r < R; r++) sum += x[r * C + c];
@@ -286,7 +286,7 @@ function batchNormForward(y: Float32Array, xhat: Float32Array, stats: Float32Arr
 }
 
 function batchNormBackward(dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, dy: Float32Array, xhat: Float32Array, gamma: Float32Array,
-  invstd: Float32Array, R: number, C: number): void {
+  invstd: Float32Array, R: number, C: number, _scratch: Int32Array): void {
   for (let c = 0; c < C; c++) {
     let sb = 0;
     let sg = 0;

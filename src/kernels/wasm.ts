@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { distPath } from '../dist-path.js';
 import { setFlagsFromString } from 'node:v8';
 import type { Activation, LossKind, OutputActivation } from '../model/spec.js';
-import type { AdamHyper, ConvGeometry, Kernels, SgdHyper } from './kernels.js';
+import { batchNormScratchWords, type AdamHyper, type ConvGeometry, type Kernels, type SgdHyper } from './kernels.js';
 
 /**
  * WebAssembly SIMD kernels. The module (built from src/kernels/wasm/generate.mjs by `npm run build:wasm`
@@ -176,8 +176,9 @@ interface Exports {
   maxPoolForward(y: number, argmax: number, x: number, M: number, H: number, W: number, C: number, size: number): void;
   /** 0, or 1 (nothing written) when an index is outside [0, len). */
   maxPoolBackward(dx: number, dy: number, argmax: number, n: number, len: number): number;
-  batchNormForward(y: number, xhat: number, stats: number, x: number, gamma: number, beta: number, R: number, C: number, eps: number): void;
-  batchNormBackward(dx: number, dgamma: number, dbeta: number, dy: number, xhat: number, gamma: number, invstd: number, R: number, C: number): void;
+  batchNormForward(y: number, xhat: number, stats: number, x: number, gamma: number, beta: number, R: number, C: number, eps: number, scratch: number): void;
+  batchNormBackward(dx: number, dgamma: number, dbeta: number, dy: number, xhat: number, gamma: number, invstd: number, R: number, C: number,
+    scratch: number): void;
   scaleShift(y: number, x: number, scale: number, shift: number, R: number, C: number): void;
   multiply(y: number, x: number, mask: number, n: number): void;
   addTo(dst: number, src: number, n: number): void;
@@ -325,17 +326,17 @@ function bind(instance: WebAssembly.Instance, memory: WebAssembly.Memory, name: 
         throw new RangeError(`${name} kernels, ${m}: argmax[${i}] = ${argmax[i]} is outside dx (${dxLength} elements)`);
       }
     },
-    batchNormForward(y, xhat, stats, v, gamma, beta, R, C, eps) {
+    batchNormForward(y, xhat, stats, v, gamma, beta, R, C, eps, scratch) {
       const m = 'batchNormForward';
       dims(m, R, C);
       x.batchNormForward(ptr(y, R * C, 'y', m), ptr(xhat, R * C, 'xhat', m), ptr(stats, 3 * C, 'stats', m), ptr(v, R * C, 'x', m),
-        ptr(gamma, C, 'gamma', m), ptr(beta, C, 'beta', m), R, C, eps);
+        ptr(gamma, C, 'gamma', m), ptr(beta, C, 'beta', m), R, C, eps, ptr(scratch, batchNormScratchWords(C), 'scratch', m));
     },
-    batchNormBackward(dx, dgamma, dbeta, dy, xhat, gamma, invstd, R, C) {
+    batchNormBackward(dx, dgamma, dbeta, dy, xhat, gamma, invstd, R, C, scratch) {
       const m = 'batchNormBackward';
       dims(m, R, C);
       x.batchNormBackward(ptr(dx, R * C, 'dx', m), ptr(dgamma, C, 'dgamma', m), ptr(dbeta, C, 'dbeta', m), ptr(dy, R * C, 'dy', m),
-        ptr(xhat, R * C, 'xhat', m), ptr(gamma, C, 'gamma', m), ptr(invstd, C, 'invstd', m), R, C);
+        ptr(xhat, R * C, 'xhat', m), ptr(gamma, C, 'gamma', m), ptr(invstd, C, 'invstd', m), R, C, ptr(scratch, batchNormScratchWords(C), 'scratch', m));
     },
     scaleShift(y, v, scale, shift, R, C) {
       const m = 'scaleShift';

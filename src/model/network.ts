@@ -1,4 +1,4 @@
-import { sparseScratchWords, type Kernels } from '../kernels/kernels.js';
+import { batchNormScratchWords, sparseScratchWords, type Kernels } from '../kernels/kernels.js';
 import { hash4, sampleKey, Stream } from '../rng.js';
 import type { ConvLayer, DenseLayer, Net, NormLayer } from './layout.js';
 
@@ -24,7 +24,7 @@ export interface NetBuffers {
   /** (M, width) each: the gradient flowing back, and its spare. */
   dz: Float32Array;
   spare: Float32Array;
-  /** Scratch of the sparse kernels: the MLP's first layer, and convolution gradients. */
+  /** Scratch of the sparse kernels (the MLP's first layer, and convolution gradients) and of batch norm's per-channel sums. */
   sparse: Int32Array;
 }
 
@@ -53,6 +53,7 @@ export function bufferSizes(net: Net, rows: number, micro: number): BufferSizes 
     sparse: Math.max(
       net.layers[0].kind === 'dense' && net.layers[0].inputMajor ? sparseScratchWords(net.inputs, micro) : 0,
       ...net.layers.map((l) => (l.kind === 'conv' ? sparseScratchWords(l.filters, l.chunk * l.g.OH * l.g.OW) : 0)),
+      ...net.layers.map((l) => (l.kind === 'batchnorm' ? batchNormScratchWords(l.channels) : 0)),
     ),
   };
 }
@@ -128,7 +129,7 @@ export function forward(k: Kernels, net: Net, params: Float32Array, buf: NetBuff
         k.maxPoolForward(out, buf.auxInt[l], input, M, layer.input.h, layer.input.w, layer.input.c, layer.size);
         break;
       case 'batchnorm':
-        if (train) normForwardTrain(k, layer, params, input, out, buf.aux[l], buf.stats[l], M, train);
+        if (train) normForwardTrain(k, layer, params, input, out, buf.aux[l], buf.stats[l], buf.sparse, M, train);
         else normForwardInference(k, layer, params, input, out, buf.stats[l], M);
         break;
       case 'dropout':
@@ -163,7 +164,7 @@ function convForward(k: Kernels, c: ConvLayer, params: Float32Array, x: Float32A
 
 /** Batch norm in training: statistics per micro-shard, recorded in the shard's slot for the running averages. */
 function normForwardTrain(k: Kernels, bn: NormLayer, params: Float32Array, x: Float32Array, y: Float32Array, xhat: Float32Array, stats: Float32Array,
-  M: number, t: TrainPass): void {
+  scratch: Int32Array, M: number, t: TrainPass): void {
   const C = bn.channels;
   const pixels = bn.inSize / C;
   const gamma = view(params, bn.gamma.offset, C);
@@ -173,7 +174,7 @@ function normForwardTrain(k: Kernels, bn: NormLayer, params: Float32Array, x: Fl
     const R = rows * pixels;
     const st = view(stats, s * 3 * C, 3 * C);
     const at = r * bn.inSize;
-    k.batchNormForward(view(y, at, R * C), view(xhat, at, R * C), st, view(x, at, R * C), gamma, beta, R, C, BN_EPS);
+    k.batchNormForward(view(y, at, R * C), view(xhat, at, R * C), st, view(x, at, R * C), gamma, beta, R, C, BN_EPS, scratch);
     const slot = t.slot(t.firstShard + s);
     const unbias = R > 1 ? R / (R - 1) : 1; // the running variance estimates the population's, as PyTorch's
     for (let c = 0; c < C; c++) {
@@ -239,7 +240,7 @@ export function backward(k: Kernels, net: Net, params: Float32Array, buf: NetBuf
           const at = r * layer.inSize;
           const slot = train.slot(train.firstShard + s);
           k.batchNormBackward(view(dA, at, R * C), view(slot, layer.gamma.offset, C), view(slot, layer.beta.offset, C), view(dZ, at, R * C),
-            view(buf.aux[l], at, R * C), gamma, view(buf.stats[l], s * 3 * C + 2 * C, C), R, C);
+            view(buf.aux[l], at, R * C), gamma, view(buf.stats[l], s * 3 * C + 2 * C, C), R, C, buf.sparse);
         }
         break;
       }

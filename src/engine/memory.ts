@@ -53,7 +53,7 @@ export interface ScratchPlan {
   tmpW: Region;
   dz: Region; // (R, width)
   spare: Region; // (R, width)
-  sparse: Region; // int32 list of nonzeros for the first layer's sparse kernels
+  sparse: Region; // int32 scratch of the sparse kernels (their lists of nonzeros) and batch norm (its float64 sums)
   augment: Region; // augmentation scratch
 }
 

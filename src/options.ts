@@ -151,7 +151,7 @@ export const DEFAULT_OPTIONS = {
 export const PRESETS: Record<string, TrainOptions> = {
   fast: { model: 'cnn-small', epochs: 3, batchSize: 128, optimizer: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 1e-4, schedule: 'onecycle' },
   best: {
-    model: 'cnn-wide', epochs: 30, batchSize: 128, optimizer: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 5e-4,
+    model: 'cnn-wide', epochs: 40, batchSize: 128, optimizer: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 5e-4,
     schedule: 'onecycle', augment: 'default', labelSmoothing: 0.1, ema: 0.999,
   },
 };

@@ -6,6 +6,7 @@ import { train } from '../src/api.js';
 import { loadCheckpoint, saveCheckpoint } from '../src/checkpoint.js';
 import type { TrainEvent } from '../src/events.js';
 import { MnistDpError } from '../src/errors.js';
+import { pack, unpack } from 'msgpackr';
 
 const base = { epochs: 2, trainSize: 1000, valSize: 500, batchSize: 50, lr: 0.1, seed: 11, workers: 2 };
 const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
@@ -105,5 +106,28 @@ describe('checkpoints', () => {
     await expect(saveCheckpoint(out, broken)).rejects.toThrow(MnistDpError);
     expect((await readFile(out)).equals(before)).toBe(true);
     expect(await readdir(dir)).toEqual(['run.ckpt']);
+  });
+});
+
+describe('checkpoint format version 2', () => {
+  it('still loads: an MLP trained with SGD, its flat options read as the optimiser object', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-'));
+    const out = join(dir, 'run.ckpt');
+    await train({ ...base, epochs: 1, out });
+    // Rewrite the file as version 2 wrote it: no weight average, SGD state only, momentum etc. at the top of the options.
+    const v3 = unpack(await readFile(out)) as Record<string, any>;
+    const { optimizer, labelSmoothing: _l, ema: _e, augment: _a, ...flat } = v3.options;
+    const v2 = {
+      ...v3, version: 2, ema: undefined, optimizer: { kind: 'sgd', velocity: v3.optimizer.velocity },
+      options: { ...flat, momentum: optimizer.momentum, nesterov: optimizer.nesterov, weightDecay: optimizer.weightDecay },
+    };
+    const old = join(dir, 'v2.ckpt');
+    await writeFile(old, pack(v2));
+    const c = await loadCheckpoint(old);
+    expect(c.optimizer.kind).toBe('sgd');
+    expect(c.ema).toBeNull();
+    expect(c.options.optimizer).toMatchObject({ kind: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 1e-4 });
+    const resumed = await train({ resume: old, epochs: 2, out: join(dir, 'more.ckpt') });
+    expect(resumed.metrics).toHaveLength(2);
   });
 });

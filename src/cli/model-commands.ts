@@ -6,6 +6,7 @@ import { paramLayout, parameterCount } from '../model/layout.js';
 import { checkEnsemble, meanProbabilities } from '../model/ensemble.js';
 import { loadModel, mostProbable, type Model } from '../model/model.js';
 import { describeSpec } from '../model/spec.js';
+import { MODEL_OPTION_KEYS, unresolveOptions } from '../options.js';
 import { TTA_VIEWS, ttaImageShape } from '../model/tta.js';
 import { int, loss, percent, seconds } from './progress.js';
 
@@ -154,7 +155,8 @@ export async function infoHandler(argv: { model: string; json?: boolean }): Prom
     `spec           ${describeSpec(c.spec)}`,
     `parameters     ${int(parameters)}`,
     `epochs trained ${c.position.epoch} of ${options.epochs}${inProgress}`,
-    `options        ${Object.entries(options).map(([k, v]) => `${k} ${String(v)}`).join(' · ')}`,
+    `options        ${Object.entries(unresolveOptions(c.options)).filter(([k]) => !(MODEL_OPTION_KEYS as readonly string[]).includes(k))
+      .map(([k, v]) => `${k} ${String(v)}`).join(' · ')}`,
   ];
   if (c.metrics.length > 0) {
     lines.push('epoch  train loss  val loss  val acc  samples/s  time');

@@ -6,6 +6,8 @@ export type TrainEvent = StartEvent | StepEvent | EpochEvent | DoneEvent;
 export interface StartEvent {
   type: 'start';
   spec: string;
+  /** The optimiser and the rest of the training recipe, in one line (describeRecipe). */
+  recipe: string;
   kernels: string;
   workers: number;
   parameters: number;

@@ -258,6 +258,21 @@ export function unresolveOptions(r: Omit<ResolvedTrainOptions, 'workers' | 'out'
   };
 }
 
+/** One line such as `sgd (Nesterov μ 0.9) · lr 0.1 onecycle · weight decay 0.0005 · batch 128 · augment rotate=10,shift=2,scale=0.1 · ema 0.999`. */
+export function describeRecipe(o: ResolvedTrainOptions): string {
+  const opt = o.optimizer;
+  const parts = [
+    opt.kind === 'sgd' ? (opt.momentum > 0 ? `sgd (${opt.nesterov ? 'Nesterov ' : ''}μ ${opt.momentum})` : 'sgd') : `${opt.kind} (β ${opt.beta1}, ${opt.beta2})`,
+    `lr ${o.lr} ${o.schedule}${o.warmupEpochs > 0 ? `, warm-up ${o.warmupEpochs} epochs` : ''}`,
+    `weight decay ${opt.weightDecay}`,
+    `batch ${o.batchSize}`,
+  ];
+  if (o.augment) parts.push(`augment ${formatAugment(o.augment)}`);
+  if (o.labelSmoothing > 0) parts.push(`label smoothing ${o.labelSmoothing}`);
+  if (o.ema > 0) parts.push(`ema ${o.ema}`);
+  return parts.join(' · ');
+}
+
 /** What the learning-rate schedule depends on. */
 export type ScheduleOptions = Pick<ResolvedTrainOptions, 'lr' | 'schedule' | 'epochs' | 'lrStepEpochs' | 'lrGamma' | 'warmupEpochs'>;
 

@@ -9,7 +9,7 @@ import { augmentScratchFloats } from '../data/augment.js';
 import { initParams } from '../model/init.js';
 import { compileNet, parameterCount } from '../model/layout.js';
 import { describeSpec, specClasses, specInputs, type ModelSpec } from '../model/spec.js';
-import { learningRate, type ResolvedTrainOptions, type ScheduleOptions } from '../options.js';
+import { describeRecipe, learningRate, type ResolvedTrainOptions, type ScheduleOptions } from '../options.js';
 import { epochPermutation } from '../rng.js';
 import { failAll } from './barrier.js';
 import { Control, createSharedMemory, planMemory, sharedViews, STEP_BARRIER } from './memory.js';
@@ -203,7 +203,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
 
   try {
     emit({
-      type: 'start', spec: describeSpec(o.spec), kernels: o.kernels, workers: o.workers, parameters: parameterCount(net.layout),
+      type: 'start', spec: describeSpec(o.spec), recipe: describeRecipe(o), kernels: o.kernels, workers: o.workers, parameters: parameterCount(net.layout),
       trainSize: trainCount, valSize: o.valSize, testSize: data.test.count, epochs: o.epochs, batchSize: o.batchSize,
       microBatch: o.microBatch, stepsPerEpoch, startEpoch: position.epoch, startStep: position.step,
     });

@@ -7,7 +7,7 @@ import type { TrainEvent } from './events.js';
 import { workerFile } from './engine/pool.js';
 import { runTraining, type TrainResult } from './engine/trainer.js';
 import { describeSpec } from './model/spec.js';
-import { MODEL_OPTION_KEYS, resolveOptions, unresolveOptions, type ResolvedTrainOptions, type TrainOptions } from './options.js';
+import { kebab, MODEL_OPTION_KEYS, resolveOptions, unresolveOptions, type ResolvedTrainOptions, type TrainOptions } from './options.js';
 
 /**
  * The library's front door: `train(options)` runs a training to its end; `Trainer` is the same as an
@@ -48,7 +48,6 @@ export async function prepareRun(options: TrainOptions): Promise<{ options: Reso
 
 const definedOnly = (o: TrainOptions): TrainOptions =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as TrainOptions;
-const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 export interface TrainCallbacks {
   /** Progress: start, steps (at most every 100 ms), epochs, done. */

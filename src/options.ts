@@ -162,7 +162,8 @@ export const PRESETS: Record<string, TrainOptions> = {
 /** Options that define the network; a checkpoint can only be resumed with the same ones. */
 export const MODEL_OPTION_KEYS = ['model', 'layers', 'activation', 'outputActivation', 'loss'] as const;
 
-const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+/** The CLI flag of an option: `labelSmoothing` → `label-smoothing`. */
+export const kebab = (s: string): string => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 function integer(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (!Number.isInteger(value) || value < min || value > max) {
@@ -186,7 +187,7 @@ export function resolveOptions(given: TrainOptions = {}): ResolvedTrainOptions {
   if (given.preset !== undefined) {
     const recipe = PRESETS[given.preset];
     if (!recipe) throw badOption(`--preset "${given.preset}" is unknown; use ${Object.keys(PRESETS).join(' or ')}`);
-    const mlpFlags = (['layers', 'activation', 'outputActivation', 'loss'] as const).filter((k) => given[k] !== undefined);
+    const mlpFlags = MODEL_OPTION_KEYS.filter((k) => k !== 'model' && given[k] !== undefined);
     if (mlpFlags.length > 0) throw badOption(`--preset ${given.preset} trains a convolutional network; drop --${mlpFlags.map((k) => kebab(k)).join(', --')} (or pick the network with --model)`);
     o = { ...recipe, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) };
   }

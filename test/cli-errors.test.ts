@@ -44,6 +44,17 @@ describe('mnist-dp train: bad options exit 2 with one line naming the flag', () 
   it('--kernels foo', () => expectError(cli('train', '--kernels', 'foo'), 2, '--kernels'));
   it('--layers 100-10 (does not start at 784)', () => expectError(cli('train', '--layers', '100-10'), 2, '--layers', '784'));
   it('--layers 784-64-7 (does not end at 10)', () => expectError(cli('train', '--layers', '784-64-7'), 2, '--layers', '10'));
+  it('--preset slow', () => expectError(cli('train', '--preset', 'slow'), 2, '--preset', 'fast', 'best'));
+  it('--preset fast with an MLP flag', () => expectError(cli('train', '--preset', 'fast', '--layers', '784-10'), 2, '--preset', '--layers'));
+  it('--model with an unknown layer', () => expectError(cli('train', '--model', 'c32k5-conv-fc10'), 2, '--model', '"conv"'));
+  it('--model that does not end in a dense layer', () => expectError(cli('train', '--model', 'c8k5-relu'), 2, '--model', 'fc10'));
+  it('--model whose window does not fit', () => expectError(cli('train', '--model', 'c8k5-mp2-c8k5-mp2-c8k5-fc10'), 2, '--model', 'layer 5', 'window'));
+  it('--model ending in the wrong number of classes', () => expectError(cli('train', '--model', 'c4k5-fc7'), 2, '--model', 'fc10'));
+  it('--model with --layers', () => expectError(cli('train', '--model', 'cnn', '--layers', '784-10'), 2, '--model', '--layers'));
+  it('--optimizer lbfgs', () => expectError(cli('train', '--optimizer', 'lbfgs'), 2, '--optimizer', 'adamw'));
+  it('--augment rotate=x', () => expectError(cli('train', '--augment', 'rotate=x'), 2, '--augment'));
+  it('--ema 1', () => expectError(cli('train', '--ema', '1'), 2, '--ema'));
+  it('--label-smoothing 1', () => expectError(cli('train', '--label-smoothing', '1'), 2, '--label-smoothing'));
 
   it('wrote no checkpoint on the way', async () => {
     expect((await readdir(work())).filter((f) => f.endsWith('.ckpt'))).toEqual([]);

@@ -4,7 +4,7 @@ import { train } from '../api.js';
 import { badOption } from '../errors.js';
 import { KERNEL_NAMES } from '../kernels/index.js';
 import { ACTIVATION_NAMES, LOSS_NAMES, MODEL_PRESETS } from '../model/spec.js';
-import { DEFAULT_OPTIONS, OPTIMIZER_NAMES, PRESETS, SCHEDULE_NAMES, type TrainOptions } from '../options.js';
+import { DEFAULT_OPTIONS, kebab, OPTIMIZER_NAMES, PRESETS, SCHEDULE_NAMES, type TrainOptions } from '../options.js';
 import { humanReporter, jsonReporter, shellQuote } from './progress.js';
 
 /**
@@ -63,7 +63,6 @@ const FLAGS: { [K in keyof Required<TrainOptions>]: FlagSpec } = {
   resume: { type: 'string', group: RUN, describe: 'continue the run saved in this checkpoint (only --epochs, --workers, --out, --data, --kernels may change)' },
 };
 
-const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const KEYS = Object.keys(FLAGS) as (keyof TrainOptions)[];
 
 export function trainBuilder(y: Argv): Argv {

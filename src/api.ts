@@ -33,6 +33,8 @@ export async function prepareRun(options: TrainOptions): Promise<{ options: Reso
   if ('model' in given) for (const key of MODEL_OPTION_KEYS) if (key !== 'model') delete saved[key];
   if (MODEL_OPTION_KEYS.some((key) => key !== 'model' && key in given)) delete saved.model;
   const merged = resolveOptions({ ...saved, ...given, out: options.out === undefined ? file : options.out });
+  // A CNN's input shape comes from the data it was trained on (see runTraining), not from its layer string.
+  if (merged.spec.kind === 'cnn' && c.spec.kind === 'cnn') merged.spec = { ...merged.spec, input: { ...c.spec.input } };
   const mergedGiven = unresolveOptions(merged);
   assertSameArchitecture(file, c.spec, merged.spec, describeSpec);
   for (const key of Object.keys(given) as (keyof TrainOptions)[]) {

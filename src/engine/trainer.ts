@@ -47,6 +47,16 @@ export interface TrainResult {
   timing: { trainSeconds: number; barrierSeconds: number };
 }
 
+/**
+ * A new CNN reads images of the data's shape: a layer string says nothing about the input, so the same
+ * `--model` trains on 28×28 MNIST or on any other single-channel IDX data set. A resumed run keeps its
+ * checkpoint's shape (checked by checkSpecFitsData).
+ */
+function fitInputToData(spec: ModelSpec, data: IdxDataset): ModelSpec {
+  if (spec.kind !== 'cnn') return spec;
+  return { ...spec, input: { height: data.train.rows, width: data.train.cols, channels: 1 } };
+}
+
 /** Checks that the network fits the data: inputs = pixels per image, outputs = number of classes. */
 function checkSpecFitsData(spec: ModelSpec, data: IdxDataset): void {
   const inputs = data.train.rows * data.train.cols;
@@ -67,7 +77,8 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
   const started = performance.now();
   const emit = hooks.onEvent ?? (() => {});
   const data = await loadIdxDataset(o.data ?? defaultMnistDir());
-  checkSpecFitsData(o.spec, data);
+  const spec = resumed ? o.spec : fitInputToData(o.spec, data);
+  checkSpecFitsData(spec, data);
 
   // The validation images are the last valSize of the training file; training uses the first trainCount
   // of the rest. In shared memory both sit in one region: training rows first, then validation rows.
@@ -75,7 +86,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
   if (o.valSize >= total) throw badOption(`--val-size ${o.valSize} leaves no training images (the training set has ${total})`);
   const trainCount = o.trainSize > 0 ? Math.min(o.trainSize, total - o.valSize) : total - o.valSize;
   const D = data.train.rows * data.train.cols;
-  const net = compileNet(o.spec);
+  const net = compileNet(spec);
   const image = { height: data.train.rows, width: data.train.cols };
   const plan = planMemory({
     net, adam: o.optimizer.kind !== 'sgd', ema: o.ema > 0,
@@ -103,7 +114,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
   const weights = o.ema > 0 ? 'ema' : 'params';
   const modelParams = () => (o.ema > 0 ? v.ema : v.params);
 
-  const init: WorkerInit = { memory, plan, spec: o.spec, kernels: o.kernels };
+  const init: WorkerInit = { memory, plan, spec, kernels: o.kernels };
   const pool = new Piscina({
     filename: hooks.workerFile ?? workerFile('train-worker'),
     minThreads: o.workers,
@@ -152,15 +163,15 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
     if (!o.out) return;
     const { workers: _w, out: _o, resume: _r, data: _d, ...options } = o;
     await saveCheckpoint(o.out, {
-      spec: o.spec, params: v.params.slice(), ema: o.ema > 0 ? v.ema.slice() : null,
+      spec, params: v.params.slice(), ema: o.ema > 0 ? v.ema.slice() : null,
       optimizer: { kind: o.optimizer.kind, velocity: v.velocity.slice(), moment2: o.optimizer.kind === 'sgd' ? null : v.moment2.slice() },
-      options, position, rng: { kind: 'counter', seed: o.seed }, metrics, testAccuracy,
+      options: { ...options, spec }, position, rng: { kind: 'counter', seed: o.seed }, metrics, testAccuracy,
     });
   };
   const finish = (e: Omit<DoneEvent, 'type' | 'seconds' | 'checkpoint' | 'epochs'>): TrainResult => {
     const seconds = (performance.now() - started) / 1000;
     emit({ type: 'done', ...e, epochs: o.epochs, seconds, checkpoint: o.out });
-    return { spec: o.spec, params: modelParams().slice(), metrics, testAccuracy: e.testAccuracy, testLoss: e.testLoss,
+    return { spec, params: modelParams().slice(), metrics, testAccuracy: e.testAccuracy, testLoss: e.testLoss,
       aborted: e.aborted, checkpoint: o.out, seconds, messages, timing };
   };
 
@@ -203,7 +214,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
 
   try {
     emit({
-      type: 'start', spec: describeSpec(o.spec), recipe: describeRecipe(o), kernels: o.kernels, workers: o.workers, parameters: parameterCount(net.layout),
+      type: 'start', spec: describeSpec(spec), recipe: describeRecipe(o), kernels: o.kernels, workers: o.workers, parameters: parameterCount(net.layout),
       trainSize: trainCount, valSize: o.valSize, testSize: data.test.count, epochs: o.epochs, batchSize: o.batchSize,
       microBatch: o.microBatch, stepsPerEpoch, startEpoch: position.epoch, startStep: position.step,
     });

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/checkpoint.js';
 import { defaultMnistDir, loadIdxDataset } from '../src/data/dataset.js';
 import { loadModel } from '../src/model/model.js';
+import { MODEL_PRESETS } from '../src/model/spec.js';
+import { runCli } from './helpers/cli.js';
 
 // models/mnist-best.ckpt is committed, so that eval and loadModel work right after npm install. Its
 // record (models/mnist-best.ckpt.json, written by npm run best) states the accuracy it was trained to.
@@ -28,5 +30,14 @@ describe('the shipped best model', () => {
     expect(c.rng.seed).toBe(1);
     expect(c.ema).not.toBeNull();
     expect(c.options.augment).not.toBeNull();
+  });
+
+  it('info --json gives its layer string (what --model reads) and its input shape', () => {
+    const r = runCli(process.cwd(), ['info', '--model', FILE, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const info = JSON.parse(r.stdout) as { layers: string; input: unknown; parameters: number };
+    expect(info.layers).toBe(MODEL_PRESETS['cnn-wide']);
+    expect(info.input).toEqual({ height: 28, width: 28, channels: 1 });
+    expect(info.parameters).toBe(331754);
   });
 });

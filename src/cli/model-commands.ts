@@ -5,7 +5,7 @@ import { badOption } from '../errors.js';
 import { paramLayout, parameterCount } from '../model/layout.js';
 import { checkEnsemble, meanProbabilities } from '../model/ensemble.js';
 import { loadModel, mostProbable, type Model } from '../model/model.js';
-import { describeSpec } from '../model/spec.js';
+import { describeSpec, formatCnnLayers } from '../model/spec.js';
 import { MODEL_OPTION_KEYS, unresolveOptions } from '../options.js';
 import { TTA_VIEWS, ttaImageShape } from '../model/tta.js';
 import { int, loss, percent, seconds } from './progress.js';
@@ -144,7 +144,9 @@ export async function infoHandler(argv: { model: string; json?: boolean }): Prom
   const { spec: _spec, ...options } = c.options;
   if (argv.json) {
     process.stdout.write(`${JSON.stringify({
-      model: argv.model, spec: describeSpec(c.spec), layers: c.spec.layers, parameters, epochsTrained: c.position.epoch,
+      model: argv.model, spec: describeSpec(c.spec),
+      // An MLP's layer sizes, or a CNN's layer string (what --model reads) and its input shape.
+      ...(c.spec.kind === 'mlp' ? { layers: c.spec.layers } : { layers: formatCnnLayers(c.spec), input: c.spec.input }), parameters, epochsTrained: c.position.epoch,
       position: c.position, options, metrics: c.metrics, testAccuracy: c.testAccuracy,
     })}\n`);
     return;

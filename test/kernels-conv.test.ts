@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { batchNormScratchWords, type AdamHyper, type ConvGeometry, type Kernels } from '../src/kernels/kernels.js';
 import { tsKernels } from '../src/kernels/ts.js';
-import { createWasmKernels, SharedArena, wasmSupport, type WasmKernels, type WasmVariant } from '../src/kernels/wasm.js';
+import type { WasmKernels } from '../src/kernels/wasm.js';
+import { kernelImplementations, type KernelsUnderTest } from './helpers/implementations.js';
 import {
   convGeometry, maxRelativeError, randomFloats, refAdamStep, refBatchNorm, refBatchNormBackward, refCol2im, refConv, refIm2col, refMaxPool,
   refMaxPoolBackward,
@@ -19,34 +19,7 @@ import {
  * the call.
  */
 
-execFileSync(process.execPath, ['scripts/build-wasm.mjs', '--quiet', '--if-stale'], { stdio: 'inherit' });
-
-interface Impl {
-  kernels: Kernels;
-  /** A zeroed float array of n elements where the kernels can use it (the arena's start alignment, 64). */
-  alloc(n: number): Float32Array;
-  i32(n: number): Int32Array;
-  reset(): void;
-}
-
-const plain: Impl = { kernels: tsKernels, alloc: (n) => new Float32Array(n), i32: (n) => new Int32Array(n), reset: () => {} };
-
-async function shared(variant: WasmVariant): Promise<Impl> {
-  const arena = new SharedArena(48 << 20);
-  return {
-    kernels: await createWasmKernels(arena.memory, variant),
-    alloc: (n) => arena.f32(n),
-    i32: (n) => arena.i32(n),
-    reset: () => arena.reset(),
-  };
-}
-
-const support = wasmSupport();
-const IMPLEMENTATIONS: { name: string; impl: Impl | null }[] = [
-  { name: 'ts', impl: plain },
-  { name: 'wasm', impl: support.simd ? await shared('wasm') : null },
-  { name: 'wasm-relaxed', impl: support.relaxed ? await shared('wasm-relaxed') : null },
-];
+const IMPLEMENTATIONS = await kernelImplementations(48 << 20);
 
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
 const f64 = (a: ArrayLike<number>) => Float64Array.from(a);
@@ -75,7 +48,7 @@ const NORMS: [number, number][] = [[1, 1], [7, 3], [37, 5], [150, 32], [9, 13], 
 const LENGTHS = [1, 3, 7, 17, 64, 1031];
 
 for (const { name, impl } of IMPLEMENTATIONS) describe.skipIf(!impl)(`${name} kernels`, () => {
-  let t: Impl;
+  let t: KernelsUnderTest;
   let k: Kernels;
   const GUARD = 16, SENTINEL = 31337.25;
   const guards: { whole: Float32Array | Int32Array; begin: number; end: number }[] = [];
@@ -90,7 +63,7 @@ for (const { name, impl } of IMPLEMENTATIONS) describe.skipIf(!impl)(`${name} ke
   function guarded(n: number, ints: true): Int32Array;
   function guarded(n: number, ints: boolean): Float32Array | Int32Array {
     const s = skew();
-    const whole = ints ? t.i32(n + 2 * GUARD + s).fill(-777) : t.alloc(n + 2 * GUARD + s).fill(SENTINEL);
+    const whole = ints ? t.i32(n + 2 * GUARD + s).fill(-777) : t.f32(n + 2 * GUARD + s).fill(SENTINEL);
     guards.push({ whole, begin: GUARD + s, end: GUARD + s + n });
     return whole.subarray(GUARD + s, GUARD + s + n);
   }
@@ -407,7 +380,7 @@ for (const variant of ['wasm', 'wasm-relaxed'] as const) {
     const g = convGeometry(5, 5, 3, 3, 1, 1);
 
     it('views outside the shared memory', () => {
-      const inside = t.alloc(1000), elsewhere = new Float32Array(1000);
+      const inside = t.f32(1000), elsewhere = new Float32Array(1000);
       expect(() => k.im2col(inside, elsewhere, 1, g)).toThrow(/im2col: x is not a view of the kernels' shared WebAssembly.Memory/);
       expect(() => k.col2im(elsewhere, inside, 1, g)).toThrow(/col2im: dx is not a view/);
       expect(() => k.maxPoolForward(inside, new Int32Array(10), inside, 1, 4, 4, 1, 2)).toThrow(/maxPoolForward: argmax is not a view/);
@@ -418,21 +391,21 @@ for (const variant of ['wasm', 'wasm-relaxed'] as const) {
     });
 
     it('views too short for the shapes', () => {
-      const x = t.alloc(75);
-      expect(() => k.im2col(t.alloc(25 * 27 - 1), x, 1, g)).toThrow(/im2col: cols has 674 elements, the call needs 675/);
-      expect(() => k.col2im(t.alloc(74), t.alloc(675), 1, g)).toThrow(/col2im: dx has 74 elements, the call needs 75/);
-      expect(() => k.maxPoolForward(t.alloc(4), t.i32(3), t.alloc(16), 1, 4, 4, 1, 2)).toThrow(/maxPoolForward: argmax has 3 elements, the call needs 4/);
-      expect(() => k.batchNormBackward(t.alloc(8), t.alloc(2), t.alloc(2), t.alloc(8), t.alloc(8), t.alloc(2), t.alloc(1), 4, 2, t.i32(16)))
+      const x = t.f32(75);
+      expect(() => k.im2col(t.f32(25 * 27 - 1), x, 1, g)).toThrow(/im2col: cols has 674 elements, the call needs 675/);
+      expect(() => k.col2im(t.f32(74), t.f32(675), 1, g)).toThrow(/col2im: dx has 74 elements, the call needs 75/);
+      expect(() => k.maxPoolForward(t.f32(4), t.i32(3), t.f32(16), 1, 4, 4, 1, 2)).toThrow(/maxPoolForward: argmax has 3 elements, the call needs 4/);
+      expect(() => k.batchNormBackward(t.f32(8), t.f32(2), t.f32(2), t.f32(8), t.f32(8), t.f32(2), t.f32(1), 4, 2, t.i32(16)))
         .toThrow(/batchNormBackward: invstd has 1 elements, the call needs 2/);
-      expect(() => k.batchNormForward(t.alloc(8), t.alloc(8), t.alloc(6), t.alloc(8), t.alloc(2), t.alloc(2), 4, 2, 1e-5, t.i32(15)))
+      expect(() => k.batchNormForward(t.f32(8), t.f32(8), t.f32(6), t.f32(8), t.f32(2), t.f32(2), 4, 2, 1e-5, t.i32(15)))
         .toThrow(/batchNormForward: scratch has 15 elements, the call needs 16/);
-      expect(() => k.scaleShift(t.alloc(8), t.alloc(7), t.alloc(2), t.alloc(2), 4, 2)).toThrow(/scaleShift: x has 7 elements, the call needs 8/);
-      expect(() => k.emaUpdate(t.alloc(9), t.alloc(8), 3, 9, 0.5)).toThrow(/emaUpdate: x has 8 elements, the call needs 9/);
+      expect(() => k.scaleShift(t.f32(8), t.f32(7), t.f32(2), t.f32(2), 4, 2)).toThrow(/scaleShift: x has 7 elements, the call needs 8/);
+      expect(() => k.emaUpdate(t.f32(9), t.f32(8), 3, 9, 0.5)).toThrow(/emaUpdate: x has 8 elements, the call needs 9/);
     });
 
     it('a pool window of size 0, and argmax indices outside dx (nothing written)', () => {
-      expect(() => k.maxPoolForward(t.alloc(4), t.i32(4), t.alloc(16), 1, 4, 4, 1, 0)).toThrow(/maxPoolForward: bad window size 0/);
-      const dx = t.alloc(8).fill(7), dy = t.alloc(6), argmax = t.i32(6);
+      expect(() => k.maxPoolForward(t.f32(4), t.i32(4), t.f32(16), 1, 4, 4, 1, 0)).toThrow(/maxPoolForward: bad window size 0/);
+      const dx = t.f32(8).fill(7), dy = t.f32(6), argmax = t.i32(6);
       argmax.set([0, 1, 2, 3, 8, 4]);
       expect(() => k.maxPoolBackward(dx, dy, argmax, 6, 8)).toThrow(/maxPoolBackward: argmax\[4\] = 8 is outside dx \(8 elements\)/);
       argmax.set([0, -1, 2, 3, 5, 4]);
@@ -444,7 +417,7 @@ for (const variant of ['wasm', 'wasm-relaxed'] as const) {
 
     it('a geometry whose positions overflow int32', () => {
       const big = { ...g, stride: 2 ** 30, OH: 3 };
-      expect(() => k.im2col(t.alloc(3 * 5 * 27), t.alloc(75), 1, big)).toThrow(/im2col: the geometry's positions overflow int32/);
+      expect(() => k.im2col(t.f32(3 * 5 * 27), t.f32(75), 1, big)).toThrow(/im2col: the geometry's positions overflow int32/);
     });
   });
 }

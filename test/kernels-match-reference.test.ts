@@ -1,61 +1,15 @@
-import { execFileSync } from 'node:child_process';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { tsKernels } from '../src/kernels/ts.js';
 import { sparseScratchWords, type Kernels } from '../src/kernels/kernels.js';
-import { createWasmKernels, SharedArena, wasmSupport, type WasmVariant } from '../src/kernels/wasm.js';
+import { kernelImplementations, type KernelsUnderTest } from './helpers/implementations.js';
 import { maxRelativeError, randomFloats, refGemmAB, refGemmABt, refGemmAtB } from './helpers/reference.js';
-
-// The WebAssembly kernels are built from source; build them if this checkout has not yet (or if their
-// source is newer than the build), so that `npx vitest run` alone tests what is in src/.
-execFileSync(process.execPath, ['scripts/build-wasm.mjs', '--quiet', '--if-stale'], { stdio: 'inherit' });
 
 // Awkward sizes on purpose: 1, primes, and sizes just past a multiple of the 4-wide tiles.
 const SHAPES: [number, number, number][] = [
   [1, 1, 1], [3, 7, 17], [7, 17, 3], [17, 3, 129], [129, 10, 7], [8, 256, 784], [13, 129, 33],
 ];
 
-/**
- * An implementation under test, with where its buffers must live: the TypeScript kernels take any
- * typed array, the WebAssembly ones only views of their shared memory.
- */
-interface KernelsUnderTest {
-  name: string;
-  kernels: Kernels;
-  f32(n: number): Float32Array;
-  i32(n: number): Int32Array;
-  u8(n: number): Uint8Array;
-  /** Frees everything handed out (before each test). */
-  reset(): void;
-}
-
-const plainArrays: KernelsUnderTest = {
-  name: 'ts',
-  kernels: tsKernels,
-  f32: (n) => new Float32Array(n),
-  i32: (n) => new Int32Array(n),
-  u8: (n) => new Uint8Array(n),
-  reset: () => {},
-};
-
-async function inSharedMemory(variant: WasmVariant): Promise<KernelsUnderTest> {
-  const arena = new SharedArena(32 << 20);
-  return {
-    name: variant,
-    kernels: await createWasmKernels(arena.memory, variant),
-    f32: (n) => arena.f32(n),
-    i32: (n) => arena.i32(n),
-    u8: (n) => arena.u8(n),
-    reset: () => arena.reset(),
-  };
-}
-
 // Every implementation runs the same checks; one this Node.js cannot run shows up as skipped.
-const support = wasmSupport();
-const IMPLEMENTATIONS: { name: string; impl: KernelsUnderTest | null }[] = [
-  { name: 'ts', impl: plainArrays },
-  { name: 'wasm', impl: support.simd ? await inSharedMemory('wasm') : null },
-  { name: 'wasm-relaxed', impl: support.relaxed ? await inSharedMemory('wasm-relaxed') : null },
-];
+const IMPLEMENTATIONS = await kernelImplementations(32 << 20);
 
 for (const { name, impl } of IMPLEMENTATIONS) describe.skipIf(!impl)(`${name} kernels`, () => {
   let t: KernelsUnderTest;

@@ -1,16 +1,17 @@
 import type { Net } from '../model/layout.js';
 import { bufferSizes, type NetBuffers } from '../model/network.js';
+import { ticketWords } from './queues.js';
 
 /**
  * The memory map of a training run. Everything the workers touch lives in one shared
  * WebAssembly.Memory (its buffer is a SharedArrayBuffer), so kernels in JavaScript or WebAssembly read
  * weights and write gradients in place and nothing is copied per batch: only control messages move.
  *
- *   ┌──────────┬──────────┬────────┬──────┬──────────┬─────────┬──────┬──────────────┬───────────┬────────────┬──────────────┬─────────────────┐
- *   │ control  │ progress │ params │ grad │ velocity │ moment2 │ ema  │ slots (S×P)  │ shardLoss │ epochOrder │ train / test │ scratch[0..W-1] │
- *   │ Int32 16 │ f64 2    │ P f32  │ P    │ P (Adam  │ P (Adam │ P or │ one per      │ S f64     │ N int32    │ pixels and   │ per-worker      │
- *   │          │          │        │      │ its m)   │ its v)  │ 0    │ micro-shard  │           │            │ labels, u8   │ NetBuffers      │
- *   └──────────┴──────────┴────────┴──────┴──────────┴─────────┴──────┴──────────────┴───────────┴────────────┴──────────────┴─────────────────┘
+ *   ┌──────────┬─────────┬──────────┬────────┬──────┬──────────┬─────────┬──────┬──────────────┬───────────┬────────────┬──────────────┬─────────────────┐
+ *   │ control  │ tickets │ progress │ params │ grad │ velocity │ moment2 │ ema  │ slots (S×P)  │ shardLoss │ epochOrder │ train / test │ scratch[0..W-1] │
+ *   │ Int32 16 │ 2·W     │ f64 2    │ P f32  │ P    │ P (Adam  │ P (Adam │ P or │ one per      │ S f64     │ N int32    │ pixels and   │ per-worker      │
+ *   │          │ lines   │          │        │      │ its m)   │ its v)  │ 0    │ micro-shard  │           │            │ labels, u8   │ NetBuffers      │
+ *   └──────────┴─────────┴──────────┴────────┴──────┴──────────┴─────────┴──────┴──────────────┴───────────┴────────────┴──────────────┴─────────────────┘
  *
  * The plan holds byte offsets only (a plain object the workers receive once); `sharedViews` and
  * `scratchViews` turn it into typed arrays on either side.
@@ -74,6 +75,8 @@ export interface MemoryPlan {
   trainCount: number;
   testCount: number;
   control: Region;
+  /** The step's work queues (see queues.ts): one counter per worker and phase, each on its own cache line. */
+  tickets: Region;
   progress: Region;
   params: Region;
   grad: Region;
@@ -130,6 +133,7 @@ export function planMemory(input: PlanInput): MemoryPlan {
     trainCount: input.trainCount,
     testCount: input.testCount,
     control: take(CONTROL_WORDS * 4),
+    tickets: take(ticketWords(workers) * 4),
     progress: take(2 * 8),
     params: take(P * 4),
     grad: take(P * 4),
@@ -176,6 +180,7 @@ const u8 = (buf: ArrayBufferLike, r: Region) => new Uint8Array(buf, r.offset, r.
 
 export interface SharedViews {
   control: Int32Array;
+  tickets: Int32Array;
   /** [lossSum, samples] of the current epoch so far, written by worker 0 for progress reports. */
   progress: Float64Array;
   params: Float32Array;
@@ -195,6 +200,7 @@ export interface SharedViews {
 export function sharedViews(buf: ArrayBufferLike, plan: MemoryPlan): SharedViews {
   return {
     control: i32(buf, plan.control),
+    tickets: i32(buf, plan.tickets),
     progress: new Float64Array(buf, plan.progress.offset, 2),
     params: f32(buf, plan.params),
     grad: f32(buf, plan.grad),

@@ -6,6 +6,7 @@ import { learningRate } from '../options.js';
 import { arriveAndWait } from './barrier.js';
 import { Control, STEP_BARRIER, type MemoryPlan, type ScratchViews, type SharedViews } from './memory.js';
 import type { EvalResult, EvalTask, RunResult, RunTask } from './protocol.js';
+import { Phase, rangeOf, resetPhase, takeItem } from './queues.js';
 
 /**
  * The work of training, as plain functions over the shared views: the worker entry file only routes
@@ -17,13 +18,6 @@ export interface StepContext {
   plan: MemoryPlan;
   shared: SharedViews;
   scratch: ScratchViews;
-}
-
-/** The part [begin, end) of [0, n) that rank `rank` of `parts` owns, boundaries on multiples of `align`. */
-export function rangeOf(rank: number, parts: number, n: number, align = 1): [number, number] {
-  const units = Math.ceil(n / align);
-  const at = (r: number) => Math.min(n, Math.floor((r * units) / parts) * align);
-  return [at(rank), at(rank + 1)];
 }
 
 /** What a step does with a batch, besides forward and backward: the parts of RunTask computeGradients reads. */
@@ -93,44 +87,57 @@ export function emaDecayAt(decay: number, t: number): number {
   return Math.min(decay, (1 + t) / (10 + t));
 }
 
+/** Chunks of the update per worker: small enough to share out the work of a paused worker, large enough for the kernels' speed. */
+const UPDATE_CHUNKS_PER_WORKER = 8;
+
 /**
  * One worker's share of steps [fromStep, toStep) of an epoch. Per step:
- *   1. gradients of this rank's micro-shards              (all ranks in parallel)
+ *   1. gradients of micro-shards, this rank's first       (all ranks in parallel; see queues.ts)
  *   2. barrier: every slot and shard loss is written
  *   3. the batch loss, summed over shards in index order  (every rank gets the same number)
- *   4. reduce the slots and take the SGD step on this rank's parameter range
+ *   4. reduce the slots and take the optimiser step, chunk by chunk of the parameters, this rank's first
  *   5. barrier: every parameter is updated; the last to arrive turns a stop request into a decision
  * Nothing else synchronises, and no message is exchanged until the task returns.
  */
 export function runSteps(ctx: StepContext, t: RunTask): RunResult {
   const { k, plan, shared } = ctx;
-  const { control } = shared;
-  const [p0, p1] = rangeOf(t.rank, t.workers, plan.P, 16); // 16 floats: whole cache lines per rank
+  const { control, tickets } = shared;
+  const W = t.workers;
+  const chunks = Math.min(UPDATE_CHUNKS_PER_WORKER * W, Math.ceil(plan.P / 16));
   let { lossSum, samples } = t;
   let waited = 0; // ms at the barriers: synchronisation cost plus load imbalance
-  const meet = (last?: () => void) => {
+  const meet = (last: () => void) => {
     const t0 = performance.now();
-    const ok = arriveAndWait(control, STEP_BARRIER, t.workers, t.spinMicros, last);
+    const ok = arriveAndWait(control, STEP_BARRIER, W, t.spinMicros, last);
     waited += performance.now() - t0;
     return ok;
   };
   const result = (outcome: RunResult['outcome'], nextStep: number, badLoss?: number): RunResult =>
     ({ outcome, nextStep, lossSum, samples, barrierSeconds: waited / 1000, badLoss });
-  const stopIfRequested = () => {
+  const gradientsDone = () => resetPhase(tickets, Phase.gradients, W);
+  const stepDone = () => {
+    resetPhase(tickets, Phase.update, W);
     if (Atomics.load(control, Control.stopRequested)) Atomics.store(control, Control.stopping, 1);
   };
   for (let step = t.fromStep; step < t.toStep; step++) {
     const batchSize = Math.min(t.batchSize, t.trainCount - step * t.batchSize);
     const shards = Math.ceil(batchSize / plan.micro);
-    const [s0, s1] = rangeOf(t.rank, t.workers, plan.shards);
-    computeGradients(ctx, s0, Math.min(s1, shards), batchSize, shared.epochOrder.subarray(step * t.batchSize), t);
-    if (!meet()) return result('failed', step);
+    const batch = shared.epochOrder.subarray(step * t.batchSize);
+    for (let s = takeItem(tickets, Phase.gradients, t.rank, W, shards); s >= 0; s = takeItem(tickets, Phase.gradients, t.rank, W, shards)) {
+      computeGradients(ctx, s, s + 1, batchSize, batch, t);
+    }
+    if (!meet(gradientsDone)) return result('failed', step);
 
     let loss = 0;
     for (let s = 0; s < shards; s++) loss += shared.shardLoss[s];
     if (!Number.isFinite(loss)) return result('diverged', step, loss);
-    k.reduceSlots(shared.grad, shared.slots, shards, plan.P, p0, p1, 1 / batchSize);
-    updateParameters(ctx, t, p0, p1, learningRate(t.schedule, t.epoch, step, t.stepsPerEpoch), t.epoch * t.stepsPerEpoch + step + 1);
+    const lr = learningRate(t.schedule, t.epoch, step, t.stepsPerEpoch);
+    const globalStep = t.epoch * t.stepsPerEpoch + step + 1;
+    for (let c = takeItem(tickets, Phase.update, t.rank, W, chunks); c >= 0; c = takeItem(tickets, Phase.update, t.rank, W, chunks)) {
+      const [p0, p1] = rangeOf(c, chunks, plan.P, 16); // 16 floats: whole cache lines per chunk
+      k.reduceSlots(shared.grad, shared.slots, shards, plan.P, p0, p1, 1 / batchSize);
+      updateParameters(ctx, t, p0, p1, lr, globalStep);
+    }
     lossSum += loss;
     samples += batchSize;
     if (t.rank === 0) {
@@ -138,7 +145,7 @@ export function runSteps(ctx: StepContext, t: RunTask): RunResult {
       shared.progress[1] = samples;
       Atomics.store(control, Control.stepsDone, step + 1 - t.fromStep);
     }
-    if (!meet(stopIfRequested)) return result('failed', step + 1);
+    if (!meet(stepDone)) return result('failed', step + 1);
     if (Atomics.load(control, Control.stopping)) return result('stopped', step + 1);
   }
   return result('done', t.toStep);

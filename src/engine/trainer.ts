@@ -14,7 +14,7 @@ import { epochPermutation } from '../rng.js';
 import { failAll } from './barrier.js';
 import { Control, createSharedMemory, planMemory, sharedViews, STEP_BARRIER } from './memory.js';
 import { workerFile } from './pool.js';
-import { rangeOf } from './step.js';
+import { rangeOf, resetPhase, Phase } from './queues.js';
 import type { EvalResult, RunResult, Task, WorkerInit } from './protocol.js';
 
 /**
@@ -182,6 +182,8 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
     Atomics.store(c, Control.stopRequested, hooks.signal?.aborted ? 1 : 0);
     Atomics.store(c, Control.stopping, 0);
     Atomics.store(c, Control.stepsDone, 0);
+    resetPhase(v.tickets, Phase.gradients, o.workers); // the barriers zero them after each phase; a failed step may leave them set
+    resetPhase(v.tickets, Phase.update, o.workers);
     const onAbort = () => Atomics.store(c, Control.stopRequested, 1);
     hooks.signal?.addEventListener('abort', onAbort);
     const from = position.step;

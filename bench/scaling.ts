@@ -51,26 +51,38 @@ interface Point {
   efficiency: number;
   /** Mean share of training time a worker spent at the step barriers (synchronisation + imbalance). */
   barrierShare: number;
+  /** Mean µs per step a worker spent in each phase (the counted epoch). */
+  stepMicros: StepMicros;
 }
+
+interface StepMicros { gradients: number; update: number; barriers: number }
+interface ChildResult { samplesPerSecond: number; barrierShare: number; stepMicros: StepMicros }
 
 /** In a child process: one training run, printed as JSON. */
 async function child(spec: string): Promise<void> {
   const { layers, batchSize, workers } = JSON.parse(spec) as { layers: string; batchSize: number; workers: number };
   // Two epochs of `steps` steps; the first warms up (code tiers, page faults) and is not counted.
-  const r = await train({ layers, batchSize, workers, kernels, epochs: 2, trainSize: argv.steps * batchSize, valSize: 0, out: null, data: argv.data });
+  let stepMicros: StepMicros | undefined;
+  const r = await train({ layers, batchSize, workers, kernels, epochs: 2, trainSize: argv.steps * batchSize, valSize: 0, out: null, data: argv.data },
+    { onEvent: (e) => { if (e.type === 'epoch') stepMicros = e.stepMicros; } });
   const barrierShare = r.timing.barrierSeconds / r.timing.trainSeconds;
-  process.stdout.write(`${JSON.stringify({ samplesPerSecond: r.metrics[1].samplesPerSecond, barrierShare })}\n`);
+  const line: ChildResult = { samplesPerSecond: r.metrics[1].samplesPerSecond, barrierShare, stepMicros: stepMicros! };
+  process.stdout.write(`${JSON.stringify(line)}\n`);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-function trainPoint(model: string, workers: number): { samplesPerSecond: number; barrierShare: number } {
+function trainPoint(model: string, workers: number): ChildResult {
   const runs = Array.from({ length: argv.repeat }, () => {
     const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--kernels', kernels, '--steps', String(argv.steps),
       ...(argv.data ? ['--data', argv.data] : []), '--child', JSON.stringify({ ...MODELS[model], workers })], { encoding: 'utf8' });
-    return JSON.parse(out.trim().split('\n').pop()!) as { samplesPerSecond: number; barrierShare: number };
+    return JSON.parse(out.trim().split('\n').pop()!) as ChildResult;
   });
-  return { samplesPerSecond: median(runs.map((r) => r.samplesPerSecond)), barrierShare: median(runs.map((r) => r.barrierShare)) };
+  const phase = (key: keyof StepMicros) => median(runs.map((r) => r.stepMicros[key]));
+  return {
+    samplesPerSecond: median(runs.map((r) => r.samplesPerSecond)), barrierShare: median(runs.map((r) => r.barrierShare)),
+    stepMicros: { gradients: phase('gradients'), update: phase('update'), barriers: phase('barriers') },
+  };
 }
 
 /** W threads, each running the large MLP's first-layer forward GEMM on its own memory: total FLOP/s. */
@@ -129,14 +141,15 @@ async function main(): Promise<void> {
   for (const model of argv.models.split(',')) {
     const { layers, batchSize } = MODELS[model];
     console.log(`\n${model}: mlp ${layers}, batch ${batchSize}`);
-    console.log('workers  samples/s  speedup  efficiency  barrier share');
+    console.log('workers  samples/s  speedup  efficiency  barrier share  µs per step: gradients  update  barriers');
     const points: Point[] = [];
     for (const workers of workerCounts) {
       const r = trainPoint(model, workers);
       const base = points[0]?.samplesPerSecond ?? r.samplesPerSecond;
       const p = { workers, ...r, speedup: r.samplesPerSecond / base, efficiency: r.samplesPerSecond / base / workers };
       points.push(p);
-      console.log(`${String(workers).padStart(7)}  ${p.samplesPerSecond.toFixed(0).padStart(9)}  ${p.speedup.toFixed(2).padStart(6)}×  ${(100 * p.efficiency).toFixed(0).padStart(9)}%  ${(100 * p.barrierShare).toFixed(1).padStart(12)}%`);
+      console.log(`${String(workers).padStart(7)}  ${p.samplesPerSecond.toFixed(0).padStart(9)}  ${p.speedup.toFixed(2).padStart(6)}×  ${(100 * p.efficiency).toFixed(0).padStart(9)}%  ${(100 * p.barrierShare).toFixed(1).padStart(12)}%  ` +
+        `${p.stepMicros.gradients.toFixed(0).padStart(22)}  ${p.stepMicros.update.toFixed(0).padStart(6)}  ${p.stepMicros.barriers.toFixed(0).padStart(8)}`);
     }
     results[model] = points;
   }

@@ -42,6 +42,8 @@ export interface EpochEvent extends EpochMetrics {
   lr: number;
   elapsedSeconds: number;
   checkpoint: string | null;
+  /** Mean µs per step a worker spent this epoch computing gradients, reducing and updating, and at the barriers. */
+  stepMicros: { gradients: number; update: number; barriers: number };
 }
 
 export interface DoneEvent {

@@ -30,6 +30,13 @@ describe('mnist-dp train --json, then eval and info', () => {
     expect(start).toMatchObject({ spec: 'mlp 784-256-128-10 relu → softmax, cross-entropy', workers: 2, trainSize: 2000, valSize: 1000, epochs: 1 });
     for (const key of ['epoch', 'trainLoss', 'valAccuracy', 'samplesPerSecond', 'seconds']) expect(typeof epoch[key], key).toBe('number');
     expect(epoch.epoch).toBe(1);
+    // Where a step's time went: every phase took some, and together no more than the epoch's training time.
+    const phases = epoch.stepMicros as { gradients: number; update: number; barriers: number };
+    expect(phases.gradients).toBeGreaterThan(0);
+    expect(phases.update).toBeGreaterThan(0);
+    expect(phases.barriers).toBeGreaterThan(0);
+    const steps = 2000 / 128;
+    expect((Math.ceil(steps) * (phases.gradients + phases.update + phases.barriers)) / 1e6).toBeLessThan(epoch.seconds as number);
     expect(epoch.checkpoint).toBe(ckpt);
     expect(done.aborted).toBe(false);
     expect(done.checkpoint).toBe(ckpt);

@@ -58,6 +58,9 @@ export interface RunResult {
   samples: number;
   /** Time this worker spent at the step barriers: synchronisation plus waiting for slower workers. */
   barrierSeconds: number;
+  /** Time this worker spent computing gradients, and reducing them and updating the parameters. */
+  gradientSeconds: number;
+  updateSeconds: number;
   /** The non-finite batch loss, for 'diverged'. */
   badLoss?: number;
 }

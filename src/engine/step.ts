@@ -105,15 +105,22 @@ export function runSteps(ctx: StepContext, t: RunTask): RunResult {
   const W = t.workers;
   const chunks = Math.min(UPDATE_CHUNKS_PER_WORKER * W, Math.ceil(plan.P / 16));
   let { lossSum, samples } = t;
-  let waited = 0; // ms at the barriers: synchronisation cost plus load imbalance
+  // ms in each phase: gradients, update, and the barriers (synchronisation cost plus load imbalance)
+  let gradientMs = 0, updateMs = 0, waited = 0;
+  let clock = performance.now();
+  const lap = () => {
+    const now = performance.now();
+    const ms = now - clock;
+    clock = now;
+    return ms;
+  };
   const meet = (last: () => void) => {
-    const t0 = performance.now();
     const ok = arriveAndWait(control, STEP_BARRIER, W, t.spinMicros, last);
-    waited += performance.now() - t0;
+    waited += lap();
     return ok;
   };
   const result = (outcome: RunResult['outcome'], nextStep: number, badLoss?: number): RunResult =>
-    ({ outcome, nextStep, lossSum, samples, barrierSeconds: waited / 1000, badLoss });
+    ({ outcome, nextStep, lossSum, samples, barrierSeconds: waited / 1000, gradientSeconds: gradientMs / 1000, updateSeconds: updateMs / 1000, badLoss });
   const gradientsDone = () => resetPhase(tickets, Phase.gradients, W);
   const stepDone = () => {
     resetPhase(tickets, Phase.update, W);
@@ -126,6 +133,7 @@ export function runSteps(ctx: StepContext, t: RunTask): RunResult {
     for (let s = takeItem(tickets, Phase.gradients, t.rank, W, shards); s >= 0; s = takeItem(tickets, Phase.gradients, t.rank, W, shards)) {
       computeGradients(ctx, s, s + 1, batchSize, batch, t);
     }
+    gradientMs += lap();
     if (!meet(gradientsDone)) return result('failed', step);
 
     let loss = 0;
@@ -145,6 +153,7 @@ export function runSteps(ctx: StepContext, t: RunTask): RunResult {
       shared.progress[1] = samples;
       Atomics.store(control, Control.stepsDone, step + 1 - t.fromStep);
     }
+    updateMs += lap();
     if (!meet(stepDone)) return result('failed', step + 1);
     if (Atomics.load(control, Control.stopping)) return result('stopped', step + 1);
   }

@@ -43,8 +43,11 @@ export interface TrainResult {
   seconds: number;
   /** Messages sent to workers and their structured-clone size: evidence that no weights or pixels move. */
   messages: { count: number; bytes: number; maxBytes: number };
-  /** Training time (evaluation excluded) and the mean time a worker spent at the step barriers within it. */
-  timing: { trainSeconds: number; barrierSeconds: number };
+  /**
+   * Training time (evaluation excluded), and the mean time a worker spent within it computing gradients,
+   * reducing them and updating the parameters, and at the step barriers.
+   */
+  timing: { trainSeconds: number; gradientSeconds: number; updateSeconds: number; barrierSeconds: number };
 }
 
 /**
@@ -123,7 +126,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
     workerData: init,
   });
   const messages = { count: 0, bytes: 0, maxBytes: 0 };
-  const timing = { trainSeconds: 0, barrierSeconds: 0 };
+  const timing = { trainSeconds: 0, gradientSeconds: 0, updateSeconds: 0, barrierSeconds: 0 };
   const dispatch = async <R>(tasks: Task[], onFailure?: () => void): Promise<R[]> => {
     for (const t of tasks) {
       const bytes = serialize(t).byteLength;
@@ -206,7 +209,10 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
       const results = await dispatch<RunResult>(tasks, () => failAll(c, STEP_BARRIER));
       report();
       timing.trainSeconds += (performance.now() - t0) / 1000;
-      timing.barrierSeconds += results.reduce((sum, r) => sum + r.barrierSeconds, 0) / results.length;
+      const mean = (key: 'gradientSeconds' | 'updateSeconds' | 'barrierSeconds') => results.reduce((sum, r) => sum + r[key], 0) / results.length;
+      timing.gradientSeconds += mean('gradientSeconds');
+      timing.updateSeconds += mean('updateSeconds');
+      timing.barrierSeconds += mean('barrierSeconds');
       return results[0];
     } finally {
       clearInterval(timer);
@@ -230,6 +236,8 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
       v.epochOrder.set(epochPermutation(o.seed, epoch, trainCount));
       const epochStart = performance.now();
       const samplesBefore = position.samples;
+      const stepBefore = position.step;
+      const timingBefore = { ...timing };
       const r = await runEpochSteps(epoch);
       const trainSeconds = (performance.now() - epochStart) / 1000;
       Object.assign(position, { step: r.nextStep, lossSum: r.lossSum, samples: r.samples });
@@ -251,7 +259,9 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
       metrics.push(m);
       Object.assign(position, { epoch: epoch + 1, step: 0, lossSum: 0, samples: 0 });
       await save(null);
-      emit({ type: 'epoch', ...m, epochs: o.epochs, lr, elapsedSeconds: (performance.now() - started) / 1000, checkpoint: o.out });
+      const perStep = (key: keyof typeof timing) => (1e6 * (timing[key] - timingBefore[key])) / (stepsPerEpoch - stepBefore);
+      const stepMicros = { gradients: perStep('gradientSeconds'), update: perStep('updateSeconds'), barriers: perStep('barrierSeconds') };
+      emit({ type: 'epoch', ...m, epochs: o.epochs, lr, elapsedSeconds: (performance.now() - started) / 1000, checkpoint: o.out, stepMicros });
     }
     const test = await evaluate('test', 0, data.test.count);
     await save(test.accuracy);

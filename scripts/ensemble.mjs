@@ -12,12 +12,13 @@
  * The members are fixed by the seeds given before anything is evaluated; the test set only reports.
  * Each member takes about 32 minutes on 2 cores.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 
@@ -34,6 +35,7 @@ if (seeds.length < 2 || seeds.some((s) => !Number.isInteger(s) || s < 0)) {
   process.exit(2);
 }
 const node = process.execPath;
+const run = promisify(execFile);
 const script = (name) => fileURLToPath(new URL(name, import.meta.url));
 const cli = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
 
@@ -49,10 +51,12 @@ for (const [i, seed] of seeds.entries()) {
     { stdio: 'inherit' });
 }
 
-const evaluate = (tta) => JSON.parse(execFileSync(node, [cli, 'eval', ...members.flatMap((m) => ['--model', m]), '--json', ...(tta ? ['--tta'] : [])],
-  { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim());
-const plain = evaluate(false);
-const withTta = evaluate(true);
+// The two evaluations run side by side, as two processes (each predicts on one thread).
+const evaluate = async (tta) => {
+  const { stdout } = await run(node, [cli, 'eval', ...members.flatMap((m) => ['--model', m]), '--json', ...(tta ? ['--tta'] : [])], { maxBuffer: 1 << 20 });
+  return JSON.parse(stdout.trim());
+};
+const [plain, withTta] = await Promise.all([evaluate(false), evaluate(true)]);
 
 const machine = `${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}`;
 const command = `npm run ensemble -- --seeds ${argv.seeds} --dir ${argv.dir}`;

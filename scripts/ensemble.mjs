@@ -56,7 +56,10 @@ const evaluate = async (tta) => {
   const { stdout } = await run(node, [cli, 'eval', ...members.flatMap((m) => ['--model', m]), '--json', ...(tta ? ['--tta'] : [])], { maxBuffer: 1 << 20 });
   return JSON.parse(stdout.trim());
 };
-const [plain, withTta] = await Promise.all([evaluate(false), evaluate(true)]);
+const [plain, withTta] = await Promise.all([evaluate(false), evaluate(true)]).catch((err) => {
+  process.stderr.write(err.stderr || `${err.message}\n`); // the CLI's own message, naming the file at fault
+  process.exit(1);
+});
 
 const machine = `${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}`;
 const command = `npm run ensemble -- --seeds ${argv.seeds} --dir ${argv.dir}`;

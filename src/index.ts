@@ -4,7 +4,8 @@
  */
 export { train, Trainer, spawnTrainer, terminateTrainer, prepareRun, type TrainCallbacks } from './api.js';
 export type { TrainResult } from './engine/trainer.js';
-export { loadModel, Model, type Pixels, type PredictOptions } from './model/model.js';
+export { loadModel, Model, shippedModelFile, type Pixels, type PredictOptions } from './model/model.js';
+export { readInkPng, toDigitImage, MNIST_SHAPE, type InkImage, type DigitShape } from './data/digit-image.js';
 export { predictEnsemble } from './model/ensemble.js';
 export { TTA_VIEWS, type TtaView } from './model/tta.js';
 export { DEFAULT_OPTIONS, resolveOptions, learningRate, type TrainOptions, type ResolvedTrainOptions, type ScheduleKind } from './options.js';

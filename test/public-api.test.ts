@@ -26,7 +26,8 @@ describe('the public API', () => {
     const out = execFileSync(process.execPath, ['--input-type=module', '-e',
       "const m = await import('mnist-dp'); console.log(Object.keys(m).sort().join(','))"], { encoding: 'utf8' });
     const names = out.trim().split(',');
-    for (const name of ['train', 'Trainer', 'spawnTrainer', 'loadModel', 'Model', 'DEFAULT_OPTIONS', 'MnistDpError']) expect(names).toContain(name);
+    for (const name of ['train', 'Trainer', 'spawnTrainer', 'loadModel', 'Model', 'DEFAULT_OPTIONS', 'MnistDpError', 'predictEnsemble',
+      'shippedModelFile', 'readInkPng', 'toDigitImage']) expect(names).toContain(name);
   });
 
   it('defines the defaults once, as the CLI shows them', () => {

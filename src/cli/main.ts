@@ -4,6 +4,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { MnistDpError } from '../errors.js';
 import { evalBuilder, evalHandler, infoBuilder, infoHandler, type EvalArgs } from './model-commands.js';
+import { predictBuilder, predictHandler, type PredictArgs } from './predict.js';
 import { trainBuilder, trainHandler } from './train.js';
 
 /**
@@ -11,7 +12,7 @@ import { trainBuilder, trainHandler } from './train.js';
  * no stack trace; exit 2 for usage errors and bad options, the error's own exitCode otherwise.
  */
 
-const COMMANDS = ['train', 'eval', 'info'];
+const COMMANDS = ['train', 'eval', 'info', 'predict'];
 
 /** A yargs validation failure: unknown flag, missing value, missing command. */
 class UsageError extends Error {}
@@ -45,14 +46,16 @@ function report(err: unknown, args: readonly string[]): number {
 async function main(args: string[]): Promise<void> {
   const cli = yargs(args)
     .scriptName('mnist-dp')
-    .usage('$0 <command> [flags]\n\nData-parallel MLP training for MNIST across worker threads.')
+    .usage('$0 <command> [flags]\n\nData-parallel training of MLPs and CNNs for MNIST across worker threads.')
     .command('train', 'train a network on MNIST (Ctrl-C saves a checkpoint to resume from)', trainBuilder, (argv) =>
       trainHandler(argv as Record<string, unknown>, args))
     .command('eval', "a saved model's accuracy on the test set", evalBuilder, (argv) =>
       evalHandler(argv as unknown as EvalArgs))
     .command('info', 'what a saved model is and how it was trained', infoBuilder, (argv) =>
       infoHandler(argv as unknown as { model: string; json?: boolean }))
-    .demandCommand(1, 'give a command: train, eval or info')
+    .command('predict [images..]', 'the digit in each PNG picture, by the shipped model or --model', predictBuilder, (argv) =>
+      predictHandler(argv as unknown as PredictArgs))
+    .demandCommand(1, 'give a command: train, eval, info or predict')
     .strict()
     .parserConfiguration({ 'duplicate-arguments-array': false })
     .version(version())

@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { loadCheckpoint, type EpochMetrics } from '../checkpoint.js';
-import { badOption } from '../errors.js';
+import { badCheckpoint, badOption } from '../errors.js';
 import { bestKernels, createKernels, type Kernels } from '../kernels/index.js';
 import { tsKernels } from '../kernels/ts.js';
 import { SharedArena } from '../kernels/wasm.js';
@@ -170,6 +172,18 @@ function probabilities(z: Float32Array, p: Float32Array, spec: ModelSpec): void 
   let sum = 0;
   for (let j = 0; j < p.length; j++) sum += (p[j] = Math.max(0, p[j]));
   for (let j = 0; j < p.length; j++) p[j] = sum > 0 ? p[j] / sum : 1 / p.length;
+}
+
+/**
+ * The model that ships with the package, models/mnist-best.ckpt (README: "The included model"), found
+ * from the source tree (src/model) or the build (dist/src/model).
+ */
+export function shippedModelFile(): string {
+  for (const rel of ['../../models/mnist-best.ckpt', '../../../models/mnist-best.ckpt']) {
+    const file = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(file)) return file;
+  }
+  throw badCheckpoint('models/mnist-best.ckpt', 'the shipped model is missing from this installation; give --model FILE');
 }
 
 /** Loads a checkpoint written by `train` as a Model. */

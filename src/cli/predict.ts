@@ -1,0 +1,66 @@
+import type { Argv } from 'yargs';
+import { readInkPng, toDigitImage } from '../data/digit-image.js';
+import { badOption } from '../errors.js';
+import { loadModel, shippedModelFile } from '../model/model.js';
+import { ttaImageShape } from '../model/tta.js';
+import { percent } from './progress.js';
+
+/** `mnist-dp predict`: the digit in each of one or more pictures, by the shipped model or a given one. */
+
+export function predictBuilder(y: Argv): Argv {
+  return y
+    .parserConfiguration({ 'duplicate-arguments-array': true }) // every image, not only the last
+    .usage('$0 predict [--model FILE] IMAGE.png …\n\nReads each picture of a handwritten digit (PNG, dark on light or light on dark), makes it an ' +
+      'MNIST-style 28×28 image (the ink scaled into a 20×20 box, centred by its centre of mass) and prints the digit the model sees.')
+    .positional('images', { type: 'string', array: true, describe: 'PNG files' })
+    .option('model', { type: 'string', requiresArg: true, describe: 'checkpoint written by mnist-dp train', defaultDescription: 'the shipped models/mnist-best.ckpt' })
+    .option('tta', { type: 'boolean', describe: 'test-time augmentation: average over the image and its one-pixel shifts' })
+    .option('show', { type: 'boolean', describe: 'also draw the 28×28 image the model reads, as text' })
+    .option('json', { type: 'boolean', describe: 'one JSON line per image: {"file", "digit", "probability", "probabilities"}' });
+}
+
+export interface PredictArgs {
+  images?: string[];
+  model?: string;
+  tta?: boolean;
+  show?: boolean;
+  json?: boolean;
+}
+
+/** The image as text, darker characters for more ink. */
+function draw(pixels: Float32Array, height: number, width: number): string {
+  const shades = ' .:-=+*#%@';
+  const lines: string[] = [];
+  for (let y = 0; y < height; y++) {
+    let line = '';
+    for (let x = 0; x < width; x++) line += shades[Math.min(shades.length - 1, Math.floor(pixels[y * width + x] * shades.length))].repeat(2);
+    lines.push(`  |${line}|`);
+  }
+  return lines.join('\n');
+}
+
+export async function predictHandler(argv: PredictArgs): Promise<void> {
+  const files = (argv.images ?? []).map(String);
+  if (files.length === 0) throw badOption('give one or more PNG files of handwritten digits, e.g. mnist-dp predict digit.png');
+  const file = argv.model ?? shippedModelFile();
+  const model = await loadModel(file);
+  let shape;
+  try {
+    shape = ttaImageShape(model.spec);
+  } catch (err) {
+    throw badOption(`${file} does not read images: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const digitShape = { ...shape, box: Math.round((20 / 28) * Math.min(shape.height, shape.width)) };
+  for (const image of files) {
+    const pixels = toDigitImage(await readInkPng(image), digitShape, image);
+    const probabilities = Array.from(model.predict(pixels, { tta: argv.tta === true }));
+    const ranked = probabilities.map((p, digit) => ({ digit, p })).sort((a, b) => b.p - a.p);
+    if (argv.json) {
+      process.stdout.write(`${JSON.stringify({ file: image, digit: ranked[0].digit, probability: ranked[0].p, probabilities })}\n`);
+      continue;
+    }
+    const runnerUp = ranked[1] ? ` (next: ${ranked[1].digit} at ${percent(ranked[1].p)})` : '';
+    process.stdout.write(`${image}  ${ranked[0].digit}  ${percent(ranked[0].p)}${runnerUp}\n`);
+    if (argv.show) process.stdout.write(`${draw(pixels, shape.height, shape.width)}\n`);
+  }
+}

@@ -1,0 +1,154 @@
+import { readFile } from 'node:fs/promises';
+import { PNG } from 'pngjs';
+import { badData } from '../errors.js';
+
+/**
+ * A picture of a handwritten digit, made to look like an MNIST image, the way MNIST's own images were
+ * made (LeCun et al.): the ink's bounding box is scaled to fit a 20×20 box (aspect ratio kept, pixels
+ * averaged over their area, so strokes get grey edges), then placed in the 28×28 field with its centre of
+ * mass at the centre. Dark ink on a light background and light on dark both work.
+ */
+
+/** A one-channel image: ink in [0, 1] (0 is background), row-major. */
+export interface InkImage {
+  width: number;
+  height: number;
+  ink: Float32Array;
+}
+
+/** What to make: the model's input size and the box the digit is scaled into (MNIST: 28×28, 20). */
+export interface DigitShape {
+  height: number;
+  width: number;
+  box: number;
+}
+
+export const MNIST_SHAPE: DigitShape = { height: 28, width: 28, box: 20 };
+
+/** Ink weaker than this share of the strongest is background for the bounding box (paper texture, JPEG noise). */
+const INK_FLOOR = 0.2;
+
+/**
+ * Reads a PNG (grey, RGB, with or without alpha, any bit depth) as ink: luminance over a white background
+ * (transparent pixels are background), inverted when the image's border is light.
+ */
+export async function readInkPng(file: string): Promise<InkImage> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw badData(file, code === 'ENOENT' ? 'no such file' : `cannot be read (${code ?? String(err)})`);
+  }
+  let png: { width: number; height: number; data: Buffer };
+  try {
+    png = PNG.sync.read(bytes);
+  } catch (err) {
+    throw badData(file, `is not a readable PNG image (${err instanceof Error ? err.message : String(err)}); save the digit as PNG`);
+  }
+  const { width, height, data } = png;
+  const light = new Float32Array(width * height);
+  for (let i = 0; i < light.length; i++) {
+    const [r, g, b, a] = [data[4 * i], data[4 * i + 1], data[4 * i + 2], data[4 * i + 3] / 255];
+    const luminance = (0.299 * r + 0.587 * g + 0.114 * b) / 255;
+    light[i] = a * luminance + (1 - a); // composited over white
+  }
+  return { width, height, ink: inkFromLight(light, width, height) };
+}
+
+/** Ink from light values in [0, 1]: 1 − light when the border is mostly light (dark ink on paper), else light. */
+export function inkFromLight(light: Float32Array, width: number, height: number): Float32Array {
+  let border = 0, count = 0;
+  for (let x = 0; x < width; x++) {
+    border += light[x] + light[(height - 1) * width + x];
+    count += 2;
+  }
+  for (let y = 1; y < height - 1; y++) {
+    border += light[y * width] + light[y * width + width - 1];
+    count += 2;
+  }
+  const invert = border / count > 0.5;
+  return invert ? light.map((v) => 1 - v) : light.slice();
+}
+
+/**
+ * The MNIST-style image of the digit in `img` (see the top of this file), `shape.height × shape.width`
+ * floats in [0, 1]. Throws BAD_DATA, naming `name`, when the image has no ink.
+ */
+export function toDigitImage(img: InkImage, shape: DigitShape = MNIST_SHAPE, name = 'the image'): Float32Array {
+  const { width: W, height: H, ink } = img;
+  let max = 0;
+  for (const v of ink) if (v > max) max = v;
+  if (max <= 0.05) throw badData(name, 'has no ink: it is blank (or all one shade)');
+
+  // The bounding box of the ink above the floor.
+  let x0 = W, y0 = H, x1 = -1, y1 = -1;
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      if (ink[y * W + x] < INK_FLOOR * max) continue;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+    }
+  }
+  const bw = x1 - x0 + 1, bh = y1 - y0 + 1;
+  const crop = new Float32Array(bw * bh);
+  for (let y = 0; y < bh; y++) {
+    for (let x = 0; x < bw; x++) {
+      const v = ink[(y0 + y) * W + x0 + x] / max; // the strongest ink becomes 1, as in MNIST
+      crop[y * bw + x] = v < INK_FLOOR ? 0 : v;
+    }
+  }
+
+  // Scale the longer side to the box, keeping the aspect ratio.
+  const scale = shape.box / Math.max(bw, bh);
+  const ow = Math.max(1, Math.min(shape.box, Math.round(bw * scale)));
+  const oh = Math.max(1, Math.min(shape.box, Math.round(bh * scale)));
+  const boxed = resampleArea(crop, bw, bh, ow, oh);
+
+  // Place it so that its centre of mass lands on the field's centre (whole pixels, kept inside the field).
+  let mass = 0, mx = 0, my = 0;
+  for (let y = 0; y < oh; y++) {
+    for (let x = 0; x < ow; x++) {
+      const v = boxed[y * ow + x];
+      mass += v;
+      mx += v * x;
+      my += v * y;
+    }
+  }
+  const clamp = (v: number, hi: number) => Math.max(0, Math.min(hi, v));
+  const left = clamp(Math.round((shape.width - 1) / 2 - mx / mass), shape.width - ow);
+  const top = clamp(Math.round((shape.height - 1) / 2 - my / mass), shape.height - oh);
+  const out = new Float32Array(shape.height * shape.width);
+  for (let y = 0; y < oh; y++) {
+    for (let x = 0; x < ow; x++) out[(top + y) * shape.width + left + x] = boxed[y * ow + x];
+  }
+  return out;
+}
+
+/**
+ * Resizes a sw×sh image to dw×dh by area averaging: each output pixel is the mean of the source over the
+ * rectangle it covers, partial pixels weighted by their covered part (separable: rows, then columns).
+ */
+export function resampleArea(src: Float32Array, sw: number, sh: number, dw: number, dh: number): Float32Array {
+  const rows = new Float32Array(sh * dw); // each source row resized to dw
+  for (let y = 0; y < sh; y++) resample1d(src, y * sw, 1, sw, rows, y * dw, 1, dw);
+  const out = new Float32Array(dh * dw);
+  for (let x = 0; x < dw; x++) resample1d(rows, x, dw, sh, out, x, dw, dh);
+  return out;
+}
+
+/** Area-averaging resize of n values (at src[from + i·stride]) to m values (at dst[to + j·dstStride]). */
+function resample1d(src: Float32Array, from: number, stride: number, n: number, dst: Float32Array, to: number, dstStride: number, m: number): void {
+  const step = n / m; // source pixels per output pixel
+  for (let j = 0; j < m; j++) {
+    const a = j * step, b = (j + 1) * step;
+    let sum = 0;
+    for (let i = Math.floor(a); i < Math.min(n, Math.ceil(b)); i++) {
+      const covered = Math.min(b, i + 1) - Math.max(a, i);
+      sum += covered * src[from + i * stride];
+    }
+    dst[to + j * dstStride] = sum / step;
+  }
+}

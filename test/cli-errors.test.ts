@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cliTempDir, runCli } from './helpers/cli.js';
+import { idxBytes } from './helpers/idx.js';
 
 /**
  * The CLI's failures, end to end against the built dist/ (`npm test` builds first): each prints one
@@ -94,14 +95,6 @@ describe('mnist-dp: unreadable files exit 1 with one line naming the file', () =
 });
 
 describe('mnist-dp eval: a model that does not fit the data', () => {
-  /** An IDX file of unsigned bytes. */
-  const idx = (dims: number[], payload: ArrayLike<number>) => {
-    const bytes = new Uint8Array(4 + 4 * dims.length + payload.length);
-    bytes.set([0, 0, 0x08, dims.length]);
-    dims.forEach((d, i) => new DataView(bytes.buffer).setUint32(4 + 4 * i, d, false));
-    bytes.set(payload, 4 + 4 * dims.length);
-    return bytes;
-  };
   /** Four IDX files of 4×4 images with labels 0-9. */
   async function tinyData(): Promise<string> {
     const dir = join(work(), 'tiny');
@@ -109,8 +102,8 @@ describe('mnist-dp eval: a model that does not fit the data', () => {
     const n = 20;
     const labels = Array.from({ length: n }, (_, i) => i % 10);
     for (const prefix of ['train', 't10k']) {
-      await writeFile(join(dir, `${prefix}-images-idx3-ubyte`), idx([n, 4, 4], Array.from({ length: n * 16 }, (_, i) => i % 256)));
-      await writeFile(join(dir, `${prefix}-labels-idx1-ubyte`), idx([n], labels));
+      await writeFile(join(dir, `${prefix}-images-idx3-ubyte`), idxBytes([n, 4, 4], Array.from({ length: n * 16 }, (_, i) => i % 256)));
+      await writeFile(join(dir, `${prefix}-labels-idx1-ubyte`), idxBytes([n], labels));
     }
     return dir;
   }

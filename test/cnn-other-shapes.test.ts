@@ -7,21 +7,13 @@ import { train } from '../src/api.js';
 import { loadModel } from '../src/model/model.js';
 import { defaultMnistDir, loadIdxDataset, type Dataset } from '../src/data/dataset.js';
 import { MnistDpError } from '../src/errors.js';
+import { idxBytes } from './helpers/idx.js';
 
 /**
  * A CNN reads images of whatever shape the data set has: here real MNIST shrunk to 14×14 (2×2 means),
  * written as gzipped IDX files, trains through the same path as MNIST, resumes, and its checkpoint
  * classifies with and without test-time augmentation.
  */
-
-/** An IDX file of unsigned bytes: magic 00 00 08 ndims, big-endian uint32 dims, payload. */
-function idx(dims: number[], payload: Uint8Array): Uint8Array {
-  const bytes = new Uint8Array(4 + 4 * dims.length + payload.length);
-  bytes.set([0, 0, 0x08, dims.length]);
-  dims.forEach((d, i) => new DataView(bytes.buffer).setUint32(4 + 4 * i, d, false));
-  bytes.set(payload, 4 + 4 * dims.length);
-  return bytes;
-}
 
 /** The first `count` images of `d`, each 28×28 averaged over 2×2 blocks to 14×14. */
 function shrink(d: Dataset, count: number): Uint8Array {
@@ -46,10 +38,10 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mnist-dp-14x14-'));
   const mnist = await loadIdxDataset(defaultMnistDir());
   const write = (name: string, bytes: Uint8Array) => writeFile(join(dir, `${name}.gz`), gzipSync(bytes));
-  await write('train-images-idx3-ubyte', idx([12000, 14, 14], shrink(mnist.train, 12000)));
-  await write('train-labels-idx1-ubyte', idx([12000], mnist.train.labels.slice(0, 12000)));
-  await write('t10k-images-idx3-ubyte', idx([2000, 14, 14], shrink(mnist.test, 2000)));
-  await write('t10k-labels-idx1-ubyte', idx([2000], mnist.test.labels.slice(0, 2000)));
+  await write('train-images-idx3-ubyte', idxBytes([12000, 14, 14], shrink(mnist.train, 12000)));
+  await write('train-labels-idx1-ubyte', idxBytes([12000], mnist.train.labels.slice(0, 12000)));
+  await write('t10k-images-idx3-ubyte', idxBytes([2000, 14, 14], shrink(mnist.test, 2000)));
+  await write('t10k-labels-idx1-ubyte', idxBytes([2000], mnist.test.labels.slice(0, 2000)));
 });
 
 afterAll(async () => {

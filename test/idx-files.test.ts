@@ -6,19 +6,11 @@ import { gzipSync } from 'node:zlib';
 import { readIdxFile } from '../src/data/idx.js';
 import { defaultMnistDir, loadIdxDataset, subset } from '../src/data/dataset.js';
 import { MnistDpError } from '../src/errors.js';
-
-/** Builds an IDX file of unsigned bytes: magic 00 00 08 ndims, big-endian uint32 dims, payload. */
-function idx(dims: number[], payload: ArrayLike<number>): Uint8Array {
-  const bytes = new Uint8Array(4 + 4 * dims.length + payload.length);
-  bytes.set([0, 0, 0x08, dims.length]);
-  dims.forEach((d, i) => new DataView(bytes.buffer).setUint32(4 + 4 * i, d, false));
-  bytes.set(payload, 4 + 4 * dims.length);
-  return bytes;
-}
+import { idxBytes } from './helpers/idx.js';
 
 const images = (count: number, rows: number, cols: number) =>
-  idx([count, rows, cols], Array.from({ length: count * rows * cols }, (_, i) => i % 256));
-const labels = (values: number[]) => idx([values.length], values);
+  idxBytes([count, rows, cols], Array.from({ length: count * rows * cols }, (_, i) => i % 256));
+const labels = (values: number[]) => idxBytes([values.length], values);
 
 /** Runs `fn` and returns the BAD_DATA error it must throw. */
 async function badData(fn: () => Promise<unknown>): Promise<MnistDpError> {

@@ -5,7 +5,7 @@ import { pack, unpack } from 'msgpackr';
 import { badCheckpoint } from './errors.js';
 import { paramLayout } from './model/layout.js';
 import { sameSpec, type ModelSpec } from './model/spec.js';
-import { DEFAULT_OPTIONS, type OptimizerKind, type ResolvedTrainOptions } from './options.js';
+import { DEFAULT_OPTIONS, type OptimizerKind, type ResolvedTrainOptions, type RunOnlyKey } from './options.js';
 
 /**
  * A checkpoint is one msgpackr record. Float arrays are stored as their little-endian bytes (msgpack bin),
@@ -31,7 +31,18 @@ export interface EpochMetrics {
 }
 
 /** The training options a checkpoint keeps (everything but where files go and how many threads ran). */
-export type SavedOptions = Omit<ResolvedTrainOptions, 'workers' | 'out' | 'resume' | 'data'>;
+export type SavedOptions = Omit<ResolvedTrainOptions, RunOnlyKey>;
+
+/** The options a checkpoint of a run with options `o` keeps. */
+export function savedOptions(o: ResolvedTrainOptions): SavedOptions {
+  const { workers: _w, out: _o, resume: _r, data: _d, ...saved } = o;
+  return saved;
+}
+
+/** Where `--keep-best` keeps the best validation epoch's model: `run.ckpt` → `run.best.ckpt`. */
+export function bestCheckpointFile(out: string): string {
+  return `${out.endsWith('.ckpt') ? out.slice(0, -'.ckpt'.length) : out}.best.ckpt`;
+}
 
 /**
  * Where training stands: the next step to run is `step` of epoch `epoch` (both 0-based); lossSum and

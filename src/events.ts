@@ -44,6 +44,8 @@ export interface EpochEvent extends EpochMetrics {
   checkpoint: string | null;
   /** Mean µs per step a worker spent this epoch computing gradients, reducing and updating, and at the barriers. */
   stepMicros: { gradients: number; update: number; barriers: number };
+  /** With `keepBest`: this epoch has the best validation accuracy so far, and its model was saved (DoneEvent.best says where). */
+  best: boolean;
 }
 
 export interface DoneEvent {
@@ -55,4 +57,13 @@ export interface DoneEvent {
   epochs: number;
   seconds: number;
   checkpoint: string | null;
+  /** With `keepBest`: the epoch with the best validation accuracy and the file that keeps its model; else null. */
+  best: BestEpoch | null;
+}
+
+/** The epoch (from 1) with the best validation accuracy, whose model `keepBest` keeps in `checkpoint`. */
+export interface BestEpoch {
+  epoch: number;
+  valAccuracy: number;
+  checkpoint: string;
 }

@@ -9,8 +9,8 @@ export { readInkPng, toDigitImage, MNIST_SHAPE, type InkImage, type DigitShape }
 export { predictEnsemble } from './model/ensemble.js';
 export { TTA_VIEWS, type TtaView } from './model/tta.js';
 export { DEFAULT_OPTIONS, resolveOptions, learningRate, type TrainOptions, type ResolvedTrainOptions, type ScheduleKind } from './options.js';
-export type { TrainEvent, StartEvent, StepEvent, EpochEvent, DoneEvent } from './events.js';
-export { loadCheckpoint, saveCheckpoint, type Checkpoint, type EpochMetrics } from './checkpoint.js';
+export type { TrainEvent, StartEvent, StepEvent, EpochEvent, DoneEvent, BestEpoch } from './events.js';
+export { bestCheckpointFile, loadCheckpoint, saveCheckpoint, type Checkpoint, type EpochMetrics } from './checkpoint.js';
 export { loadIdxDataset, defaultMnistDir, type Dataset, type IdxDataset } from './data/dataset.js';
 export { readIdxFile, parseIdx, type IdxArray } from './data/idx.js';
 export { describeSpec, type MlpSpec, type Activation, type OutputActivation, type LossKind } from './model/spec.js';

@@ -76,6 +76,11 @@ export interface TrainOptions {
   out?: string | null;
   /** Continue the run saved in this checkpoint. */
   resume?: string;
+  /**
+   * Also keep the model of the epoch with the best validation accuracy, in `<out>.best.ckpt` (see
+   * bestCheckpointFile): model selection on the validation split, never the test set. Needs a validation split and `out`.
+   */
+  keepBest?: boolean;
   /** Kernel implementation: 'auto' (the fastest that runs here), 'ts', 'wasm' or 'wasm-relaxed'. */
   kernels?: string;
 }
@@ -101,8 +106,12 @@ export interface ResolvedTrainOptions {
   data: string | null;
   out: string | null;
   resume: string | null;
+  keepBest: boolean;
   kernels: KernelName;
 }
+
+/** Options about where and how a run executes: checkpoints do not keep them, and a resumed run may change them. */
+export type RunOnlyKey = 'workers' | 'out' | 'resume' | 'data';
 
 /** The optimiser and its hyper-parameters (the ones that do not apply to the kind are kept, unused). */
 export interface OptimizerOptions {
@@ -204,6 +213,11 @@ export function resolveOptions(given: TrainOptions = {}): ResolvedTrainOptions {
   }
   const spec: ModelSpec = o.model !== undefined ? parseCnnSpec(o.model) : makeSpec(layers, parseActivation(o.activation ?? d.activation), loss,
     o.outputActivation === undefined ? undefined : parseOutputActivation(o.outputActivation));
+  const keepBest = Boolean(o.keepBest);
+  const valSize = integer('val-size', o.valSize ?? d.valSize, 0);
+  const out = o.out === undefined ? d.out : o.out;
+  if (keepBest && valSize === 0) throw badOption('--keep-best picks the epoch with the best validation accuracy, but this run holds out no validation images; give --val-size (e.g. 5000)');
+  if (keepBest && !out) throw badOption("--keep-best writes the best epoch's model beside the checkpoint; give --out FILE (not --out '')");
   const optimizer = o.optimizer ?? d.optimizer;
   if (!(OPTIMIZER_NAMES as readonly string[]).includes(optimizer)) throw badOption(`--optimizer "${optimizer}" is unknown; use ${OPTIMIZER_NAMES.join(', ')}`);
   return {
@@ -230,11 +244,12 @@ export function resolveOptions(given: TrainOptions = {}): ResolvedTrainOptions {
     augment: parseAugment(o.augment ?? d.augment),
     spec,
     seed: integer('seed', o.seed ?? d.seed, 0, 0xffffffff),
-    valSize: integer('val-size', o.valSize ?? d.valSize, 0),
+    valSize,
     trainSize: integer('train-size', o.trainSize ?? d.trainSize, 0),
     data: o.data ?? null,
-    out: o.out === undefined ? d.out : o.out,
+    out,
     resume: o.resume ?? null,
+    keepBest,
     kernels: resolveKernels(o.kernels ?? d.kernels),
   };
 }
@@ -243,7 +258,7 @@ export function resolveOptions(given: TrainOptions = {}): ResolvedTrainOptions {
  * The user-facing options that resolve to `r` again (what a checkpoint's options were given as): the
  * inverse of resolveOptions, up to defaults. Resuming compares given flags against these.
  */
-export function unresolveOptions(r: Omit<ResolvedTrainOptions, 'workers' | 'out' | 'resume' | 'data'>): TrainOptions {
+export function unresolveOptions(r: Omit<ResolvedTrainOptions, RunOnlyKey>): TrainOptions {
   const { spec, optimizer, augment, ...rest } = r;
   const model: TrainOptions = spec.kind === 'cnn'
     ? { model: formatCnnLayers(spec) }

@@ -73,6 +73,40 @@ describe('checkpoints', () => {
     await expect(train({ resume: out, layers: '784-64-10' })).rejects.toThrow(/different architecture \(cnn 28×28×1 c4k5-bn-relu-mp2-fc10/);
   });
 
+  it('--keep-best keeps the model of the best validation epoch beside the checkpoint, also across a resume', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-'));
+    // A constant rate, so that a run of k epochs ends with the weights that a longer run has after epoch k;
+    // little data, so that validation accuracy can go down as well as up.
+    const run = { ...base, trainSize: 600, valSize: 1000, lr: 0.1, schedule: 'constant' as const, seed: 5 };
+    const out = join(dir, 'run.ckpt');
+    const events: TrainEvent[] = [];
+    await train({ ...run, epochs: 3, out, keepBest: true });
+    const result = await train({ resume: out, epochs: 6 }, { onEvent: (e) => events.push(e) }); // the checkpoint keeps --keep-best
+
+    // The best is the first epoch with the highest validation accuracy, over the first run's epochs too.
+    const vals = result.metrics.map((m) => m.valAccuracy!);
+    const bestEpoch = vals.indexOf(Math.max(...vals)) + 1;
+    expect(result.best).toEqual({ epoch: bestEpoch, valAccuracy: vals[bestEpoch - 1], checkpoint: join(dir, 'run.best.ckpt') });
+    expect(events.at(-1)).toMatchObject({ type: 'done', best: result.best });
+    // Epochs 4-6 ran here: each is marked best exactly when it beats every epoch before it.
+    const marked = events.flatMap((e) => (e.type === 'epoch' ? [e.best] : []));
+    expect(marked).toEqual([4, 5, 6].map((k) => vals[k - 1] > Math.max(...vals.slice(0, k - 1))));
+
+    // The kept file is the model after that epoch: the same weights as a run that stops there.
+    const kept = await loadCheckpoint(result.best!.checkpoint);
+    expect(kept.metrics).toEqual(result.metrics.slice(0, bestEpoch));
+    const short = await train({ ...run, epochs: bestEpoch, out: null });
+    expect(same(kept.params, short.params)).toBe(true);
+    expect((await readdir(dir)).sort()).toEqual(['run.best.ckpt', 'run.ckpt']);
+  });
+
+  it('--keep-best without a validation split or without a checkpoint file is refused, saying what to give', async () => {
+    await expect(train({ ...base, valSize: 0, keepBest: true, out: null })).rejects.toThrow(/--keep-best.*--val-size/);
+    await expect(train({ ...base, keepBest: true, out: null })).rejects.toThrow(/--keep-best.*--out/);
+    // The recipe of --preset best trains on all 60,000 images, so it needs the split given.
+    await expect(train({ preset: 'best', keepBest: true })).rejects.toThrow(/--val-size/);
+  });
+
   it('refuses to resume with another architecture or changed settings, naming what differs', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-'));
     const out = join(dir, 'run.ckpt');

@@ -109,17 +109,9 @@ describe('mnist-dp eval: a model that does not fit the data', () => {
   }
   /** A checkpoint of an untrained network with these layers. */
   async function model(layers: number[]): Promise<string> {
-    const { saveCheckpoint } = await import('../src/checkpoint.js');
-    const { resolveOptions } = await import('../src/options.js');
-    const { paramLayout } = await import('../src/model/layout.js');
-    const { workers: _w, out: _o, resume: _r, data: _d, ...options } = resolveOptions({ layers, workers: 1 });
-    const size = paramLayout(options.spec).size;
-    const file = join(work(), `model-${layers.join('-')}.ckpt`);
-    await saveCheckpoint(file, {
-      spec: options.spec, params: new Float32Array(size), ema: null, optimizer: { kind: 'sgd', velocity: new Float32Array(size), moment2: null }, options,
-      position: { epoch: 0, step: 0, lossSum: 0, samples: 0 }, rng: { kind: 'counter', seed: 1 }, metrics: [], testAccuracy: null,
-    });
-    return file;
+    const { untrainedCheckpoint } = await import('./helpers/tiny-models.js');
+    const { makeSpec } = await import('../src/model/spec.js');
+    return untrainedCheckpoint(work(), `model-${layers.join('-')}.ckpt`, makeSpec(layers, { kind: 'relu' }, 'cross-entropy'));
   }
 
   it('inputs ≠ pixels per image', async () => {

@@ -71,6 +71,23 @@ describe('mnist-dp train --json, then eval and info', () => {
   });
 });
 
+describe('mnist-dp train --keep-best', () => {
+  it('marks each new best validation epoch and ends by saying where that model is and how to test it', () => {
+    const out = join(dir(), 'kb.ckpt');
+    const r = cli('train', '--epochs', '3', '--train-size', '1000', '--val-size', '500', '--workers', '1', '--layers', '784-32-10',
+      '--schedule', 'constant', '--out', out, '--keep-best');
+    expect(r.code, r.stderr).toBe(0);
+    const epochs = r.stdout.split('\n').filter((l) => l.startsWith('epoch '));
+    expect(epochs).toHaveLength(3);
+    expect(epochs[0]).toContain('(best)'); // the first epoch is always the best so far
+    const best = join(dir(), 'kb.best.ckpt');
+    const bestEpoch = epochs.map((l) => l.includes('(best)')).lastIndexOf(true) + 1;
+    expect(r.stdout).toMatch(new RegExp(`best validation accuracy [\\d.]+% at epoch ${bestEpoch}: its model is in ${best} \\(its test accuracy: mnist-dp eval --model ${best}\\)`));
+    const info = cli('info', '--model', best);
+    expect(info.code, info.stderr).toBe(0);
+  });
+});
+
 describe('mnist-dp train: Ctrl-C saves a checkpoint, --resume finishes the run', () => {
   it('exits 130 after SIGINT with the resume hint, and the resumed run ends like an uninterrupted one', async () => {
     const ckpt = join(dir(), 'interrupted.ckpt');

@@ -49,7 +49,7 @@ export function startLine(e: StartEvent): string {
 }
 
 export function epochLine(e: EpochEvent): string {
-  const val = e.valAccuracy === null ? '' : `  val acc ${percent(e.valAccuracy)}`;
+  const val = e.valAccuracy === null ? '' : `  val acc ${percent(e.valAccuracy)}${e.best ? ' (best)' : ''}`;
   return `epoch ${e.epoch}/${e.epochs}  train loss ${loss(e.trainLoss)}${val}  ${int(e.samplesPerSecond)} samples/s  ${seconds(e.seconds)}`;
 }
 
@@ -57,7 +57,9 @@ export function epochLine(e: EpochEvent): string {
 export function doneLine(e: DoneEvent): string {
   const test = e.testAccuracy === null ? 'no test accuracy' : `test accuracy ${percent(e.testAccuracy)}`;
   const saved = e.checkpoint ? `checkpoint saved to ${e.checkpoint}` : 'no checkpoint saved';
-  return `${test} · ${saved} · ${seconds(e.seconds)}`;
+  const best = e.best ? `\nbest validation accuracy ${percent(e.best.valAccuracy)} at epoch ${e.best.epoch}: its model is in ${e.best.checkpoint} ` +
+    `(its test accuracy: mnist-dp eval --model ${shellQuote(e.best.checkpoint)})` : '';
+  return `${test} · ${saved} · ${seconds(e.seconds)}${best}`;
 }
 
 /** Lines for people on stdout; a progress bar on stderr when it is a terminal. */

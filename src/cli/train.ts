@@ -60,7 +60,8 @@ const FLAGS: { [K in keyof Required<TrainOptions>]: FlagSpec } = {
   workers: { type: 'number', group: RUN, describe: 'worker threads', shows: `one per CPU core (${availableParallelism()} here)` },
   kernels: { type: 'string', group: RUN, describe: `kernel implementation: auto (the fastest that runs here), ${KERNEL_NAMES.join(', ')}`, shows: D.kernels },
   out: { type: 'string', group: RUN, describe: "checkpoint file, written after every epoch and on Ctrl-C; --out '' or --no-out: none", shows: `${D.out}, or the --resume file` },
-  resume: { type: 'string', group: RUN, describe: 'continue the run saved in this checkpoint (only --epochs, --workers, --out, --data, --kernels may change)' },
+  resume: { type: 'string', group: RUN, describe: 'continue the run saved in this checkpoint (only --epochs, --workers, --out, --data, --kernels, --keep-best may change)' },
+  keepBest: { type: 'boolean', group: RUN, describe: "also keep the model of the epoch with the best validation accuracy, in <out>.best.ckpt (needs --val-size > 0)" },
 };
 
 const KEYS = Object.keys(FLAGS) as (keyof TrainOptions)[];

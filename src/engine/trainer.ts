@@ -1,10 +1,11 @@
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { serialize } from 'node:v8';
 import { Piscina } from 'piscina';
-import { saveCheckpoint, type Checkpoint, type EpochMetrics } from '../checkpoint.js';
+import { bestCheckpointFile, saveCheckpoint, savedOptions, type Checkpoint, type EpochMetrics } from '../checkpoint.js';
 import { defaultMnistDir, loadIdxDataset, type IdxDataset } from '../data/dataset.js';
 import { badOption, MnistDpError } from '../errors.js';
-import type { DoneEvent, TrainEvent } from '../events.js';
+import type { BestEpoch, DoneEvent, TrainEvent } from '../events.js';
 import { augmentScratchFloats } from '../data/augment.js';
 import { initParams } from '../model/init.js';
 import { compileNet, parameterCount } from '../model/layout.js';
@@ -48,6 +49,8 @@ export interface TrainResult {
    * reducing them and updating the parameters, and at the step barriers.
    */
   timing: { trainSeconds: number; gradientSeconds: number; updateSeconds: number; barrierSeconds: number };
+  /** With `keepBest`: the epoch of the best validation accuracy so far and where its model is. */
+  best: BestEpoch | null;
 }
 
 /**
@@ -162,20 +165,27 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
   const spinMicros = o.workers <= availableParallelism() ? 200 : 0;
   const metrics: EpochMetrics[] = resumed ? [...resumed.metrics] : [];
   const position = resumed ? { ...resumed.position } : { epoch: 0, step: 0, lossSum: 0, samples: 0 };
-  const save = async (testAccuracy: number | null) => {
-    if (!o.out) return;
-    const { workers: _w, out: _o, resume: _r, data: _d, ...options } = o;
-    await saveCheckpoint(o.out, {
+  const save = async (testAccuracy: number | null, file = o.out) => {
+    if (!file) return;
+    await saveCheckpoint(file, {
       spec, params: v.params.slice(), ema: o.ema > 0 ? v.ema.slice() : null,
       optimizer: { kind: o.optimizer.kind, velocity: v.velocity.slice(), moment2: o.optimizer.kind === 'sgd' ? null : v.moment2.slice() },
-      options: { ...options, spec }, position, rng: { kind: 'counter', seed: o.seed }, metrics, testAccuracy,
+      options: { ...savedOptions(o), spec }, position, rng: { kind: 'counter', seed: o.seed }, metrics, testAccuracy,
     });
   };
-  const finish = (e: Omit<DoneEvent, 'type' | 'seconds' | 'checkpoint' | 'epochs'>): TrainResult => {
+  // --keep-best: the best epoch so far. A resumed run continues the comparison if its best file is there.
+  const bestFile = o.keepBest && o.out ? bestCheckpointFile(o.out) : null;
+  let best: BestEpoch | null = null;
+  if (bestFile && resumed && existsSync(bestFile)) {
+    for (const m of resumed.metrics) {
+      if (m.valAccuracy !== null && (!best || m.valAccuracy > best.valAccuracy)) best = { epoch: m.epoch, valAccuracy: m.valAccuracy, checkpoint: bestFile };
+    }
+  }
+  const finish = (e: Omit<DoneEvent, 'type' | 'seconds' | 'checkpoint' | 'epochs' | 'best'>): TrainResult => {
     const seconds = (performance.now() - started) / 1000;
-    emit({ type: 'done', ...e, epochs: o.epochs, seconds, checkpoint: o.out });
+    emit({ type: 'done', ...e, epochs: o.epochs, seconds, checkpoint: o.out, best });
     return { spec, params: modelParams().slice(), metrics, testAccuracy: e.testAccuracy, testLoss: e.testLoss,
-      aborted: e.aborted, checkpoint: o.out, seconds, messages, timing };
+      aborted: e.aborted, checkpoint: o.out, seconds, messages, timing, best };
   };
 
   // Steps of an epoch run as one task per worker (see runSteps); the coordinator meanwhile only watches the
@@ -259,9 +269,14 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
       metrics.push(m);
       Object.assign(position, { epoch: epoch + 1, step: 0, lossSum: 0, samples: 0 });
       await save(null);
+      const isBest = bestFile !== null && m.valAccuracy !== null && (!best || m.valAccuracy > best.valAccuracy);
+      if (isBest) {
+        await save(null, bestFile);
+        best = { epoch: m.epoch, valAccuracy: m.valAccuracy!, checkpoint: bestFile };
+      }
       const perStep = (key: keyof typeof timing) => (1e6 * (timing[key] - timingBefore[key])) / (stepsPerEpoch - stepBefore);
       const stepMicros = { gradients: perStep('gradientSeconds'), update: perStep('updateSeconds'), barriers: perStep('barrierSeconds') };
-      emit({ type: 'epoch', ...m, epochs: o.epochs, lr, elapsedSeconds: (performance.now() - started) / 1000, checkpoint: o.out, stepMicros });
+      emit({ type: 'epoch', ...m, epochs: o.epochs, lr, elapsedSeconds: (performance.now() - started) / 1000, checkpoint: o.out, stepMicros, best: isBest });
     }
     const test = await evaluate('test', 0, data.test.count);
     await save(test.accuracy);

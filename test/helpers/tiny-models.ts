@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { train } from '../../src/api.js';
-import { saveCheckpoint } from '../../src/checkpoint.js';
+import { saveCheckpoint, savedOptions } from '../../src/checkpoint.js';
 import { initParams } from '../../src/model/init.js';
 import { compileNet, paramLayout } from '../../src/model/layout.js';
 import { Model } from '../../src/model/model.js';
@@ -21,7 +21,7 @@ export async function trainTinyMlp(dir: string, seed: number): Promise<string> {
 
 /** A checkpoint of an untrained network of `spec` (every weight 0), saved to dir/name. */
 export async function untrainedCheckpoint(dir: string, name: string, spec: ModelSpec): Promise<string> {
-  const { workers: _w, out: _o, resume: _r, data: _d, ...options } = resolveOptions({ layers: '784-10', workers: 1 });
+  const options = savedOptions(resolveOptions({ layers: '784-10', workers: 1 }));
   const size = paramLayout(spec).size;
   const file = join(dir, name);
   await saveCheckpoint(file, {

@@ -5,7 +5,9 @@
  *   <out>.json      the results: options, per-epoch metrics, test accuracy with and without test-time augmentation
  *   <out>.md        the same as a Markdown table
  *
- *   npm run best -- [--seed 1] [--out models/mnist-best.ckpt] [--workers N] [--epochs N]
+ *   npm run best -- [--seed 1] [--out models/mnist-best.ckpt] [--workers N] [--epochs N] [--model M] [--augment A]
+ *
+ * --epochs, --model and --augment vary the recipe (a quicker run; the members of `npm run ensemble`).
  *
  * Model selection uses the validation split only: the recipe is fixed, and the test set is evaluated once,
  * at the end, and reported.
@@ -16,21 +18,28 @@ import { dirname } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { humanReporter } from '../dist/src/cli/progress.js';
-import { defaultMnistDir, describeSpec, loadIdxDataset, loadModel, resolveOptions, train } from '../dist/src/index.js';
+import { defaultMnistDir, describeSpec, loadIdxDataset, loadModel, MnistDpError, resolveOptions, train } from '../dist/src/index.js';
 
 const argv = yargs(hideBin(process.argv))
   .option('seed', { type: 'number', default: 1 })
   .option('out', { type: 'string', default: 'models/mnist-best.ckpt' })
   .option('workers', { type: 'number' })
   .option('epochs', { type: 'number', describe: 'override the recipe (for a quicker, weaker run)' })
+  .option('model', { type: 'string', describe: 'override the recipe: another network (mnist-dp train --model)' })
+  .option('augment', { type: 'string', describe: 'override the recipe: other augmentation (mnist-dp train --augment)' })
   .strict()
   .parseSync();
 
-const options = { preset: 'best', seed: argv.seed, out: argv.out, workers: argv.workers, epochs: argv.epochs };
+const options = { preset: 'best', seed: argv.seed, out: argv.out, workers: argv.workers, epochs: argv.epochs, model: argv.model, augment: argv.augment };
 await mkdir(dirname(argv.out), { recursive: true });
 const reporter = humanReporter();
 const started = new Date();
-const result = await train(options, { onEvent: (e) => reporter.onEvent(e) });
+const result = await train(options, { onEvent: (e) => reporter.onEvent(e) }).catch((err) => {
+  reporter.close();
+  if (!(err instanceof MnistDpError)) throw err;
+  process.stderr.write(`mnist-dp: error: ${err.message}\n`); // a bad --model or --augment, as the CLI says it
+  process.exit(err.exitCode);
+});
 reporter.close();
 if (result.aborted) process.exit(130);
 
@@ -48,7 +57,8 @@ const withTta = accuracy(true);
 
 const resolved = resolveOptions(options);
 const machine = `${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}`;
-const command = `npm run best -- --seed ${argv.seed} --out ${argv.out}${argv.workers ? ` --workers ${argv.workers}` : ''}${argv.epochs ? ` --epochs ${argv.epochs}` : ''}`;
+const given = ['workers', 'epochs', 'model', 'augment'].filter((k) => argv[k] !== undefined).map((k) => ` --${k} ${argv[k]}`).join('');
+const command = `npm run best -- --seed ${argv.seed} --out ${argv.out}${given}`;
 const results = {
   command, machine, started: started.toISOString(), seconds: result.seconds, seed: argv.seed,
   model: argv.out, spec: describeSpec(model.spec), options: { ...resolved, spec: undefined },

@@ -1,16 +1,18 @@
 #!/usr/bin/env node
 /**
- * `npm run ensemble`: the ensemble of the best recipe over several seeds. For each seed it trains
- * `--preset best` (as `npm run best -- --seed N`) into <dir>/seed<N>.ckpt unless that file is already
- * there, then evaluates the ensemble (the mean of the members' probabilities) on the test set, with and
- * without test-time augmentation, and writes
+ * `npm run ensemble`: an ensemble of the best recipe and its variants. Each member is RECIPE:SEED (a bare
+ * seed means best:SEED); it is trained (as `npm run best -- --seed SEED` plus the recipe's flags) into
+ * <dir>/<recipe>-seed<SEED>.ckpt unless that file is already there. Then the ensemble (the mean of the
+ * members' probabilities) is evaluated on the test set, with and without test-time augmentation, and
  *   <dir>/ensemble.json   members, their test accuracy, the ensemble's
  *   <dir>/ensemble.md     the same as a Markdown table
+ * are written.
  *
- *   npm run ensemble -- [--seeds 1,3,4,5,6,7] [--dir models/ensemble] [--workers N]
+ *   npm run ensemble -- [--members 1,3,strided:12,elastic:21] [--dir models/ensemble] [--workers N]
  *
- * The members are fixed by the seeds given before anything is evaluated; the test set only reports.
- * Each member takes about 32 minutes on 2 cores.
+ * The recipes (RECIPES below): best (`--preset best`, 40 epochs, about 32 minutes on 2 cores), strided
+ * (the network cnn-strided, 30 epochs, about 34 minutes), elastic (best with elastic distortion, about 33
+ * minutes). The members are fixed by the list given before anything is evaluated; the test set only reports.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -22,16 +24,26 @@ import { promisify } from 'node:util';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 
+/** The variants of `--preset best` a member can be trained with: npm run best's flags. */
+const RECIPES = {
+  best: [],
+  strided: ['--model', 'cnn-strided', '--epochs', '30'],
+  elastic: ['--augment', 'rotate=10,shift=2,scale=0.1,elastic=1.4,sigma=4'],
+};
+
 const argv = yargs(hideBin(process.argv))
-  .option('seeds', { type: 'string', default: '1,3,4,5,6,7', describe: 'one member per seed' })
+  .option('members', { type: 'string', default: '1,3,4,5,6,7', describe: `RECIPE:SEED,… (recipes: ${Object.keys(RECIPES).join(', ')}; a bare seed is best:SEED)` })
   .option('dir', { type: 'string', default: 'models/ensemble', describe: 'where the members are (or are trained to)' })
   .option('workers', { type: 'number' })
   .strict()
   .parseSync();
 
-const seeds = argv.seeds.split(',').map(Number);
-if (seeds.length < 2 || seeds.some((s) => !Number.isInteger(s) || s < 0)) {
-  console.error(`mnist-dp: --seeds "${argv.seeds}" must be two or more non-negative integers, such as 1,3,4`);
+const parsed = argv.members.split(',').map((item) => {
+  const m = /^(?:(\w+):)?(\d+)$/.exec(item.trim());
+  return m && { recipe: m[1] ?? 'best', seed: Number(m[2]) };
+});
+if (parsed.length < 2 || parsed.some((m) => !m || !Object.hasOwn(RECIPES, m.recipe))) {
+  console.error(`mnist-dp: error: --members "${argv.members}" must list two or more RECIPE:SEED (recipes: ${Object.keys(RECIPES).join(', ')}; seeds: non-negative integers), such as 1,3,strided:12`);
   process.exit(2);
 }
 const node = process.execPath;
@@ -40,15 +52,15 @@ const script = (name) => fileURLToPath(new URL(name, import.meta.url));
 const cli = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
 
 await mkdir(argv.dir, { recursive: true });
-const members = seeds.map((seed) => join(argv.dir, `seed${seed}.ckpt`));
-for (const [i, seed] of seeds.entries()) {
+const members = parsed.map(({ recipe, seed }) => join(argv.dir, `${recipe}-seed${seed}.ckpt`));
+for (const [i, { recipe, seed }] of parsed.entries()) {
   if (existsSync(members[i])) {
     console.log(`member ${i + 1}: ${members[i]} is there`);
     continue;
   }
-  console.log(`member ${i + 1}: training --preset best --seed ${seed} into ${members[i]}`);
-  execFileSync(node, [script('best.mjs'), '--seed', String(seed), '--out', members[i], ...(argv.workers ? ['--workers', String(argv.workers)] : [])],
-    { stdio: 'inherit' });
+  const flags = ['--seed', String(seed), ...RECIPES[recipe], '--out', members[i], ...(argv.workers ? ['--workers', String(argv.workers)] : [])];
+  console.log(`member ${i + 1}: npm run best -- ${flags.join(' ')}`);
+  execFileSync(node, [script('best.mjs'), ...flags], { stdio: 'inherit' });
 }
 
 // The two evaluations run side by side, as two processes (each predicts on one thread).
@@ -62,19 +74,19 @@ const [plain, withTta] = await Promise.all([evaluate(false), evaluate(true)]).ca
 });
 
 const machine = `${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}`;
-const command = `npm run ensemble -- --seeds ${argv.seeds} --dir ${argv.dir}`;
+const command = `npm run ensemble -- --members ${argv.members} --dir ${argv.dir}`;
 const pct = (p) => `${(100 * p).toFixed(2)} %`;
-const rows = members.map((model, i) => ({ model, seed: seeds[i], testAccuracy: plain.members[i].testAccuracy, testAccuracyTta: withTta.members[i].testAccuracy }));
+const rows = members.map((model, i) => ({ model, ...parsed[i], testAccuracy: plain.members[i].testAccuracy, testAccuracyTta: withTta.members[i].testAccuracy }));
 await writeFile(join(argv.dir, 'ensemble.json'), `${JSON.stringify({
   command, machine, members: rows, testAccuracy: plain.testAccuracy, testAccuracyTta: withTta.testAccuracy,
 }, null, 2)}\n`);
 await writeFile(join(argv.dir, 'ensemble.md'), [
   `# Ensemble of ${members.length} (\`${command}\`, ${machine})`,
   '',
-  '| member | seed | test accuracy | with TTA |',
-  '| --- | ---: | ---: | ---: |',
-  ...rows.map((r) => `| ${r.model} | ${r.seed} | ${pct(r.testAccuracy)} | ${pct(r.testAccuracyTta)} |`),
-  `| **ensemble** | | **${pct(plain.testAccuracy)}** | **${pct(withTta.testAccuracy)}** |`,
+  '| member | recipe | seed | test accuracy | with TTA |',
+  '| --- | --- | ---: | ---: | ---: |',
+  ...rows.map((r) => `| ${r.model} | ${r.recipe} | ${r.seed} | ${pct(r.testAccuracy)} | ${pct(r.testAccuracyTta)} |`),
+  `| **ensemble** | | | **${pct(plain.testAccuracy)}** | **${pct(withTta.testAccuracy)}** |`,
   '',
 ].join('\n'));
 console.log(`ensemble of ${members.length}: test accuracy ${pct(plain.testAccuracy)} (with TTA ${pct(withTta.testAccuracy)}); written to ${join(argv.dir, 'ensemble.md')}`);

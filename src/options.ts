@@ -56,7 +56,7 @@ export interface TrainOptions {
    * model); the options given beside it override the recipe's.
    */
   preset?: string;
-  /** A convolutional network: a preset name (cnn, cnn-bn, cnn-wide) or a layer string such as c32k5-relu-mp2-fc10. Replaces layers/activation/loss. */
+  /** A convolutional network: a preset name (see MODEL_PRESETS: cnn, cnn-wide, …) or a layer string such as c32k5-relu-mp2-fc10. Replaces layers/activation/loss. */
   model?: string;
   /** Layer sizes of an MLP, `784-256-128-10` or an array. */
   layers?: string | number[];

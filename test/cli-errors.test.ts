@@ -95,14 +95,14 @@ describe('mnist-dp: unreadable files exit 1 with one line naming the file', () =
 });
 
 describe('mnist-dp eval: a model that does not fit the data', () => {
-  /** Four IDX files of 4×4 images with labels 0-9. */
-  async function tinyData(): Promise<string> {
-    const dir = join(work(), 'tiny');
+  /** Four IDX files of 4×4 (or rows×cols) images with labels 0-9. */
+  async function tinyData(rows = 4, cols = 4): Promise<string> {
+    const dir = join(work(), `tiny-${rows}x${cols}`);
     await mkdir(dir, { recursive: true });
     const n = 20;
     const labels = Array.from({ length: n }, (_, i) => i % 10);
     for (const prefix of ['train', 't10k']) {
-      await writeFile(join(dir, `${prefix}-images-idx3-ubyte`), idxBytes([n, 4, 4], Array.from({ length: n * 16 }, (_, i) => i % 256)));
+      await writeFile(join(dir, `${prefix}-images-idx3-ubyte`), idxBytes([n, rows, cols], Array.from({ length: n * rows * cols }, (_, i) => i % 256)));
       await writeFile(join(dir, `${prefix}-labels-idx1-ubyte`), idxBytes([n], labels));
     }
     return dir;
@@ -124,6 +124,23 @@ describe('mnist-dp eval: a model that does not fit the data', () => {
     const dir = await tinyData();
     const file = await model([16, 3]);
     expectError(cli('eval', '--model', file, '--data', dir), 2, file, '3 classes', '9');
+  });
+
+  it('--tta with an MLP whose inputs are not a square image', async () => {
+    const dir = await tinyData(2, 9);
+    const file = await model([18, 10]);
+    expectError(cli('eval', '--model', file, '--data', dir, '--tta'), 2, `--tta with ${file}`, 'square images', '18 inputs');
+  });
+
+  it('--tta with an MLP that reads square images, on images of another shape with as many pixels', async () => {
+    const dir = await tinyData(2, 8);
+    const file = await model([16, 10]);
+    expectError(cli('eval', '--model', file, '--data', dir, '--tta'), 2, `--tta with ${file}`, 'reads 4×4 images', '2×8');
+  });
+
+  it('predict with such a model', async () => {
+    const file = await model([18, 10]);
+    expectError(cli('predict', '--model', file, 'digit.png'), 2, `predict with ${file}`, 'square images', '18 inputs');
   });
 
   it('a model that fits evaluates', async () => {

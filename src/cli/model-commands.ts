@@ -55,14 +55,9 @@ function checkFitsData(model: Model, file: string, test: Dataset, dir: string, t
     throw badOption(`${file} has ${model.classes} classes, but the test labels in ${dir} go up to ${maxLabel}`);
   }
   if (!tta) return;
-  let shape;
-  try {
-    shape = ttaImageShape(model.spec);
-  } catch (err) {
-    throw badOption(`--tta: ${file}: ${err instanceof Error ? err.message : String(err)}`);
-  }
+  const shape = ttaImageShape(model.spec, `--tta with ${file}`);
   if (shape.height !== test.rows || shape.width !== test.cols) {
-    throw badOption(`--tta: ${file} reads ${shape.height}×${shape.width} images, but the images in ${dir} are ${test.rows}×${test.cols}`);
+    throw badOption(`--tta with ${file}: the model reads ${shape.height}×${shape.width} images, but the images in ${dir} are ${test.rows}×${test.cols}`);
   }
 }
 

@@ -44,12 +44,7 @@ export async function predictHandler(argv: PredictArgs): Promise<void> {
   if (files.length === 0) throw badOption('give one or more PNG files of handwritten digits, e.g. mnist-dp predict digit.png');
   const file = argv.model ?? shippedModelFile();
   const model = await loadModel(file);
-  let shape;
-  try {
-    shape = ttaImageShape(model.spec);
-  } catch (err) {
-    throw badOption(`${file} does not read images: ${err instanceof Error ? err.message : String(err)}`);
-  }
+  const shape = ttaImageShape(model.spec, `predict with ${file}`);
   const digitShape = { ...shape, box: Math.round((20 / 28) * Math.min(shape.height, shape.width)) };
   for (const image of files) {
     const pixels = toDigitImage(await readInkPng(image), digitShape, image);

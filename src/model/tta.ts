@@ -39,18 +39,19 @@ export function ttaTransforms(H: number, W: number): Affine[] {
 
 /**
  * The height and width of the single-channel images a model reads: a CNN's input shape, or for an MLP
- * the square whose pixels are its inputs. Throws BAD_OPTION where that is not a single-channel image.
+ * the square whose pixels are its inputs. Throws BAD_OPTION, naming `what` reads them (a file, a flag),
+ * where that is not a single-channel image.
  */
-export function ttaImageShape(spec: ModelSpec): { height: number; width: number } {
+export function ttaImageShape(spec: ModelSpec, what = 'test-time augmentation'): { height: number; width: number } {
   if (spec.kind === 'cnn') {
     const { height, width, channels } = spec.input;
-    if (channels !== 1) throw badOption(`test-time augmentation needs single-channel images; the model reads ${height}×${width}×${channels}`);
+    if (channels !== 1) throw badOption(`${what} needs single-channel images; the model reads ${height}×${width}×${channels}`);
     return { height, width };
   }
   const D = specInputs(spec);
   const side = Math.round(Math.sqrt(D));
   if (side * side !== D) {
-    throw badOption(`test-time augmentation needs square images; the model takes ${D} inputs, which is not a square number of pixels`);
+    throw badOption(`${what} needs square images; the model takes ${D} inputs, which is not a square number of pixels`);
   }
   return { height: side, width: side };
 }

@@ -9,13 +9,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { availableParallelism, cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Bench } from 'tinybench';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { batchNormScratchWords, type ConvGeometry, type Kernels } from '../src/kernels/kernels.js';
 import { tsKernels } from '../src/kernels/ts.js';
+import { describeMachine } from '../src/machine.js';
 import { createWasmKernels, SharedArena, wasmSupport, type WasmVariant } from '../src/kernels/wasm.js';
 
 const argv = yargs(hideBin(process.argv))
@@ -60,7 +60,7 @@ async function measure(make: (k: Kernels) => () => void): Promise<number[]> {
 const pad = (s: string, n: number) => s.padEnd(n);
 const num = (x: number, digits = 1) => x.toFixed(digits).padStart(14);
 
-console.log(`mnist-dp bench:kernels · ${cpus()[0]?.model ?? 'unknown CPU'} · ${availableParallelism()} cores · Node ${process.version} · single thread, median`);
+console.log(`mnist-dp bench:kernels · ${describeMachine()} · single thread, median`);
 console.log();
 console.log('GEMM GFLOP/s');
 console.log(pad('layout      M × N × K        use', 48) + impls.map((k) => k.name.padStart(14)).join(''));

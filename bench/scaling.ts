@@ -12,13 +12,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { train } from '../src/api.js';
+import { describeMachine } from '../src/machine.js';
 import { resolveKernels } from '../src/kernels/index.js';
 
 const MODELS: Record<string, { layers: string; batchSize: number }> = {
@@ -135,7 +136,7 @@ function svgChart(series: { name: string; points: { x: number; y: number }[] }[]
 }
 
 async function main(): Promise<void> {
-  const machine = `${cores} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}`;
+  const machine = describeMachine();
   console.log(`mnist-dp bench:scaling · ${kernels} kernels · ${argv.steps} steps per run · ${machine}`);
   const results: Record<string, Point[]> = {};
   for (const model of argv.models.split(',')) {

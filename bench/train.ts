@@ -10,11 +10,11 @@
  * Each configuration runs in a fresh child process so that peak RSS is its own.
  */
 import { execFileSync } from 'node:child_process';
-import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { train } from '../src/api.js';
+import { describeMachine } from '../src/machine.js';
 
 const argv = yargs(hideBin(process.argv))
   .option('workers', { type: 'string', default: '1,2' })
@@ -57,7 +57,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 function parent(): void {
   const self = fileURLToPath(import.meta.url);
-  console.log(`mnist-dp bench:train · ${argv.model ? `cnn ${argv.model}` : `mlp ${argv.layers}`} · batch ${argv['batch-size']} · ${argv.epochs} epoch(s) · ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}) · Node ${process.version}`);
+  console.log(`mnist-dp bench:train · ${argv.model ? `cnn ${argv.model}` : `mlp ${argv.layers}`} · batch ${argv['batch-size']} · ${argv.epochs} epoch(s) · ${describeMachine()}`);
   console.log('kernels       workers  samples/s   speedup  epoch s  test acc  peak RSS MB');
   for (const kernels of argv.kernels.split(',')) {
     let base = 0;

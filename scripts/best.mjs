@@ -13,12 +13,11 @@
  * at the end, and reported.
  */
 import { writeFile, mkdir } from 'node:fs/promises';
-import { availableParallelism, cpus } from 'node:os';
 import { dirname } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { humanReporter } from '../dist/src/cli/progress.js';
-import { defaultMnistDir, describeSpec, loadIdxDataset, loadModel, MnistDpError, resolveOptions, train } from '../dist/src/index.js';
+import { humanReporter, percent } from '../dist/src/cli/progress.js';
+import { defaultMnistDir, describeMachine, describeSpec, loadIdxDataset, loadModel, MnistDpError, resolveOptions, train } from '../dist/src/index.js';
 
 const argv = yargs(hideBin(process.argv))
   .option('seed', { type: 'number', default: 1 })
@@ -56,7 +55,7 @@ const plain = accuracy(false);
 const withTta = accuracy(true);
 
 const resolved = resolveOptions(options);
-const machine = `${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}`;
+const machine = describeMachine();
 const given = ['workers', 'epochs', 'model', 'augment'].filter((k) => argv[k] !== undefined).map((k) => ` --${k} ${argv[k]}`).join('');
 const command = `npm run best -- --seed ${argv.seed} --out ${argv.out}${given}`;
 const results = {
@@ -65,7 +64,7 @@ const results = {
   testAccuracy: plain, testAccuracyTta: withTta, metrics: result.metrics,
 };
 await writeFile(`${argv.out}.json`, `${JSON.stringify(results, null, 2)}\n`);
-const pct = (p) => (p === null ? '-' : `${(100 * p).toFixed(2)} %`);
+const pct = (p) => (p === null ? '-' : percent(p));
 const md = [
   `# ${argv.out}`,
   '',

@@ -17,12 +17,13 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { percent as pct } from '../dist/src/cli/progress.js';
+import { describeMachine } from '../dist/src/index.js';
 
 /** The variants of `--preset best` a member can be trained with: npm run best's flags. */
 const RECIPES = {
@@ -73,9 +74,8 @@ const [plain, withTta] = await Promise.all([evaluate(false), evaluate(true)]).ca
   process.exit(1);
 });
 
-const machine = `${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}`;
+const machine = describeMachine();
 const command = `npm run ensemble -- --members ${argv.members} --dir ${argv.dir}`;
-const pct = (p) => `${(100 * p).toFixed(2)} %`;
 const rows = members.map((model, i) => ({ model, ...parsed[i], testAccuracy: plain.members[i].testAccuracy, testAccuracyTta: withTta.members[i].testAccuracy }));
 await writeFile(join(argv.dir, 'ensemble.json'), `${JSON.stringify({
   command, machine, members: rows, testAccuracy: plain.testAccuracy, testAccuracyTta: withTta.testAccuracy,

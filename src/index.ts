@@ -15,4 +15,5 @@ export { loadIdxDataset, defaultMnistDir, type Dataset, type IdxDataset } from '
 export { readIdxFile, parseIdx, type IdxArray } from './data/idx.js';
 export { describeSpec, type MlpSpec, type Activation, type OutputActivation, type LossKind } from './model/spec.js';
 export { MnistDpError, type ErrorCode } from './errors.js';
+export { describeMachine } from './machine.js';
 export { tsKernels, type Kernels } from './kernels/index.js';

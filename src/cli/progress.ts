@@ -12,6 +12,18 @@ export const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 /** 0.97123 → `97.12%`. */
 export const percent = (p: number, digits = 2): string => `${(p * 100).toFixed(digits)}%`;
 
+/** An image (row-major, values 0 to `max`: 1 for floats, 255 for bytes) as text, darker characters for more ink, two per pixel. */
+export function drawImage(pixels: ArrayLike<number>, height: number, width: number, max = 1): string {
+  const shades = ' .:-=+*#%@';
+  const lines: string[] = [];
+  for (let y = 0; y < height; y++) {
+    let line = '';
+    for (let x = 0; x < width; x++) line += shades[Math.min(shades.length - 1, Math.floor((pixels[y * width + x] / max) * shades.length))].repeat(2);
+    lines.push(`  |${line}|`);
+  }
+  return lines.join('\n');
+}
+
 /** Seconds with one decimal: `4.5 s`. */
 export const seconds = (s: number): string => `${s.toFixed(1)} s`;
 

@@ -23,14 +23,27 @@ import { promisify } from 'node:util';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { percent as pct } from '../dist/src/cli/progress.js';
-import { describeMachine } from '../dist/src/index.js';
+import { describeMachine, loadCheckpoint, resolveOptions } from '../dist/src/index.js';
 
-/** The variants of `--preset best` a member can be trained with: npm run best's flags. */
+/** The variants of `--preset best` a member can be trained with (options beside the preset; npm run best's flags). */
 const RECIPES = {
-  best: [],
-  strided: ['--model', 'cnn-strided', '--epochs', '30'],
-  elastic: ['--augment', 'rotate=10,shift=2,scale=0.1,elastic=1.4,sigma=4'],
+  best: {},
+  strided: { model: 'cnn-strided', epochs: 30 },
+  elastic: { augment: 'rotate=10,shift=2,scale=0.1,elastic=1.4,sigma=4' },
 };
+const kebab = (s) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const flagsOf = (options) => Object.entries(options).flatMap(([k, v]) => [`--${kebab(k)}`, String(v)]);
+
+/**
+ * How a member's checkpoint was trained otherwise than RECIPE:SEED says (e.g. `--val-size 5000`), so that
+ * a file trained by hand is reported as what it is. Kernels and run-only options (workers, --keep-best) do not count.
+ */
+function differences(saved, recipe, seed) {
+  const expected = resolveOptions({ preset: 'best', seed, ...RECIPES[recipe] });
+  return Object.keys(saved)
+    .filter((k) => k !== 'kernels' && k !== 'keepBest' && k in expected && JSON.stringify(saved[k]) !== JSON.stringify(expected[k]))
+    .map((k) => (typeof saved[k] === 'object' && saved[k] !== null ? `${k} differs` : `--${kebab(k)} ${saved[k]} (the recipe: ${expected[k]})`));
+}
 
 const argv = yargs(hideBin(process.argv))
   .option('members', { type: 'string', default: '1,3,4,5,6,7', describe: `RECIPE:SEED,… (recipes: ${Object.keys(RECIPES).join(', ')}; a bare seed is best:SEED)` })
@@ -59,9 +72,19 @@ for (const [i, { recipe, seed }] of parsed.entries()) {
     console.log(`member ${i + 1}: ${members[i]} is there`);
     continue;
   }
-  const flags = ['--seed', String(seed), ...RECIPES[recipe], '--out', members[i], ...(argv.workers ? ['--workers', String(argv.workers)] : [])];
+  const flags = ['--seed', String(seed), ...flagsOf(RECIPES[recipe]), '--out', members[i], ...(argv.workers ? ['--workers', String(argv.workers)] : [])];
   console.log(`member ${i + 1}: npm run best -- ${flags.join(' ')}`);
   execFileSync(node, [script('best.mjs'), ...flags], { stdio: 'inherit' });
+}
+
+const notes = [];
+for (const [i, { recipe, seed }] of parsed.entries()) {
+  const c = await loadCheckpoint(members[i]).catch((err) => {
+    process.stderr.write(`mnist-dp: error: ${err.message}\n`);
+    process.exit(1);
+  });
+  notes.push(differences(c.options, recipe, seed));
+  if (notes[i].length > 0) console.log(`member ${i + 1}: ${members[i]} was trained otherwise than ${recipe}:${seed}: ${notes[i].join(', ')}`);
 }
 
 // The two evaluations run side by side, as two processes (each predicts on one thread).
@@ -76,17 +99,19 @@ const [plain, withTta] = await Promise.all([evaluate(false), evaluate(true)]).ca
 
 const machine = describeMachine();
 const command = `npm run ensemble -- --members ${argv.members} --dir ${argv.dir}`;
-const rows = members.map((model, i) => ({ model, ...parsed[i], testAccuracy: plain.members[i].testAccuracy, testAccuracyTta: withTta.members[i].testAccuracy }));
+const rows = members.map((model, i) => ({
+  model, ...parsed[i], differences: notes[i], testAccuracy: plain.members[i].testAccuracy, testAccuracyTta: withTta.members[i].testAccuracy,
+}));
 await writeFile(join(argv.dir, 'ensemble.json'), `${JSON.stringify({
   command, machine, members: rows, testAccuracy: plain.testAccuracy, testAccuracyTta: withTta.testAccuracy,
 }, null, 2)}\n`);
 await writeFile(join(argv.dir, 'ensemble.md'), [
   `# Ensemble of ${members.length} (\`${command}\`, ${machine})`,
   '',
-  '| member | recipe | seed | test accuracy | with TTA |',
-  '| --- | --- | ---: | ---: | ---: |',
-  ...rows.map((r) => `| ${r.model} | ${r.recipe} | ${r.seed} | ${pct(r.testAccuracy)} | ${pct(r.testAccuracyTta)} |`),
-  `| **ensemble** | | | **${pct(plain.testAccuracy)}** | **${pct(withTta.testAccuracy)}** |`,
+  '| member | recipe | seed | trained otherwise | test accuracy | with TTA |',
+  '| --- | --- | ---: | --- | ---: | ---: |',
+  ...rows.map((r) => `| ${r.model} | ${r.recipe} | ${r.seed} | ${r.differences.join(', ')} | ${pct(r.testAccuracy)} | ${pct(r.testAccuracyTta)} |`),
+  `| **ensemble** | | | | **${pct(plain.testAccuracy)}** | **${pct(withTta.testAccuracy)}** |`,
   '',
 ].join('\n'));
 console.log(`ensemble of ${members.length}: test accuracy ${pct(plain.testAccuracy)} (with TTA ${pct(withTta.testAccuracy)}); written to ${join(argv.dir, 'ensemble.md')}`);

@@ -176,10 +176,10 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
   // --keep-best: the best epoch so far. A resumed run continues the comparison if its best file is there.
   const bestFile = o.keepBest && o.out ? bestCheckpointFile(o.out) : null;
   let best: BestEpoch | null = null;
+  const beatsBest = (m: EpochMetrics): m is EpochMetrics & { valAccuracy: number } =>
+    bestFile !== null && m.valAccuracy !== null && (!best || m.valAccuracy > best.valAccuracy);
   if (bestFile && resumed && existsSync(bestFile)) {
-    for (const m of resumed.metrics) {
-      if (m.valAccuracy !== null && (!best || m.valAccuracy > best.valAccuracy)) best = { epoch: m.epoch, valAccuracy: m.valAccuracy, checkpoint: bestFile };
-    }
+    for (const m of resumed.metrics) if (beatsBest(m)) best = { epoch: m.epoch, valAccuracy: m.valAccuracy, checkpoint: bestFile };
   }
   const finish = (e: Omit<DoneEvent, 'type' | 'seconds' | 'checkpoint' | 'epochs' | 'best'>): TrainResult => {
     const seconds = (performance.now() - started) / 1000;
@@ -269,10 +269,10 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
       metrics.push(m);
       Object.assign(position, { epoch: epoch + 1, step: 0, lossSum: 0, samples: 0 });
       await save(null);
-      const isBest = bestFile !== null && m.valAccuracy !== null && (!best || m.valAccuracy > best.valAccuracy);
+      const isBest = beatsBest(m);
       if (isBest) {
-        await save(null, bestFile);
-        best = { epoch: m.epoch, valAccuracy: m.valAccuracy!, checkpoint: bestFile };
+        await save(null, bestFile!);
+        best = { epoch: m.epoch, valAccuracy: m.valAccuracy, checkpoint: bestFile! };
       }
       const perStep = (key: keyof typeof timing) => (1e6 * (timing[key] - timingBefore[key])) / (stepsPerEpoch - stepBefore);
       const stepMicros = { gradients: perStep('gradientSeconds'), update: perStep('updateSeconds'), barriers: perStep('barrierSeconds') };

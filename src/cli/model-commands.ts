@@ -66,12 +66,6 @@ function checkFitsData(model: Model, file: string, test: Dataset, dir: string, t
   }
 }
 
-/** Correct predictions per class. */
-interface Tally {
-  right: number[];
-  correct: number;
-}
-
 export async function evalHandler(argv: EvalArgs): Promise<void> {
   const files = typeof argv.model === 'string' ? [argv.model] : argv.model.map(String);
   const tta = argv.tta === true;
@@ -86,61 +80,51 @@ export async function evalHandler(argv: EvalArgs): Promise<void> {
   checkEnsemble(models, files);
 
   const C = models[0].classes;
-  const total = new Array<number>(C).fill(0);
-  const tally = (): Tally => ({ right: new Array<number>(C).fill(0), correct: 0 });
-  const members = models.map(tally);
-  const ensemble = tally();
-  // What the model (or the ensemble) gets wrong: rows the true class, columns the predicted one.
+  const memberCorrect = new Array<number>(models.length).fill(0);
+  // What the model (or the ensemble) predicts for each class: rows the true class, columns the predicted
+  // one. Its accuracy, per class and overall, is read from it.
   const confusion = Array.from({ length: C }, () => new Array<number>(C).fill(0));
   const misclassified: { index: number; label: number; predicted: number; probability: number }[] = [];
-  const count = (t: Tally, p: Float32Array, start: number) => {
-    mostProbable(p, C).forEach((predicted, i) => {
-      const label = test.labels[start + i];
-      if (predicted === label) {
-        t.right[label]++;
-        t.correct++;
-      }
-    });
-  };
   for (let start = 0; start < test.count; start += CHUNK) {
     const end = Math.min(test.count, start + CHUNK);
-    for (let i = start; i < end; i++) total[test.labels[i]]++;
     const pixels = test.images.subarray(start * D, end * D);
     const probabilities = models.map((m) => m.predict(pixels, { tta }));
-    probabilities.forEach((p, m) => count(members[m], p, start));
+    if (models.length > 1) {
+      probabilities.forEach((p, m) => mostProbable(p, C).forEach((predicted, i) => {
+        if (predicted === test.labels[start + i]) memberCorrect[m]++;
+      }));
+    }
     const p = models.length > 1 ? meanProbabilities(probabilities) : probabilities[0];
-    if (models.length > 1) count(ensemble, p, start);
     mostProbable(p, C).forEach((predicted, i) => {
       const label = test.labels[start + i];
       confusion[label][predicted]++;
       if (predicted !== label) misclassified.push({ index: start + i, label, predicted, probability: p[i * C + predicted] });
     });
   }
-  const result = models.length > 1 ? ensemble : members[0];
-  const testAccuracy = result.correct / test.count;
-  const memberAccuracy = members.map((t) => t.correct / test.count);
+  const correct = test.count - misclassified.length;
+  const testAccuracy = correct / test.count;
 
   if (argv.json) {
     const errors = { confusion, misclassified: misclassified.map((e) => e.index) };
     const line = models.length > 1
-      ? { testAccuracy, testSize: test.count, members: files.map((model, i) => ({ model, testAccuracy: memberAccuracy[i] })), tta, ...errors }
+      ? { testAccuracy, testSize: test.count, members: files.map((model, i) => ({ model, testAccuracy: memberCorrect[i] / test.count })), tta, ...errors }
       : { testAccuracy, testSize: test.count, model: files[0], ...(tta ? { tta } : {}), ...errors };
     process.stdout.write(`${JSON.stringify(line)}\n`);
     return;
   }
-  const accuracy = (t: Tally) => `test accuracy ${percent(t.correct / test.count)} (${int(t.correct)}/${int(test.count)})`;
+  const accuracy = (right: number) => `test accuracy ${percent(right / test.count)} (${int(right)}/${int(test.count)})`;
   const withTta = tta ? ` · test-time augmentation (${TTA_VIEWS.length} views)` : '';
   const lines = models.length > 1
     ? [
-      ...models.map((m, i) => `member ${i + 1}  ${accuracy(members[i])} · ${describeSpec(m.spec)} · ${files[i]}`),
-      `ensemble  ${accuracy(ensemble)} · mean of ${models.length} models${withTta}`,
+      ...models.map((m, i) => `member ${i + 1}  ${accuracy(memberCorrect[i])} · ${describeSpec(m.spec)} · ${files[i]}`),
+      `ensemble  ${accuracy(correct)} · mean of ${models.length} models${withTta}`,
     ]
-    : [`${accuracy(result)} · ${describeSpec(models[0].spec)} · ${files[0]}${withTta}`];
+    : [`${accuracy(correct)} · ${describeSpec(models[0].spec)} · ${files[0]}${withTta}`];
   lines.push(models.length > 1 ? 'per class (ensemble):' : 'per class:');
-  for (let c = 0; c < C; c++) {
-    if (total[c] === 0) continue;
-    lines.push(`  ${String(c).padStart(2)}  ${percent(result.right[c] / total[c]).padStart(7)}  (${int(result.right[c])}/${int(total[c])})`);
-  }
+  confusion.forEach((row, c) => {
+    const total = row.reduce((a, b) => a + b, 0);
+    if (total > 0) lines.push(`  ${String(c).padStart(2)}  ${percent(row[c] / total).padStart(7)}  (${int(row[c])}/${int(total)})`);
+  });
   const pairs = confusion.flatMap((row, label) => row.map((n, predicted) => ({ label, predicted, n })))
     .filter((e) => e.n > 0 && e.label !== e.predicted)
     .sort((a, b) => b.n - a.n || a.label - b.label || a.predicted - b.predicted);

@@ -26,6 +26,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { percent as pct } from '../dist/src/cli/progress.js';
 import { describeMachine, loadCheckpoint, resolveOptions } from '../dist/src/index.js';
+import { kebab } from '../dist/src/options.js';
 
 /** The variants of `--preset best` a member can be trained with (options beside the preset; npm run best's flags). */
 const RECIPES = {
@@ -33,7 +34,6 @@ const RECIPES = {
   strided: { model: 'cnn-strided', epochs: 30 },
   elastic: { augment: 'rotate=10,shift=2,scale=0.1,elastic=1.4,sigma=4' },
 };
-const kebab = (s) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const flagsOf = (options) => Object.entries(options).flatMap(([k, v]) => [`--${kebab(k)}`, String(v)]);
 
 /**

@@ -17,6 +17,9 @@ import { kebab, MODEL_OPTION_KEYS, resolveOptions, unresolveOptions, type Resolv
 /** Options that may differ from the checkpoint's when resuming; everything else must match or be left out. */
 const RESUMABLE_OVERRIDES = new Set<keyof TrainOptions>(['epochs', 'workers', 'out', 'data', 'kernels', 'resume', 'keepBest']);
 
+/** Those as flags, for messages and help: `--epochs, --workers, …, --keep-best`. */
+export const RESUMABLE_FLAGS = [...RESUMABLE_OVERRIDES].filter((k) => k !== 'resume').map((k) => `--${kebab(k)}`).join(', ');
+
 /**
  * Resolves options and, with `resume`, loads the checkpoint: the run continues with the checkpoint's own
  * settings, and any other option that is given must agree with them (a different network is refused as
@@ -42,7 +45,7 @@ export async function prepareRun(options: TrainOptions): Promise<{ options: Reso
     const was = (saved as Record<string, unknown>)[key];
     const now = (mergedGiven as Record<string, unknown>)[key];
     if (JSON.stringify(was) !== JSON.stringify(now)) {
-      throw badOption(`--${kebab(key)} ${String(now)} differs from the checkpoint's ${String(was)}; a resumed run keeps its settings (only --epochs, --workers, --out, --data, --kernels and --keep-best may change)`);
+      throw badOption(`--${kebab(key)} ${String(now)} differs from the checkpoint's ${String(was)}; a resumed run keeps its settings (only ${RESUMABLE_FLAGS} may change)`);
     }
   }
   return { options: merged, resumed: c };

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { Argv, Options } from 'yargs';
-import { train } from '../api.js';
+import { RESUMABLE_FLAGS, train } from '../api.js';
 import { badOption } from '../errors.js';
 import { KERNEL_NAMES } from '../kernels/index.js';
 import { ACTIVATION_NAMES, LOSS_NAMES, MODEL_PRESETS } from '../model/spec.js';
@@ -60,7 +60,7 @@ const FLAGS: { [K in keyof Required<TrainOptions>]: FlagSpec } = {
   workers: { type: 'number', group: RUN, describe: 'worker threads', shows: `one per CPU core (${availableParallelism()} here)` },
   kernels: { type: 'string', group: RUN, describe: `kernel implementation: auto (the fastest that runs here), ${KERNEL_NAMES.join(', ')}`, shows: D.kernels },
   out: { type: 'string', group: RUN, describe: "checkpoint file, written after every epoch and on Ctrl-C; --out '' or --no-out: none", shows: `${D.out}, or the --resume file` },
-  resume: { type: 'string', group: RUN, describe: 'continue the run saved in this checkpoint (only --epochs, --workers, --out, --data, --kernels, --keep-best may change)' },
+  resume: { type: 'string', group: RUN, describe: `continue the run saved in this checkpoint (only ${RESUMABLE_FLAGS} may change)` },
   keepBest: { type: 'boolean', group: RUN, describe: "also keep the model of the epoch with the best validation accuracy, in <out>.best.ckpt (needs --val-size > 0)" },
 };
 

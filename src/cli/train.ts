@@ -29,10 +29,12 @@ const OPTIM = 'Optimiser:';
 const DATA = 'Data:';
 const RUN = 'Run:';
 
-/** The optimisers' hyper-parameter flags, from their table (src/optim/optimizer.ts): each says which optimisers read it. */
+/** The optimisers' hyper-parameter flags, from their table (src/optim/optimizer.ts): each says which optimisers read it (unless all do). */
 const HYPER_FLAGS = Object.fromEntries(HYPER_KEYS.map((key): [HyperKey, FlagSpec] => {
   const h = HYPER_PARAMS[key];
-  return [key, { type: h.type, group: OPTIM, describe: `${h.help} (${readersOf(key).join(', ')})`, shows: String(h.default) }];
+  const readers = readersOf(key);
+  const by = readers.length < OPTIMIZER_NAMES.length ? `; read by ${readers.join(', ')}` : '';
+  return [key, { type: h.type, group: OPTIM, describe: `${h.help}${by}`, shows: String(h.default) }];
 })) as Record<HyperKey, FlagSpec>;
 
 const FLAGS: { [K in keyof Required<TrainOptions>]: FlagSpec } = {

@@ -29,4 +29,3 @@ describe('gradient clipping and LAMB give the same weights for any worker count'
     expect(same(without.params, one.params)).toBe(false);
   });
 });
-});

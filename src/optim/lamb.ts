@@ -1,4 +1,4 @@
-import { describeBetas } from './adam.js';
+import { adamFamily } from './adam.js';
 import type { Optimizer } from './optimizer.js';
 
 /**
@@ -16,11 +16,9 @@ import type { Optimizer } from './optimizer.js';
  * moments are updated): prepare writes r there, apply adds −α·ratio·r to θ.
  */
 export const lamb: Optimizer = {
+  ...adamFamily, // Adam's moments and options
   kind: 'lamb',
   summary: 'per-tensor trust ratio',
-  state: ['m', 'v'],
-  reads: ['weightDecay', 'beta1', 'beta2', 'adamEps'],
-  describe: describeBetas,
   step: {
     kind: 'per-tensor',
     sums: 2,

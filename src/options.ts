@@ -227,7 +227,7 @@ export function resolveOptions(given: TrainOptions = {}): ResolvedTrainOptions {
     lrGamma: real('lr-gamma', o.lrGamma ?? d.lrGamma, (v) => v > 0 && v <= 1, 'in (0, 1]'),
     warmupEpochs: real('warmup-epochs', o.warmupEpochs ?? d.warmupEpochs, (v) => v >= 0, 'a number ≥ 0'),
     optimizer: resolveOptimizer(optimizer as OptimizerKind, o),
-    clipGradNorm: real('clip-grad-norm', o.clipGradNorm ?? d.clipGradNorm, (v) => v >= 0, '0 (off) or the largest gradient norm, a positive number'),
+    clipGradNorm: real('clip-grad-norm', o.clipGradNorm ?? d.clipGradNorm, (v) => v >= 0, '0 (off) or a positive maximum gradient norm'),
     labelSmoothing: real('label-smoothing', o.labelSmoothing ?? d.labelSmoothing, (v) => v >= 0 && v < 1, 'in [0, 1)'),
     ema: real('ema', o.ema ?? d.ema, (v) => v === 0 || (v > 0 && v < 1), '0 (off) or a decay in (0, 1) such as 0.999'),
     augment: parseAugment(o.augment ?? d.augment),

@@ -73,7 +73,7 @@ const UPDATE_CHUNKS_PER_WORKER = 8;
  * Nothing else synchronises, and no message is exchanged until the task returns.
  */
 export function runSteps(ctx: StepContext, t: RunTask): RunResult {
-  const { k, plan, shared } = ctx;
+  const { plan, shared } = ctx;
   const { control, tickets } = shared;
   const W = t.workers;
   const chunks = Math.min(UPDATE_CHUNKS_PER_WORKER * W, Math.ceil(plan.P / 16));

@@ -32,7 +32,7 @@ export interface TrainOptions {
   /** Momentum μ; 0 gives the notes' plain θ ← θ − α∇C. */
   momentum?: number;
   nesterov?: boolean;
-  /** L2 weight decay λ, added to the gradient as λθ. */
+  /** Weight decay λ: L2, added to the gradient as λθ (sgd, adam), decoupled (adamw), or in LAMB's direction. */
   weightDecay?: number;
   schedule?: ScheduleKind;
   /** For the step schedule: multiply the rate by lrGamma every lrStepEpochs epochs. */

@@ -3,7 +3,9 @@ import { open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { pack, unpack } from 'msgpackr';
 import { badCheckpoint } from './errors.js';
+import type { EpochMetrics } from './events.js';
 import { paramLayout } from './model/layout.js';
+import { Model } from './model/model.js';
 import { sameSpec, type ModelSpec } from './model/spec.js';
 import { DEFAULT_OPTIONS, type OptimizerKind, type ResolvedTrainOptions, type RunOnlyKey } from './options.js';
 
@@ -20,15 +22,7 @@ export const CHECKPOINT_MAGIC = 'mnist-dp checkpoint';
  */
 export const CHECKPOINT_VERSION = 3;
 
-/** Metrics of one finished epoch. */
-export interface EpochMetrics {
-  epoch: number;
-  trainLoss: number;
-  valLoss: number | null;
-  valAccuracy: number | null;
-  samplesPerSecond: number;
-  seconds: number;
-}
+export type { EpochMetrics } from './events.js';
 
 /** The training options a checkpoint keeps (everything but where files go and how many threads ran). */
 export type SavedOptions = Omit<ResolvedTrainOptions, RunOnlyKey>;
@@ -200,4 +194,13 @@ export function assertSameArchitecture(file: string, saved: ModelSpec, wanted: M
   if (!sameSpec(saved, wanted)) {
     throw badCheckpoint(file, `holds a different architecture (${describe(saved)}) from the one asked for (${describe(wanted)}); drop the model flags to resume it as saved`);
   }
+}
+
+/**
+ * Loads a checkpoint written by `train` as a Model (its weights: the moving average when the run kept
+ * one). It lives here, not in model/, so that the model folder does not depend on the checkpoint format.
+ */
+export async function loadModel(file: string): Promise<Model> {
+  const c = await loadCheckpoint(file);
+  return new Model(c.spec, c.ema ?? c.params, { metrics: c.metrics, testAccuracy: c.testAccuracy, epochsTrained: c.position.epoch });
 }

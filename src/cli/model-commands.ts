@@ -1,10 +1,10 @@
 import type { Argv } from 'yargs';
-import { loadCheckpoint } from '../checkpoint.js';
+import { loadCheckpoint, loadModel } from '../checkpoint.js';
 import { defaultMnistDir, loadIdxDataset, type Dataset } from '../data/dataset.js';
 import { badOption } from '../errors.js';
 import { paramLayout, parameterCount } from '../model/layout.js';
 import { checkEnsemble, meanProbabilities } from '../model/ensemble.js';
-import { loadModel, mostProbable, type Model } from '../model/model.js';
+import { mostProbable, type Model } from '../model/model.js';
 import { describeSpec, formatCnnLayers } from '../model/spec.js';
 import { MODEL_OPTION_KEYS, unresolveOptions } from '../options.js';
 import { TTA_VIEWS, ttaImageShape } from '../model/tta.js';

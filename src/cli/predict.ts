@@ -1,7 +1,8 @@
 import type { Argv } from 'yargs';
 import { readInkPng, toDigitImage } from '../data/digit-image.js';
 import { badOption } from '../errors.js';
-import { loadModel, shippedModelFile } from '../model/model.js';
+import { loadModel } from '../checkpoint.js';
+import { shippedModelFile } from '../model/model.js';
 import { ttaImageShape } from '../model/tta.js';
 import { drawImage, percent } from './progress.js';
 

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { loadCheckpoint, type EpochMetrics } from '../checkpoint.js';
 import { badCheckpoint, badOption } from '../errors.js';
+import type { EpochMetrics } from '../events.js';
 import { bestKernels, createKernels, type Kernels } from '../kernels/index.js';
 import { tsKernels } from '../kernels/ts.js';
 import { SharedArena } from '../kernels/wasm.js';
@@ -184,10 +184,4 @@ export function shippedModelFile(): string {
     if (existsSync(file)) return file;
   }
   throw badCheckpoint('models/mnist-best.ckpt', 'the shipped model is missing from this installation; give --model FILE');
-}
-
-/** Loads a checkpoint written by `train` as a Model. */
-export async function loadModel(file: string): Promise<Model> {
-  const c = await loadCheckpoint(file);
-  return new Model(c.spec, c.ema ?? c.params, { metrics: c.metrics, testAccuracy: c.testAccuracy, epochsTrained: c.position.epoch });
 }

@@ -7,7 +7,7 @@ import type { EpochMetrics } from './events.js';
 import { paramLayout } from './model/layout.js';
 import { Model } from './model/model.js';
 import { sameSpec, type ModelSpec } from './model/spec.js';
-import { DEFAULT_OPTIONS, type OptimizerKind, type ResolvedTrainOptions, type RunOnlyKey } from './options.js';
+import { DEFAULT_OPTIONS, RUN_ONLY_KEYS, type OptimizerKind, type ResolvedTrainOptions, type RunOnlyKey } from './options.js';
 
 /**
  * A checkpoint is one msgpackr record. Float arrays are stored as their little-endian bytes (msgpack bin),
@@ -29,8 +29,7 @@ export type SavedOptions = Omit<ResolvedTrainOptions, RunOnlyKey>;
 
 /** The options a checkpoint of a run with options `o` keeps. */
 export function savedOptions(o: ResolvedTrainOptions): SavedOptions {
-  const { workers: _w, out: _o, resume: _r, data: _d, ...saved } = o;
-  return saved;
+  return Object.fromEntries(Object.entries(o).filter(([key]) => !(RUN_ONLY_KEYS as readonly string[]).includes(key))) as SavedOptions;
 }
 
 /** Where `--keep-best` keeps the best validation epoch's model: `run.ckpt` → `run.best.ckpt`. */

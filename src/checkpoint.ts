@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { pack, unpack } from 'msgpackr';
+import type { DataSetRecord } from './data/provenance.js';
 import { badCheckpoint } from './errors.js';
 import type { EpochMetrics } from './events.js';
-import { paramLayout } from './model/layout.js';
+import { paramLayout, type ParamLayout } from './model/layout.js';
 import { Model } from './model/model.js';
 import { sameSpec, type ModelSpec } from './model/spec.js';
 import { DEFAULT_OPTIONS, RUN_ONLY_KEYS, type OptimizerKind, type ResolvedTrainOptions, type RunOnlyKey } from './options.js';
@@ -18,9 +19,11 @@ import { DEFAULT_OPTIONS, RUN_ONLY_KEYS, type OptimizerKind, type ResolvedTrainO
 export const CHECKPOINT_MAGIC = 'mnist-dp checkpoint';
 /**
  * 2: the first dense layer's weight stored input-major (dense1.wT). 3: CNN specs, the optimiser as an
- * object (Adam's second moment), the weights' moving average. Version 2 files still load (as SGD runs).
+ * object (Adam's second moment), the weights' moving average. 4: the data set it was trained on
+ * (DataSetRecord). Version 2 and 3 files still load (as trained on MNIST; version 2 as SGD runs).
  */
-export const CHECKPOINT_VERSION = 3;
+export const CHECKPOINT_VERSION = 4;
+const READABLE_VERSIONS = [2, 3, 4];
 
 export type { EpochMetrics } from './events.js';
 
@@ -67,6 +70,11 @@ export interface Checkpoint {
   rng: { kind: 'counter'; seed: number };
   metrics: EpochMetrics[];
   testAccuracy: number | null;
+  /**
+   * The data set the model was trained on; null or absent in files before version 4, which were all
+   * trained on MNIST as far as they can tell (mnist-dp did not record it).
+   */
+  data?: DataSetRecord | null;
 }
 
 interface Record {
@@ -84,6 +92,7 @@ interface Record {
   rng: { kind: 'counter'; seed: number };
   metrics: EpochMetrics[];
   testAccuracy: number | null;
+  data?: DataSetRecord | null;
 }
 
 const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -115,6 +124,7 @@ export async function saveCheckpoint(file: string, c: Checkpoint): Promise<void>
     rng: c.rng,
     metrics: c.metrics,
     testAccuracy: c.testAccuracy,
+    data: c.data ?? null,
   };
   const tmp = join(dirname(file), `.${basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
@@ -149,14 +159,15 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   if (r === null || typeof r !== 'object' || r.magic !== CHECKPOINT_MAGIC) {
     throw badCheckpoint(file, 'is not a mnist-dp checkpoint (no magic)');
   }
-  if (r.version === 2) migrateFromVersion2(r);
-  else if (r.version !== CHECKPOINT_VERSION) {
-    throw badCheckpoint(file, `has format version ${r.version}; this mnist-dp reads versions 2 and ${CHECKPOINT_VERSION}`);
+  if (!READABLE_VERSIONS.includes(r.version)) {
+    throw badCheckpoint(file, `has format version ${r.version}; this mnist-dp reads versions ${READABLE_VERSIONS.slice(0, -1).join(', ')} and ${CHECKPOINT_VERSION}`);
   }
+  if (r.version === 2) migrateFromVersion2(r);
   const layout = paramLayout(r.spec);
   if (r.paramFloats !== layout.size) {
     throw badCheckpoint(file, `has ${r.paramFloats} parameters but its spec needs ${layout.size}; the file is damaged`);
   }
+  checkLayout(file, r.layout, layout);
   return {
     spec: r.spec,
     params: floatsOf(r.params, file, 'parameters', layout.size),
@@ -171,7 +182,28 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
     rng: r.rng,
     metrics: r.metrics ?? [],
     testAccuracy: r.testAccuracy ?? null,
+    data: r.data ?? null,
   };
+}
+
+/**
+ * Throws, naming the first difference, unless the parameter layout stored in the file (names, shapes,
+ * offsets) is the one its network compiles to here: the weights would otherwise be read into the wrong
+ * tensors without a word (a file written by a version of mnist-dp that lays out the network differently).
+ */
+function checkLayout(file: string, stored: Record['layout'] | undefined, layout: ParamLayout): void {
+  if (!Array.isArray(stored)) throw badCheckpoint(file, 'has no parameter layout; the file is damaged');
+  const show = (t: { name: string; shape: number[]; offset: number }) => `${t.name} (${t.shape.join('×')}) at offset ${t.offset}`;
+  const n = Math.max(stored.length, layout.tensors.length);
+  for (let i = 0; i < n; i++) {
+    const s = stored[i];
+    const t = layout.tensors[i];
+    const same = s && t && s.name === t.name && s.offset === t.offset && Array.isArray(s.shape) && s.shape.join() === t.shape.join();
+    if (same) continue;
+    const saved = s ? show(s) : 'nothing';
+    const wanted = t ? show(t) : 'nothing';
+    throw badCheckpoint(file, `its parameter layout does not match its network: tensor ${i + 1} is ${saved} in the file, but ${wanted} in the network; the file was written by another version of mnist-dp, or is damaged`);
+  }
 }
 
 /** A version 2 record (SGD only, options flat) in today's shape. */

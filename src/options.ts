@@ -14,6 +14,14 @@ export const SCHEDULE_NAMES: readonly ScheduleKind[] = ['constant', 'step', 'cos
 export type OptimizerKind = 'sgd' | 'adam' | 'adamw';
 export const OPTIMIZER_NAMES: readonly OptimizerKind[] = ['sgd', 'adam', 'adamw'];
 
+/**
+ * The optimiser's state tensors, P floats each, as the memory plan and the checkpoint name them: SGD's
+ * velocity, Adam's first and second moments. (Until the optimisers have modules of their own, src/optim.)
+ */
+export function optimizerStateNames(kind: OptimizerKind): readonly string[] {
+  return kind === 'sgd' ? ['velocity'] : ['m', 'v'];
+}
+
 export interface TrainOptions {
   /** Worker threads (default: one per CPU core). */
   workers?: number;

@@ -73,9 +73,9 @@ export function updateParameters(ctx: StepContext, task: RunTask, p0: number, p1
     const e = Math.min(seg.end, p1);
     if (b >= e) continue;
     if (!seg.trainable) k.emaUpdate(shared.params, shared.grad, b, e, 1 - BN_MOMENTUM);
-    else if (o.kind === 'sgd') k.sgdStep(shared.params, shared.grad, shared.velocity, b, e, { lr, momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay });
+    else if (o.kind === 'sgd') k.sgdStep(shared.params, shared.grad, shared.optimizerState.velocity, b, e, { lr, momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay });
     else {
-      k.adamStep(shared.params, shared.grad, shared.velocity, shared.moment2, b, e,
+      k.adamStep(shared.params, shared.grad, shared.optimizerState.m, shared.optimizerState.v, b, e,
         { lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, decoupled: o.kind === 'adamw', step: t });
     }
   }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { pack, unpack } from 'msgpackr';
-import type { DataSetRecord } from './data/provenance.js';
+import { ASSUMED_MNIST, type DataSetRecord } from './data/provenance.js';
 import { badCheckpoint } from './errors.js';
 import type { EpochMetrics } from './events.js';
 import { paramLayout, type ParamLayout } from './model/layout.js';
@@ -71,8 +71,8 @@ export interface Checkpoint {
   metrics: EpochMetrics[];
   testAccuracy: number | null;
   /**
-   * The data set the model was trained on; null or absent in files before version 4, which were all
-   * trained on MNIST as far as they can tell (mnist-dp did not record it).
+   * The data set the model was trained on (training records it). Loading a file from before version 4,
+   * which recorded none, gives ASSUMED_MNIST; null: saved without a record (by a library call).
    */
   data?: DataSetRecord | null;
 }
@@ -182,7 +182,7 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
     rng: r.rng,
     metrics: r.metrics ?? [],
     testAccuracy: r.testAccuracy ?? null,
-    data: r.data ?? null,
+    data: r.version < 4 ? { ...ASSUMED_MNIST } : r.data ?? null,
   };
 }
 
@@ -233,5 +233,5 @@ export function assertSameArchitecture(file: string, saved: ModelSpec, wanted: M
  */
 export async function loadModel(file: string): Promise<Model> {
   const c = await loadCheckpoint(file);
-  return new Model(c.spec, c.ema ?? c.params, { metrics: c.metrics, testAccuracy: c.testAccuracy, epochsTrained: c.position.epoch });
+  return new Model(c.spec, c.ema ?? c.params, { metrics: c.metrics, testAccuracy: c.testAccuracy, epochsTrained: c.position.epoch, data: c.data ?? null });
 }

@@ -4,8 +4,9 @@
  */
 export { train, Trainer, spawnTrainer, terminateTrainer, prepareRun, type TrainCallbacks } from './api.js';
 export type { TrainResult } from './engine/trainer.js';
-export { Model, shippedModelFile, type Pixels, type PredictOptions } from './model/model.js';
-export { readInkPng, toDigitImage, MNIST_SHAPE, type InkImage, type DigitShape } from './data/digit-image.js';
+export { Model, shippedModelFile, type ModelInfo, type Pixels, type PredictOptions } from './model/model.js';
+export { readInkPng, toDigitImage, toResizedImage, MNIST_SHAPE, type InkImage, type DigitShape } from './data/digit-image.js';
+export { dataSetRecord, describeDataSet, MNIST_SHA256, type DataSetRecord } from './data/provenance.js';
 export { predictEnsemble } from './model/ensemble.js';
 export { TTA_VIEWS, type TtaView } from './model/tta.js';
 export { DEFAULT_OPTIONS, resolveOptions, learningRate, type TrainOptions, type ResolvedTrainOptions, type ScheduleKind } from './options.js';

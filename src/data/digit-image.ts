@@ -128,6 +128,28 @@ export function toDigitImage(img: InkImage, shape: DigitShape = MNIST_SHAPE, nam
 }
 
 /**
+ * The whole picture scaled to the model's input, for models trained on other pictures than handwritten
+ * digits (clothes, letters in another framing): no cropping to the ink and no recentring, only the aspect
+ * ratio kept (the picture fitted inside, centred, the rest background) and pixels area-averaged. A picture
+ * already of the input's size comes through unchanged. Throws BAD_DATA, naming `name`, for a blank one.
+ */
+export function toResizedImage(img: InkImage, shape: { height: number; width: number }, name = 'the image'): Float32Array {
+  const { width: W, height: H, ink } = img;
+  let max = 0;
+  for (const v of ink) if (v > max) max = v;
+  if (max <= 0.05) throw badData(name, 'has no ink: it is blank (or all one shade)');
+  const scale = Math.min(shape.width / W, shape.height / H);
+  const ow = Math.max(1, Math.min(shape.width, Math.round(W * scale)));
+  const oh = Math.max(1, Math.min(shape.height, Math.round(H * scale)));
+  const scaled = resampleArea(ink, W, H, ow, oh);
+  const left = Math.floor((shape.width - ow) / 2);
+  const top = Math.floor((shape.height - oh) / 2);
+  const out = new Float32Array(shape.height * shape.width);
+  for (let y = 0; y < oh; y++) out.set(scaled.subarray(y * ow, (y + 1) * ow), (top + y) * shape.width + left);
+  return out;
+}
+
+/**
  * Resizes a sw×sh image to dw×dh by area averaging: each output pixel is the mean of the source over the
  * rectangle it covers, partial pixels weighted by their covered part (separable: rows, then columns).
  */

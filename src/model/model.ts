@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { badCheckpoint, badOption } from '../errors.js';
 import type { EpochMetrics } from '../events.js';
+import type { DataSetRecord } from '../data/provenance.js';
 import { bestKernels, createKernels, type Kernels } from '../kernels/index.js';
 import { tsKernels } from '../kernels/ts.js';
 import { SharedArena } from '../kernels/wasm.js';
@@ -25,6 +26,15 @@ export interface PredictOptions {
   tta?: boolean;
 }
 
+/** What a checkpoint recorded of a model's training. */
+export interface ModelInfo {
+  metrics: EpochMetrics[];
+  testAccuracy: number | null;
+  epochsTrained: number;
+  /** The data set it was trained on; null when the checkpoint records none (before version 4: MNIST, as far as anyone knows). */
+  data?: DataSetRecord | null;
+}
+
 /**
  * A trained network, for inference on the calling thread. Its weights and buffers live in a WebAssembly
  * memory of its own, so the fastest kernels this runtime has (see bestKernels) run the forward pass.
@@ -41,7 +51,7 @@ export class Model {
     /** The weights (for a run that kept a moving average, the average). */
     readonly params: Float32Array,
     /** What the checkpoint recorded of its training. */
-    readonly info: { metrics: EpochMetrics[]; testAccuracy: number | null; epochsTrained: number } = { metrics: [], testAccuracy: null, epochsTrained: 0 },
+    readonly info: ModelInfo = { metrics: [], testAccuracy: null, epochsTrained: 0 },
   ) {
     this.net = compileNet(spec);
     this.layout = this.net.layout;

@@ -66,7 +66,17 @@ export class Checkpointer {
   }
 }
 
-/** The optimiser state as the checkpoint keeps it (SGD's velocity; Adam's first moment as `velocity`, and its second). */
+// The optimiser state between the memory plan's names and the checkpoint's fields, both ways. (Checkpoint
+// version 4 with the optimisers' own modules names the state in the checkpoint too, and these go.)
+
+/** The checkpoint's optimiser state by the memory plan's names: SGD's velocity; Adam's first moment (kept as `velocity`) and second. */
+export function optimizerStateOf(c: Pick<Checkpoint, 'optimizer'>): Record<string, Float32Array> {
+  const { kind, velocity, moment2 } = c.optimizer;
+  if (kind === 'sgd') return { velocity };
+  return moment2 ? { m: velocity, v: moment2 } : { m: velocity };
+}
+
+/** The optimiser state as the checkpoint keeps it (the inverse of optimizerStateOf). */
 function checkpointOptimizer(o: ResolvedTrainOptions, v: SharedViews): Checkpoint['optimizer'] {
   const s = v.optimizerState;
   return o.optimizer.kind === 'sgd'

@@ -6,6 +6,7 @@ import { initParams } from '../model/init.js';
 import { compileNet, type Net } from '../model/layout.js';
 import { describeSpec, specClasses, specInputs, type ModelSpec } from '../model/spec.js';
 import { optimizerStateNames, type ResolvedTrainOptions } from '../options.js';
+import { optimizerStateOf } from './checkpointer.js';
 import { createSharedMemory, planMemory, sharedViews, type MemoryPlan, type SharedViews } from './memory.js';
 
 /**
@@ -87,14 +88,4 @@ export async function loadRunMemory(o: ResolvedTrainOptions, resumed: Checkpoint
   }
   if (o.ema > 0) v.ema.set(resumed?.ema ?? v.params);
   return { data, spec, net, trainCount, image, memory, plan, views: v };
-}
-
-/**
- * The checkpoint's optimiser state by the memory plan's names (SGD's velocity; Adam's first moment, kept
- * as `velocity`, and second moment). (The checkpoint names them itself once the optimisers have modules.)
- */
-export function optimizerStateOf(c: Pick<Checkpoint, 'optimizer'>): Record<string, Float32Array> {
-  const { kind, velocity, moment2 } = c.optimizer;
-  if (kind === 'sgd') return { velocity };
-  return moment2 ? { m: velocity, v: moment2 } : { m: velocity };
 }

@@ -150,6 +150,7 @@ export interface MemoryPlan extends SharedRegions {
 
 const ALIGN = 64; // a cache line; also keeps every region 16-byte aligned for SIMD
 
+/** Lays out the shared regions (in SHARED_REGIONS order) and then each worker's scratch, every region on its own cache line. */
 export function planMemory(input: PlanInput): MemoryPlan {
   const { net, batch, micro, workers, D } = input;
   const P = net.layout.size;

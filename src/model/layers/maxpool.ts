@@ -1,0 +1,43 @@
+import type { LayerKind, NodeBase } from './layer.js';
+
+/** `mp2`: max pooling over 2×2 windows, stride 2 (rows and columns that do not fill a window are dropped). */
+export interface MaxPoolSpec {
+  kind: 'maxpool';
+  size: number;
+}
+
+export interface MaxPoolNode extends NodeBase {
+  size: number;
+}
+
+export const maxpool: LayerKind<MaxPoolSpec, MaxPoolNode> = {
+  kind: 'maxpool',
+
+  parse(token, p) {
+    const m = /^mp(\d+)$/.exec(token);
+    if (!m) return null;
+    if (Number(m[1]) < 2) p.fail('needs a pool size ≥ 2');
+    return { kind: 'maxpool', size: Number(m[1]) };
+  },
+
+  format: (s) => `mp${s.size}`,
+
+  compile(s, c) {
+    const { h, w, c: C, flat } = c.input;
+    if (flat) c.fail('comes after a dense layer or gap; pooling works on images');
+    if (h < s.size || w < s.size) c.fail(`a ${s.size}×${s.size} pool does not fit a ${h}×${w} input`);
+    return { ...c.node(maxpool, { h: Math.floor(h / s.size), w: Math.floor(w / s.size), c: C, flat: false }), size: s.size };
+  },
+
+  /** argmax (M, OH, OW, C): the index into x of each window's maximum, for backward. */
+  saved: (n, rows) => ({ i32: { argmax: rows * n.outSize } }),
+
+  forward({ k, buf, M }, n, out, x) {
+    k.maxPoolForward(out, buf.nodes[n.index].i32.argmax, x, M, n.input.h, n.input.w, n.input.c, n.size);
+  },
+
+  /** The gradient flows to each window's maximum; 0 elsewhere. */
+  backward({ k, buf, M }, n, dx, dout) {
+    if (dx) k.maxPoolBackward(dx, dout, buf.nodes[n.index].i32.argmax, M * n.outSize, M * n.inSize);
+  },
+};

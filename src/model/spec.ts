@@ -70,8 +70,8 @@ export const MODEL_PRESETS: Record<string, string> = {
   'cnn-strided': 'c32k3-bn-relu-c32k3-bn-relu-c32k5s2p2-bn-relu-do0.4-c64k3-bn-relu-c64k3-bn-relu-c64k5s2p2-bn-relu-do0.4-fc128-bn-relu-do0.4-fc10',
 };
 
-const LAYER_HELP = 'layers such as c32k5 (conv: 32 filters 5×5, optional s2 stride, p2 padding), mp2 (max pool), bn (batch norm), ' +
-  'relu / sigmoid / identity, do0.25 (dropout), fc256 (dense), e.g. c32k5-relu-mp2-fc10';
+/** The layer tokens, from their records: what --help and the errors of --model list. */
+export const LAYER_HELP = `layers such as ${LAYER_KINDS.map((k) => k.help).join(', ')}, e.g. c32k5-relu-mp2-fc10`;
 
 /**
  * The tokens of a layer string, split at `-`, `,` or spaces outside parentheses (a residual block's

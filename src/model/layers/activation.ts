@@ -26,6 +26,7 @@ export function checkActivationHosts(layers: readonly { kind: string }[], fail: 
  */
 export const activation: LayerKind<ActivationSpec, Node> = {
   kind: 'activation',
+  help: 'relu / sigmoid / identity',
 
   parse: (token) => (/^(relu|identity|sigmoid(:.*)?)$/.test(token) ? { kind: 'activation', activation: parseActivation(token) } : null),
 

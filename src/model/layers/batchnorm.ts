@@ -22,6 +22,7 @@ export const BN_EPS = 1e-5;
 
 export const batchnorm: LayerKind<BatchNormSpec, BatchNormNode> = {
   kind: 'batchnorm',
+  help: 'bn (batch norm)',
 
   parse: (token) => (token === 'bn' ? { kind: 'batchnorm' } : null),
 

@@ -58,6 +58,7 @@ export function compileConv(c: Compiler, s: ConvSpec): ConvNode {
 
 export const conv: LayerKind<ConvSpec, ConvNode> = {
   kind: 'conv',
+  help: 'c32k5 (conv: 32 filters 5×5, optional s2 stride, p2 padding)',
   fusesRelu: true,
 
   parse(token, p) {

@@ -32,6 +32,7 @@ export function compileDense(c: Compiler, units: number, inputMajor: boolean): D
 
 export const dense: LayerKind<DenseSpec, DenseNode> = {
   kind: 'dense',
+  help: 'fc256 (dense)',
   fusesRelu: true,
 
   parse(token, p) {

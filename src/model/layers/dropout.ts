@@ -15,6 +15,7 @@ export interface DropoutNode extends NodeBase {
 
 export const dropout: LayerKind<DropoutSpec, DropoutNode> = {
   kind: 'dropout',
+  help: 'do0.25 (dropout)',
 
   parse(token, p) {
     const m = /^do(0?\.\d+)$/.exec(token);

@@ -18,6 +18,8 @@ import type { TensorInfo } from '../layout.js';
 export interface LayerKind<S extends LayerSpec = LayerSpec, N extends Node = Node> {
   /** The spec's `kind` field. */
   readonly kind: S['kind'];
+  /** Its token in the help text of --model, with an example: `mp2 (max pool)`. */
+  readonly help: string;
   /**
    * The spec a token (such as `c32k5s2`) stands for, or null when the token belongs to another kind;
    * `fail` throws the one-line badOption error for a token of this kind that is malformed.

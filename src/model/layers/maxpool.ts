@@ -12,6 +12,7 @@ export interface MaxPoolNode extends NodeBase {
 
 export const maxpool: LayerKind<MaxPoolSpec, MaxPoolNode> = {
   kind: 'maxpool',
+  help: 'mp2 (max pool)',
 
   parse(token, p) {
     const m = /^mp(\d+)$/.exec(token);

@@ -123,6 +123,8 @@ describe('backpropagation matches finite differences', () => {
     ['two convolutions with pooling between', 'c2k3p1-relu-mp2-c3k2-relu-fc3', 6, 6, 1, 5],
     ['batch norm after a convolution and after a dense layer', 'c3k3-bn-relu-fc5-bn-relu-fc3', 5, 5, 2, 27],
     ['dropout (a fixed mask: keyed by seed, epoch and sample)', 'c2k3-relu-fc6-relu-do0.5-fc3', 5, 5, 1, 6],
+    ['average pooling 2 after a padded convolution', 'c3k3p1-ap2-fc4', 6, 6, 2, 5],
+    ['average pooling 3 over an input it does not divide (7×7), after batch norm and ReLU', 'c2k2-bn-relu-ap3-fc3', 8, 8, 1, 5],
   ];
   it.each(cnnCases)('%s', (_name, layers, H, W, C, seed) => {
     const { spec, params, x, y, M } = setupCnn(layers, H, W, C, seed);

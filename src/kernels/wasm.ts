@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { distPath } from '../dist-path.js';
 import { setFlagsFromString } from 'node:v8';
 import type { Activation, LossKind, OutputActivation } from '../model/spec.js';
+import { tsKernels } from './ts.js';
 import { batchNormScratchWords, type AdamHyper, type ConvGeometry, type Kernels, type SgdHyper } from './kernels.js';
 
 /**
@@ -326,6 +327,8 @@ function bind(instance: WebAssembly.Instance, memory: WebAssembly.Memory, name: 
         throw new RangeError(`${name} kernels, ${m}: argmax[${i}] = ${argmax[i]} is outside dx (${dxLength} elements)`);
       }
     },
+    avgPoolForward: tsKernels.avgPoolForward, // TS reference
+    avgPoolBackward: tsKernels.avgPoolBackward, // TS reference
     batchNormForward(y, xhat, stats, v, gamma, beta, R, C, eps, scratch) {
       const m = 'batchNormForward';
       dims(m, R, C);

@@ -1,5 +1,6 @@
 import { badOption } from '../errors.js';
 import { checkActivationHosts, parseActivation, formatActivation, type ActivationSpec } from './layers/activation.js';
+import type { AvgPoolSpec } from './layers/avgpool.js';
 import type { BatchNormSpec } from './layers/batchnorm.js';
 import type { ConvSpec } from './layers/conv.js';
 import type { DenseSpec } from './layers/dense.js';
@@ -9,7 +10,7 @@ import type { ParseContext } from './layers/layer.js';
 import type { MaxPoolSpec } from './layers/maxpool.js';
 
 export { formatActivation, parseActivation };
-export type { ActivationSpec, BatchNormSpec, ConvSpec, DenseSpec, DropoutSpec, MaxPoolSpec };
+export type { ActivationSpec, AvgPoolSpec, BatchNormSpec, ConvSpec, DenseSpec, DropoutSpec, MaxPoolSpec };
 
 /**
  * A model is described by a small plain object (the spec): the CLI builds it from flags, the checkpoint
@@ -38,7 +39,7 @@ export interface MlpSpec {
  * One layer of a convolutional network, in the order the data flows (images are NHWC). Each kind's spec
  * lives with its record in src/model/layers/; checkpoints store these objects as they are.
  */
-export type LayerSpec = ConvSpec | MaxPoolSpec | BatchNormSpec | DropoutSpec | DenseSpec | ActivationSpec;
+export type LayerSpec = ConvSpec | MaxPoolSpec | AvgPoolSpec | BatchNormSpec | DropoutSpec | DenseSpec | ActivationSpec;
 
 /**
  * A network of layers over (height, width, channels) images: convolutions, pooling, batch norm, dropout,

@@ -1,5 +1,6 @@
 import type { LayerSpec } from '../spec.js';
 import { activation } from './activation.js';
+import { avgpool } from './avgpool.js';
 import { batchnorm } from './batchnorm.js';
 import { conv } from './conv.js';
 import { dense } from './dense.js';
@@ -11,7 +12,7 @@ import { maxpool } from './maxpool.js';
  * Every layer kind, in one table: the parser tries them in this order, the compiler and the network
  * find a spec's record by its `kind`. A new kind is one line here (and its file).
  */
-export const LAYER_KINDS: readonly LayerKind<any, any>[] = [conv, maxpool, batchnorm, dropout, dense, activation]; // eslint-disable-line @typescript-eslint/no-explicit-any
+export const LAYER_KINDS: readonly LayerKind<any, any>[] = [conv, maxpool, avgpool, batchnorm, dropout, dense, activation]; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const byKind = new Map(LAYER_KINDS.map((k) => [k.kind as string, k]));
 

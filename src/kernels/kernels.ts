@@ -92,6 +92,10 @@ export interface Kernels {
   avgPoolForward(y: Float32Array, x: Float32Array, M: number, H: number, W: number, C: number, size: number): void;
   /** dx (M, H, W, C) = dy / size² at each element of its window, 0 in the dropped rows and columns (every element written). */
   avgPoolBackward(dx: Float32Array, dy: Float32Array, M: number, H: number, W: number, C: number, size: number): void;
+  /** Global average pooling: y (M, C) = the sum over the P pixels of x (M, P, C), in ascending pixel, / P. */
+  globalAvgPoolForward(y: Float32Array, x: Float32Array, M: number, P: number, C: number): void;
+  /** dx (M, P, C) = dy (M, C) / P at every pixel. */
+  globalAvgPoolBackward(dx: Float32Array, dy: Float32Array, M: number, P: number, C: number): void;
   /**
    * Batch normalisation over R rows of C channels (x (R, C); a micro-shard's pixels): per channel the mean
    * and the biased variance over the R rows (sums in ascending row), invstd = 1/√(var + eps),

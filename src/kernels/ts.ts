@@ -296,6 +296,22 @@ function avgPoolBackward(dx: Float32Array, dy: Float32Array, M: number, H: numbe
   }
 }
 
+function globalAvgPoolForward(y: Float32Array, x: Float32Array, M: number, P: number, C: number): void {
+  for (let n = 0; n < M; n++) {
+    for (let c = 0; c < C; c++) {
+      let sum = 0;
+      for (let p = 0; p < P; p++) sum += x[(n * P + p) * C + c];
+      y[n * C + c] = sum / P;
+    }
+  }
+}
+
+function globalAvgPoolBackward(dx: Float32Array, dy: Float32Array, M: number, P: number, C: number): void {
+  for (let n = 0; n < M; n++) {
+    for (let p = 0; p < P; p++) for (let c = 0; c < C; c++) dx[(n * P + p) * C + c] = dy[n * C + c] / P;
+  }
+}
+
 function batchNormForward(y: Float32Array, xhat: Float32Array, stats: Float32Array, x: Float32Array, gamma: Float32Array, beta: Float32Array, R: number,
   C: number, eps: number, _scratch: Int32Array): void {
   for (let c = 0; c < C; c++) {
@@ -397,6 +413,8 @@ export const tsKernels: Kernels = {
   maxPoolBackward,
   avgPoolForward,
   avgPoolBackward,
+  globalAvgPoolForward,
+  globalAvgPoolBackward,
   batchNormForward,
   batchNormBackward,
   scaleShift,

@@ -329,6 +329,8 @@ function bind(instance: WebAssembly.Instance, memory: WebAssembly.Memory, name: 
     },
     avgPoolForward: tsKernels.avgPoolForward, // TS reference
     avgPoolBackward: tsKernels.avgPoolBackward, // TS reference
+    globalAvgPoolForward: tsKernels.globalAvgPoolForward, // TS reference
+    globalAvgPoolBackward: tsKernels.globalAvgPoolBackward, // TS reference
     batchNormForward(y, xhat, stats, v, gamma, beta, R, C, eps, scratch) {
       const m = 'batchNormForward';
       dims(m, R, C);

@@ -112,7 +112,7 @@ class NetCompiler {
         return this.params.add(name, shape, trainable);
       },
       node: (layer, output) => ({ layer, index: -1, input, output, inSize: sizeOf(input), outSize: sizeOf(output), act: null }),
-      chain: (specs, from, inner) => this.chain(specs, from, `${where}, ${inner}`),
+      chain: (specs, from, inner) => this.chain(specs, from, `${where}, ${inner}, `),
     };
   }
 
@@ -164,7 +164,7 @@ function compileCnn(spec: CnnSpec): Net {
 }
 
 function describe(l: LayerSpec): string {
-  return l.kind === 'activation' ? l.activation.kind : l.kind;
+  return l.kind === 'activation' ? l.activation.kind : l.kind === 'residual' ? 'res' : l.kind;
 }
 
 /** Compiles a spec; throws a BAD_OPTION error naming the layer when shapes do not fit. */

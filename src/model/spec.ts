@@ -5,12 +5,14 @@ import type { BatchNormSpec } from './layers/batchnorm.js';
 import type { ConvSpec } from './layers/conv.js';
 import type { DenseSpec } from './layers/dense.js';
 import type { DropoutSpec } from './layers/dropout.js';
+import type { GapSpec } from './layers/gap.js';
 import { layerKind, LAYER_KINDS } from './layers/index.js';
 import type { ParseContext } from './layers/layer.js';
 import type { MaxPoolSpec } from './layers/maxpool.js';
+import type { ResidualSpec } from './layers/residual.js';
 
 export { formatActivation, parseActivation };
-export type { ActivationSpec, AvgPoolSpec, BatchNormSpec, ConvSpec, DenseSpec, DropoutSpec, MaxPoolSpec };
+export type { ActivationSpec, AvgPoolSpec, BatchNormSpec, ConvSpec, DenseSpec, DropoutSpec, GapSpec, MaxPoolSpec, ResidualSpec };
 
 /**
  * A model is described by a small plain object (the spec): the CLI builds it from flags, the checkpoint
@@ -39,7 +41,7 @@ export interface MlpSpec {
  * One layer of a convolutional network, in the order the data flows (images are NHWC). Each kind's spec
  * lives with its record in src/model/layers/; checkpoints store these objects as they are.
  */
-export type LayerSpec = ConvSpec | MaxPoolSpec | AvgPoolSpec | BatchNormSpec | DropoutSpec | DenseSpec | ActivationSpec;
+export type LayerSpec = ConvSpec | MaxPoolSpec | AvgPoolSpec | GapSpec | BatchNormSpec | DropoutSpec | DenseSpec | ActivationSpec | ResidualSpec;
 
 /**
  * A network of layers over (height, width, channels) images: convolutions, pooling, batch norm, dropout,
@@ -69,6 +71,7 @@ export const MODEL_PRESETS: Record<string, string> = {
   'cnn-bn': 'c32k5-bn-relu-mp2-c64k5-bn-relu-mp2-fc256-bn-relu-do0.25-fc10',
   'cnn-wide': 'c32k3-bn-relu-c32k3-bn-relu-mp2-c64k3-bn-relu-c64k3-bn-relu-mp2-fc256-bn-relu-do0.3-fc10',
   'cnn-strided': 'c32k3-bn-relu-c32k3-bn-relu-c32k5s2p2-bn-relu-do0.4-c64k3-bn-relu-c64k3-bn-relu-c64k5s2p2-bn-relu-do0.4-fc128-bn-relu-do0.4-fc10',
+  'cnn-res': 'c16k3p1-bn-relu-res(c16k3p1-bn-relu-c16k3p1-bn)-relu-res(c32k3s2p1-bn-relu-c32k3p1-bn)-relu-res(c64k3s2p1-bn-relu-c64k3p1-bn)-relu-gap-fc10',
 };
 
 /** The layer tokens, from their records: what --help and the errors of --model list. */

@@ -235,3 +235,14 @@ export function refAvgPoolBackward(dy: ArrayLike<number>, M: number, H: number, 
   }
   return dx;
 }
+
+/** Global average pooling in float64: y (M, C) = the mean over the P pixels of x (M, P, C). */
+export function refGlobalAvgPool(x: ArrayLike<number>, M: number, P: number, C: number): Float64Array {
+  const y = new Float64Array(M * C);
+  for (let n = 0; n < M; n++) for (let c = 0; c < C; c++) {
+    let s = 0;
+    for (let p = 0; p < P; p++) s += x[(n * P + p) * C + c];
+    y[n * C + c] = s / P;
+  }
+  return y;
+}

@@ -1,4 +1,5 @@
 import type { LayerKind, NodeBase } from './layer.js';
+import { pooled } from './maxpool.js';
 
 /** `ap2`: average pooling over 2×2 windows, stride 2 (rows and columns that do not fill a window are dropped). */
 export interface AvgPoolSpec {
@@ -23,12 +24,7 @@ export const avgpool: LayerKind<AvgPoolSpec, AvgPoolNode> = {
 
   format: (s) => `ap${s.size}`,
 
-  compile(s, c) {
-    const { h, w, c: C, flat } = c.input;
-    if (flat) c.fail('comes after a dense layer or gap; pooling works on images');
-    if (h < s.size || w < s.size) c.fail(`a ${s.size}×${s.size} pool does not fit a ${h}×${w} input`);
-    return { ...c.node(avgpool, { h: Math.floor(h / s.size), w: Math.floor(w / s.size), c: C, flat: false }), size: s.size };
-  },
+  compile: (s, c) => ({ ...c.node(avgpool, pooled(c, s.size)), size: s.size }),
 
   /** out (M, OH, OW, C) = the mean of each window of x (M, H, W, C). */
   forward({ k, M }, n, out, x) {

@@ -6,7 +6,7 @@ import { conv } from './conv.js';
 import { dense } from './dense.js';
 import { dropout } from './dropout.js';
 import { gap } from './gap.js';
-import type { LayerKind } from './layer.js';
+import type { AnyLayerKind, LayerKind } from './layer.js';
 import { maxpool } from './maxpool.js';
 import { residual } from './residual.js';
 
@@ -14,7 +14,7 @@ import { residual } from './residual.js';
  * Every layer kind, in one table: the parser tries them in this order, the compiler and the network
  * find a spec's record by its `kind`. A new kind is one line here (and its file).
  */
-export const LAYER_KINDS: readonly LayerKind<any, any>[] = [conv, maxpool, avgpool, gap, batchnorm, dropout, dense, activation, residual]; // eslint-disable-line @typescript-eslint/no-explicit-any
+export const LAYER_KINDS: readonly AnyLayerKind[] = [conv, maxpool, avgpool, gap, batchnorm, dropout, dense, activation, residual];
 
 const byKind = new Map(LAYER_KINDS.map((k) => [k.kind as string, k]));
 

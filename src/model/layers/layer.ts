@@ -46,6 +46,12 @@ export interface LayerKind<S extends LayerSpec = LayerSpec, N extends Node = Nod
   // Issue 13 (ONNX export) adds here: onnx?(node: N, graph: OnnxGraph): void, each kind emitting its own operators.
 }
 
+/**
+ * Some layer kind, whichever: each record is typed by its own spec and node (its forward takes its own
+ * node type), so a table of all of them, or a node's link to its record, can only say "some kind".
+ */
+export type AnyLayerKind = LayerKind<any, any>;
+
 /** The data between layers, per sample: an image (h, w, c) in NHWC order, or a flat vector of c values (h = w = 1). */
 export interface Dims {
   h: number;
@@ -59,7 +65,7 @@ export const sizeOf = (d: Dims): number => d.h * d.w * d.c;
 /** What all compiled nodes have. */
 export interface NodeBase {
   /** The record that runs this node. */
-  readonly layer: LayerKind<any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  readonly layer: AnyLayerKind;
   /** This node's entry in NetBuffers.nodes (nodes of residual blocks included, in the order they compile). */
   index: number;
   input: Dims;
@@ -94,7 +100,7 @@ export interface Compiler {
   /** A parameter tensor, 16-byte aligned, in the order of declaration. */
   param(name: string, shape: number[], init: ParamInit, trainable?: boolean): TensorInfo;
   /** The base of a node: its index, shapes, no activation. */
-  node<K extends LayerKind<any, any>>(layer: K, output: Dims): NodeBase; // eslint-disable-line @typescript-eslint/no-explicit-any
+  node(layer: AnyLayerKind, output: Dims): NodeBase;
   /** Compiles a chain of specs from `input` (a residual block's branch), named in errors under `where`. */
   chain(specs: readonly LayerSpec[], input: Dims, where: string): Node[];
 }

@@ -1,4 +1,4 @@
-import type { LayerKind, NodeBase } from './layer.js';
+import type { Compiler, Dims, LayerKind, NodeBase } from './layer.js';
 
 /** `mp2`: max pooling over 2×2 windows, stride 2 (rows and columns that do not fill a window are dropped). */
 export interface MaxPoolSpec {
@@ -23,12 +23,7 @@ export const maxpool: LayerKind<MaxPoolSpec, MaxPoolNode> = {
 
   format: (s) => `mp${s.size}`,
 
-  compile(s, c) {
-    const { h, w, c: C, flat } = c.input;
-    if (flat) c.fail('comes after a dense layer or gap; pooling works on images');
-    if (h < s.size || w < s.size) c.fail(`a ${s.size}×${s.size} pool does not fit a ${h}×${w} input`);
-    return { ...c.node(maxpool, { h: Math.floor(h / s.size), w: Math.floor(w / s.size), c: C, flat: false }), size: s.size };
-  },
+  compile: (s, c) => ({ ...c.node(maxpool, pooled(c, s.size)), size: s.size }),
 
   /** argmax (M, OH, OW, C): the index into x of each window's maximum, for backward. */
   saved: (n, rows) => ({ i32: { argmax: rows * n.outSize } }),
@@ -42,3 +37,11 @@ export const maxpool: LayerKind<MaxPoolSpec, MaxPoolNode> = {
     if (dx) k.maxPoolBackward(dx, dout, buf.nodes[n.index].i32.argmax, M * n.outSize, M * n.inSize);
   },
 };
+
+/** The output of a size×size pooling of stride size (max or average), or the one-line error why it cannot pool. */
+export function pooled(c: Compiler, size: number): Dims {
+  const { h, w, c: C, flat } = c.input;
+  if (flat) c.fail('comes after a dense layer or gap; pooling works on images');
+  if (h < size || w < size) c.fail(`a ${size}×${size} pool does not fit a ${h}×${w} input`);
+  return { h: Math.floor(h / size), w: Math.floor(w / size), c: C, flat: false };
+}

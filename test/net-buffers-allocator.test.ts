@@ -49,7 +49,7 @@ describe.each(Object.entries(NETS))('the buffers of %s', (_name, spec) => {
   });
 
   it('the memory plan gives each of 3 workers its own region, and its views lie inside it', () => {
-    const plan = planMemory({ net, adam: false, ema: false, augmentFloats: 0, batch: 100, micro, workers: 3, D: 784, trainCount: 10, testCount: 10, trainOnly: 10 });
+    const plan = planMemory({ net, optimizerState: ['velocity'], ema: false, augmentFloats: 0, batch: 100, micro, workers: 3, D: 784, trainCount: 10, testCount: 10, trainOnly: 10 });
     const buffer = new SharedArrayBuffer(plan.bytes);
     const regions = plan.scratch.map((s) => s.net);
     for (let w = 1; w < regions.length; w++) expect(regions[w].offset).toBeGreaterThanOrEqual(regions[w - 1].offset + regions[w - 1].bytes);

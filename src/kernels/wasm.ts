@@ -369,6 +369,10 @@ function bind(instance: WebAssembly.Instance, memory: WebAssembly.Memory, name: 
       if (end <= begin) return;
       x.emaUpdate(ptr(avg, end, 'avg', 'emaUpdate'), ptr(v, end, 'x', 'emaUpdate'), begin, end, decay, 1 - decay);
     },
+    sumSquares: tsKernels.sumSquares, // TS reference
+    scale: tsKernels.scale, // TS reference
+    axpy: tsKernels.axpy, // TS reference
+    lambDirection: tsKernels.lambDirection, // TS reference
     exp(out, v, n) {
       dims('exp', n);
       x.exp(ptr(out, n, 'out', 'exp'), ptr(v, n, 'x', 'exp'), n);

@@ -51,7 +51,8 @@ export interface EpochEvent extends EpochMetrics {
   elapsedSeconds: number;
   checkpoint: string | null;
   /** Mean µs per step a worker spent this epoch computing gradients, reducing and updating, and at the barriers. */
-  stepMicros: { gradients: number; update: number; barriers: number };
+  /** `exchange`: in an MPI job, the gradients' exchange between ranks (part of `barriers`). */
+  stepMicros: { gradients: number; update: number; barriers: number; exchange?: number };
   /** With `keepBest`: this epoch has the best validation accuracy so far, and its model was saved (DoneEvent.best says where). */
   best: boolean;
 }

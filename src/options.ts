@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { badOption } from './errors.js';
 import { resolveKernels, type KernelName } from './kernels/index.js';
 import { formatAugment, parseAugment, type AugmentOptions } from './data/augment.js';
+import { MPI_MODES, type MpiMode } from './mpi/world.js';
 import { formatActivation, formatCnnLayers, makeSpec, parseActivation, parseCnnSpec, parseLayers, parseLoss, parseOutputActivation, type ModelSpec } from './model/spec.js';
 import { HYPER_DEFAULTS, HYPER_KEYS, HYPER_PARAMS, OPTIMIZER_NAMES, OPTIMIZERS, type OptimizerKind, type OptimizerOptions } from './optim/index.js';
 
@@ -92,6 +93,11 @@ export interface TrainOptions {
   keepBest?: boolean;
   /** Kernel implementation: 'auto' (the fastest that runs here), 'ts', 'wasm' or 'wasm-relaxed'. */
   kernels?: string;
+  /**
+   * Train across the ranks of an MPI job (README, "Across machines"): `auto` (default) when an MPI
+   * launcher (mpirun, srun, an MPIJob) started more than one rank, `on` always, `off` never.
+   */
+  mpi?: string;
 }
 
 export interface ResolvedTrainOptions {
@@ -119,6 +125,7 @@ export interface ResolvedTrainOptions {
   resume: string | null;
   keepBest: boolean;
   kernels: KernelName;
+  mpi: MpiMode;
 }
 
 
@@ -145,6 +152,7 @@ export const DEFAULT_OPTIONS = {
   trainSize: 0,
   out: 'mnist-dp.ckpt',
   kernels: 'auto',
+  mpi: 'auto',
 } as const;
 
 /**
@@ -210,6 +218,7 @@ export const OPTION_ROLES = {
   kernels: 'resumable',
   resume: 'run',
   keepBest: 'resumable',
+  mpi: 'run',
 } as const satisfies { [K in keyof Required<TrainOptions>]: OptionRole };
 
 type KeysWithRole<R extends OptionRole> = { [K in keyof typeof OPTION_ROLES]: (typeof OPTION_ROLES)[K] extends R ? K : never }[keyof typeof OPTION_ROLES];
@@ -303,7 +312,13 @@ export function resolveOptions(given: TrainOptions = {}): ResolvedTrainOptions {
     resume: o.resume ?? null,
     keepBest,
     kernels: resolveKernels(o.kernels ?? d.kernels),
+    mpi: resolveMpi(o.mpi ?? d.mpi),
   };
+}
+
+function resolveMpi(mode: string): MpiMode {
+  if (!(MPI_MODES as readonly string[]).includes(mode)) throw badOption(`--mpi "${mode}" is unknown; use ${MPI_MODES.join(', ')}`);
+  return mode as MpiMode;
 }
 
 /** The optimiser's hyper-parameters from the options, each checked as HYPER_PARAMS says (src/optim/optimizer.ts). */

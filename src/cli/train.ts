@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import type { Argv, Options } from 'yargs';
 import { train } from '../api.js';
 import { badOption } from '../errors.js';
+import { isLeadRank } from '../mpi/world.js';
 import { KERNEL_NAMES } from '../kernels/index.js';
 import { ACTIVATION_NAMES, LAYER_HELP, LOSS_NAMES, MODEL_PRESETS } from '../model/spec.js';
 import { HYPER_KEYS, HYPER_PARAMS, OPTIMIZERS, readersOf, type HyperKey } from '../optim/index.js';
@@ -66,6 +67,7 @@ const FLAGS: { [K in keyof Required<TrainOptions>]: FlagSpec } = {
   kernels: { type: 'string', group: RUN, describe: `kernel implementation: auto (the fastest that runs here), ${KERNEL_NAMES.join(', ')}`, shows: D.kernels },
   out: { type: 'string', group: RUN, describe: "checkpoint file, written after every epoch and on Ctrl-C; --out '' or --no-out: none", shows: `${D.out}, or the --resume file` },
   resume: { type: 'string', group: RUN, describe: `continue the run saved in this checkpoint (only ${RESUMABLE_FLAGS} may change)` },
+  mpi: { type: 'string', group: RUN, describe: 'train across the ranks of an MPI job: auto (when mpirun, srun or an MPIJob started more than one rank), on, off', shows: D.mpi },
   keepBest: { type: 'boolean', group: RUN, describe: "also keep the model of the epoch with the best validation accuracy, in <out>.best.ckpt (needs --val-size > 0)" },
 };
 
@@ -127,18 +129,21 @@ export async function trainHandler(argv: Record<string, unknown>, args: readonly
       process.stderr.write('mnist-dp: interrupted again: quitting without waiting\n');
       process.exit(130);
     }
-    process.stderr.write('mnist-dp: stopping after this step (Ctrl-C again to quit at once)\n');
+    if (isLeadRank()) process.stderr.write('mnist-dp: stopping after this step (Ctrl-C again to quit at once)\n');
     controller.abort();
   };
   process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint); // as Slurm, Kubernetes and mpirun stop a job: checkpoint after this step
   let result;
   try {
     result = await train(options, { onEvent: (e) => reporter.onEvent(e), signal: controller.signal });
   } finally {
     reporter.close();
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
   }
-  if (result.aborted) {
+  if (result.aborted && !isLeadRank()) process.exitCode = 130;
+  else if (result.aborted) {
     if (result.checkpoint) {
       const data = options.data === undefined ? '' : ` --data ${shellQuote(options.data)}`;
       const file = shellQuote(result.checkpoint);

@@ -3,6 +3,7 @@ import type { KernelName } from '../kernels/index.js';
 import type { OptimizerOptions, ScheduleOptions } from '../options.js';
 import type { ModelSpec } from '../model/spec.js';
 import type { MemoryPlan } from './memory.js';
+import type { RankPlace } from './ranks.js';
 
 /**
  * What crosses between the coordinator and its workers. A worker receives the shared memory and the
@@ -15,6 +16,8 @@ export interface WorkerInit {
   plan: MemoryPlan;
   spec: ModelSpec;
   kernels: KernelName;
+  /** In an MPI job: this process's rank, whose micro-shards its workers compute (ranks.ts); null: one process. */
+  ranks?: RankPlace | null;
 }
 
 /**
@@ -63,6 +66,8 @@ export interface RunResult {
   /** Time this worker spent computing gradients, and reducing them and updating the parameters. */
   gradientSeconds: number;
   updateSeconds: number;
+  /** In an MPI job: time this worker spent in the ranks' exchange (part of barrierSeconds). */
+  exchangeSeconds: number;
   /** The non-finite batch loss, for 'diverged'. */
   badLoss?: number;
 }

@@ -8,7 +8,10 @@ import { describeRecipe, learningRate, type ResolvedTrainOptions } from '../opti
 import { epochPermutation } from '../rng.js';
 import { Checkpointer } from './checkpointer.js';
 import { evaluate, runEpochSteps, type Timing } from './epoch.js';
+
+export type { Timing };
 import { workerFile } from './pool.js';
+import { checkSameStart, joinRanks, stopAgreed } from './ranks.js';
 import { loadRunMemory } from './run-memory.js';
 import { WorkerGroup } from './worker-group.js';
 
@@ -43,7 +46,7 @@ export interface TrainResult {
    * Training time (evaluation excluded), and the mean time a worker spent within it computing gradients,
    * reducing them and updating the parameters, and at the step barriers.
    */
-  timing: { trainSeconds: number; gradientSeconds: number; updateSeconds: number; barrierSeconds: number };
+  timing: Timing;
   /** With `keepBest`: the epoch of the best validation accuracy so far and where its model is. */
   best: BestEpoch | null;
 }
@@ -51,16 +54,21 @@ export interface TrainResult {
 /** Trains with resolved options, continuing from `resumed` when given (see api.ts for how both are made). */
 export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint | null, hooks: RunHooks = {}): Promise<TrainResult> {
   const started = performance.now();
-  const emit = hooks.onEvent ?? (() => {});
+  const world = joinRanks(o);
+  const lead = !world || world.rank === 0;
+  const emit = (lead && hooks.onEvent) || (() => {});
   const run = await loadRunMemory(o, resumed);
   const { spec, trainCount, views: v } = run;
-  const workers = new WorkerGroup(hooks.workerFile ?? workerFile('train-worker'), o.workers, { memory: run.memory, plan: run.plan, spec, kernels: o.kernels });
-  const checkpoints = new Checkpointer(o, spec, v, resumed, { data: dataSetRecord(run.data, o.data) });
+  const data = dataSetRecord(run.data, o.data);
+  const position: Position = resumed ? { ...resumed.position } : { epoch: 0, step: 0, lossSum: 0, samples: 0 };
+  if (world) checkSameStart(world, o, v, data, position);
+  const workers = new WorkerGroup(hooks.workerFile ?? workerFile('train-worker'), o.workers,
+    { memory: run.memory, plan: run.plan, spec, kernels: o.kernels, ranks: world && { rank: world.rank, size: world.size } });
+  const checkpoints = new Checkpointer(lead ? o : { ...o, out: null, keepBest: false }, spec, v, resumed, { data });
   const weights = o.ema > 0 ? 'ema' : 'params';
   const stepsPerEpoch = Math.ceil(trainCount / o.batchSize);
   const metrics: EpochMetrics[] = resumed ? [...resumed.metrics] : [];
-  const position: Position = resumed ? { ...resumed.position } : { epoch: 0, step: 0, lossSum: 0, samples: 0 };
-  const timing: Timing = { trainSeconds: 0, gradientSeconds: 0, updateSeconds: 0, barrierSeconds: 0 };
+  const timing: Timing = { trainSeconds: 0, gradientSeconds: 0, updateSeconds: 0, barrierSeconds: 0, exchangeSeconds: 0 };
   const finish = async (test: { accuracy: number; loss: number } | null): Promise<TrainResult> => {
     await checkpoints.save(position, metrics, test?.accuracy ?? null);
     const seconds = (performance.now() - started) / 1000;
@@ -78,7 +86,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
       microBatch: o.microBatch, stepsPerEpoch, startEpoch: position.epoch, startStep: position.step,
     });
     while (position.epoch < o.epochs) {
-      if (hooks.signal?.aborted) return await finish(null);
+      if (stopAgreed(world, hooks.signal?.aborted === true)) return await finish(null);
       const epoch = position.epoch;
       v.epochOrder.set(epochPermutation(o.seed, epoch, trainCount));
       const epochStart = performance.now();
@@ -107,7 +115,8 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
       const perStep = (key: keyof Timing) => (1e6 * (timing[key] - before.timing[key])) / (stepsPerEpoch - before.step);
       emit({ type: 'epoch', ...m, epochs: o.epochs, lr: learningRate(o, epoch, stepsPerEpoch - 1, stepsPerEpoch),
         elapsedSeconds: (performance.now() - started) / 1000, checkpoint: o.out,
-        stepMicros: { gradients: perStep('gradientSeconds'), update: perStep('updateSeconds'), barriers: perStep('barrierSeconds') }, best });
+        stepMicros: { gradients: perStep('gradientSeconds'), update: perStep('updateSeconds'), barriers: perStep('barrierSeconds'),
+          ...(world ? { exchange: perStep('exchangeSeconds') } : {}) }, best });
     }
     return await finish(await evaluate(workers, weights, 'test', 0, run.data.test.count));
   } catch (err) {

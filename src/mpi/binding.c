@@ -43,7 +43,6 @@ static napi_value usage(napi_env env, const char *text) {
 }
 
 #define MPI_CALL(env, call, args) do { int rc_ = call args; if (rc_ != MPI_SUCCESS) return fail(env, #call, rc_); } while (0)
-#define NEED_INIT(env) do { if (!initialized) return usage(env, "MPI is not initialised: call init() first"); } while (0)
 
 static napi_value number(napi_env env, double v) {
   napi_value out;
@@ -51,21 +50,37 @@ static napi_value number(napi_env env, double v) {
   return out;
 }
 
-/* A typed array argument: its data (already at its byte offset), element count and MPI type. */
-static int typed(napi_env env, napi_value value, void **data, size_t *length, MPI_Datatype *type, size_t *bytes) {
+/* A typed array in place: its data (already at its byte offset), element count and MPI type. */
+struct view {
+  void *data;
+  size_t length;
+  MPI_Datatype type;
+};
+
+/*
+ * The two arguments of a collective, (view, second): checks that MPI is initialised and that `view` is a
+ * typed array of a type the call takes (bytes too when `bytes_ok`). Returns 0 after throwing.
+ */
+static int view_args(napi_env env, napi_callback_info info, struct view *v, napi_value *second, int bytes_ok, const char *text) {
+  size_t argc = 2;
+  napi_value argv[2];
   napi_typedarray_type t;
   napi_value buffer;
   size_t offset;
-  bool is;
-  if (napi_is_typedarray(env, value, &is) != napi_ok || !is) return 0;
-  if (napi_get_typedarray_info(env, value, &t, length, data, &buffer, &offset) != napi_ok) return 0;
+  bool is = false;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (!initialized) { usage(env, "MPI is not initialised: call init() first"); return 0; }
+  if (argc < 2 || napi_is_typedarray(env, argv[0], &is) != napi_ok || !is
+      || napi_get_typedarray_info(env, argv[0], &t, &v->length, &v->data, &buffer, &offset) != napi_ok) { usage(env, text); return 0; }
   switch (t) {
-    case napi_int32_array: *type = MPI_INT; *bytes = 4; return 1;
-    case napi_float32_array: *type = MPI_FLOAT; *bytes = 4; return 1;
-    case napi_float64_array: *type = MPI_DOUBLE; *bytes = 8; return 1;
-    case napi_uint8_array: *type = MPI_BYTE; *bytes = 1; return 1;
-    default: return 0;
+    case napi_int32_array: v->type = MPI_INT; break;
+    case napi_float32_array: v->type = MPI_FLOAT; break;
+    case napi_float64_array: v->type = MPI_DOUBLE; break;
+    case napi_uint8_array: if (bytes_ok) { v->type = MPI_BYTE; break; } /* fall through */
+    default: usage(env, text); return 0;
   }
+  *second = argv[1];
+  return 1;
 }
 
 static napi_value init(napi_env env, napi_callback_info info) {
@@ -94,69 +109,54 @@ static napi_value init(napi_env env, napi_callback_info info) {
 }
 
 static napi_value allgatherv(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  NEED_INIT(env);
-  void *data;
-  size_t length, bytes;
-  MPI_Datatype type;
-  if (argc < 2 || !typed(env, argv[0], &data, &length, &type, &bytes)) return usage(env, "allgatherv(view, counts): view must be an Int32, Float32, Float64 or Uint8 array");
+  struct view v;
+  napi_value list;
+  if (!view_args(env, info, &v, &list, 1, "allgatherv(view, counts): view must be an Int32, Float32, Float64 or Uint8 array")) return NULL;
   int size;
   MPI_CALL(env, MPI_Comm_size, (MPI_COMM_WORLD, &size));
   uint32_t n;
-  if (napi_get_array_length(env, argv[1], &n) != napi_ok || (int)n != size) return usage(env, "allgatherv(view, counts): counts must hold one count per rank");
+  if (napi_get_array_length(env, list, &n) != napi_ok || (int)n != size) return usage(env, "allgatherv(view, counts): counts must hold one count per rank");
   int *counts = malloc(2 * sizeof(int) * size), *displs = counts + size;
   double total = 0;
   for (int r = 0; r < size; r++) {
     napi_value c;
-    double v = -1;
-    napi_get_element(env, argv[1], r, &c);
-    napi_get_value_double(env, c, &v);
-    if (!(v >= 0 && v <= 2147483647.0)) { free(counts); return usage(env, "allgatherv(view, counts): counts must be integers >= 0"); }
-    counts[r] = (int)v;
+    double count = -1;
+    napi_get_element(env, list, r, &c);
+    napi_get_value_double(env, c, &count);
+    if (!(count >= 0 && count <= 2147483647.0)) { free(counts); return usage(env, "allgatherv(view, counts): counts must be integers >= 0"); }
+    counts[r] = (int)count;
     displs[r] = (int)total;
-    total += v;
+    total += count;
   }
-  if (total > (double)length || total > 2147483647.0) { free(counts); return usage(env, "allgatherv(view, counts): the counts add up to more than the view holds"); }
-  int rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, counts, displs, type, MPI_COMM_WORLD);
+  if (total > (double)v.length || total > 2147483647.0) { free(counts); return usage(env, "allgatherv(view, counts): the counts add up to more than the view holds"); }
+  int rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, v.data, counts, displs, v.type, MPI_COMM_WORLD);
   free(counts);
   if (rc != MPI_SUCCESS) return fail(env, "MPI_Allgatherv", rc);
   return NULL;
 }
 
 static napi_value allreduce(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  NEED_INIT(env);
-  void *data;
-  size_t length, bytes;
-  MPI_Datatype type;
+  struct view v;
+  napi_value name;
   char op[8] = "";
   size_t oplen;
-  if (argc < 2 || !typed(env, argv[0], &data, &length, &type, &bytes) || type == MPI_BYTE) return usage(env, "allreduce(view, op): view must be an Int32, Float32 or Float64 array");
-  napi_get_value_string_utf8(env, argv[1], op, sizeof op, &oplen);
+  if (!view_args(env, info, &v, &name, 0, "allreduce(view, op): view must be an Int32, Float32 or Float64 array")) return NULL;
+  napi_get_value_string_utf8(env, name, op, sizeof op, &oplen);
   MPI_Op mop;
   if (strcmp(op, "max") == 0) mop = MPI_MAX;
   else if (strcmp(op, "sum") == 0) mop = MPI_SUM;
   else return usage(env, "allreduce(view, op): op must be \"max\" or \"sum\"");
-  MPI_CALL(env, MPI_Allreduce, (MPI_IN_PLACE, data, (int)length, type, mop, MPI_COMM_WORLD));
+  MPI_CALL(env, MPI_Allreduce, (MPI_IN_PLACE, v.data, (int)v.length, v.type, mop, MPI_COMM_WORLD));
   return NULL;
 }
 
 static napi_value bcast(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  NEED_INIT(env);
-  void *data;
-  size_t length, bytes;
-  MPI_Datatype type;
+  struct view v;
+  napi_value which;
   int32_t root = -1;
-  if (argc < 2 || !typed(env, argv[0], &data, &length, &type, &bytes)) return usage(env, "bcast(view, root): view must be an Int32, Float32, Float64 or Uint8 array");
-  napi_get_value_int32(env, argv[1], &root);
-  MPI_CALL(env, MPI_Bcast, (data, (int)length, type, root, MPI_COMM_WORLD));
+  if (!view_args(env, info, &v, &which, 1, "bcast(view, root): view must be an Int32, Float32, Float64 or Uint8 array")) return NULL;
+  napi_get_value_int32(env, which, &root);
+  MPI_CALL(env, MPI_Bcast, (v.data, (int)v.length, v.type, root, MPI_COMM_WORLD));
   return NULL;
 }
 

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { pack, unpack } from 'msgpackr';
+import { writeFileAtomic } from './atomic-write.js';
 import { badCheckpoint } from './errors.js';
+import { describeMachine } from './machine.js';
 import { paramLayout } from './model/layout.js';
 import { sameSpec, type ModelSpec } from './model/spec.js';
 import { DEFAULT_OPTIONS, type OptimizerKind, type ResolvedTrainOptions, type RunOnlyKey } from './options.js';
@@ -28,6 +28,15 @@ export interface EpochMetrics {
   valAccuracy: number | null;
   samplesPerSecond: number;
   seconds: number;
+  /** Mean µs per step a worker spent computing gradients, reducing and updating, and at the barriers (absent in checkpoints written before it was kept). */
+  stepMicros?: StepMicros;
+}
+
+/** Where a step's time went, in mean µs per step of a worker. */
+export interface StepMicros {
+  gradients: number;
+  update: number;
+  barriers: number;
 }
 
 /** The training options a checkpoint keeps (everything but where files go and how many threads ran). */
@@ -74,12 +83,15 @@ export interface Checkpoint {
   rng: { kind: 'counter'; seed: number };
   metrics: EpochMetrics[];
   testAccuracy: number | null;
+  /** When and on what machine (describeMachine) the file was written; filled by saveCheckpoint, null in files written before they were kept. */
+  written?: { at: string | null; machine: string | null };
 }
 
 interface Record {
   magic: string;
   version: number;
   createdAt: string;
+  machine?: string;
   spec: ModelSpec;
   layout: { name: string; shape: number[]; offset: number; size: number }[];
   paramFloats: number;
@@ -111,6 +123,7 @@ export async function saveCheckpoint(file: string, c: Checkpoint): Promise<void>
     magic: CHECKPOINT_MAGIC,
     version: CHECKPOINT_VERSION,
     createdAt: new Date().toISOString(),
+    machine: describeMachine(),
     spec: c.spec,
     layout: layout.tensors,
     paramFloats: layout.size,
@@ -123,18 +136,9 @@ export async function saveCheckpoint(file: string, c: Checkpoint): Promise<void>
     metrics: c.metrics,
     testAccuracy: c.testAccuracy,
   };
-  const tmp = join(dirname(file), `.${basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(pack(record));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, file);
+    await writeFileAtomic(file, pack(record));
   } catch (err) {
-    await rm(tmp, { force: true });
     throw badCheckpoint(file, `could not be written (${(err as Error).message}); check that the folder exists and is writable`);
   }
 }
@@ -178,6 +182,7 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
     rng: r.rng,
     metrics: r.metrics ?? [],
     testAccuracy: r.testAccuracy ?? null,
+    written: { at: r.createdAt ?? null, machine: r.machine ?? null },
   };
 }
 

@@ -1,8 +1,8 @@
 import type { Argv } from 'yargs';
-import { readInkPng, toDigitImage } from '../data/digit-image.js';
+import { readInkPng } from '../data/digit-image.js';
 import { badOption } from '../errors.js';
 import { loadModel, shippedModelFile } from '../model/model.js';
-import { ttaImageShape } from '../model/tta.js';
+import { digitShapeOf, predictPicture } from '../model/predict-picture.js';
 import { drawImage, percent } from './progress.js';
 
 /** `mnist-dp predict`: the digit in each of one or more pictures, by the shipped model or a given one. */
@@ -32,11 +32,9 @@ export async function predictHandler(argv: PredictArgs): Promise<void> {
   if (files.length === 0) throw badOption('give one or more PNG files of handwritten digits, e.g. mnist-dp predict digit.png');
   const file = argv.model ?? shippedModelFile();
   const model = await loadModel(file);
-  const shape = ttaImageShape(model.spec, `predict with ${file}`);
-  const digitShape = { ...shape, box: Math.round((20 / 28) * Math.min(shape.height, shape.width)) };
+  const shape = digitShapeOf(model, `predict with ${file}`);
   for (const image of files) {
-    const pixels = toDigitImage(await readInkPng(image), digitShape, image);
-    const probabilities = Array.from(model.predict(pixels, { tta: argv.tta === true }));
+    const { image: pixels, probabilities } = predictPicture(model, await readInkPng(image), shape, image, { tta: argv.tta === true });
     const ranked = probabilities.map((p, digit) => ({ digit, p })).sort((a, b) => b.p - a.p);
     if (argv.json) {
       process.stdout.write(`${JSON.stringify({ file: image, digit: ranked[0].digit, probability: ranked[0].p, probabilities })}\n`);

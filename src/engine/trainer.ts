@@ -258,6 +258,8 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
       const lr = learningRate(o, epoch, stepsPerEpoch - 1, stepsPerEpoch);
       const ranSamples = position.samples - samplesBefore; // a resumed epoch's speed counts only the steps run here
       const val = o.valSize > 0 ? await evaluate('train', trainCount, trainCount + o.valSize) : null;
+      const perStep = (key: keyof typeof timing) => (1e6 * (timing[key] - timingBefore[key])) / (stepsPerEpoch - stepBefore);
+      const stepMicros = { gradients: perStep('gradientSeconds'), update: perStep('updateSeconds'), barriers: perStep('barrierSeconds') };
       const m: EpochMetrics = {
         epoch: epoch + 1,
         trainLoss: position.lossSum / position.samples,
@@ -265,6 +267,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
         valAccuracy: val?.accuracy ?? null,
         samplesPerSecond: ranSamples / Math.max(trainSeconds, 1e-9),
         seconds: (performance.now() - epochStart) / 1000,
+        stepMicros,
       };
       metrics.push(m);
       Object.assign(position, { epoch: epoch + 1, step: 0, lossSum: 0, samples: 0 });
@@ -274,8 +277,6 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
         await save(null, bestFile!);
         best = { epoch: m.epoch, valAccuracy: m.valAccuracy, checkpoint: bestFile! };
       }
-      const perStep = (key: keyof typeof timing) => (1e6 * (timing[key] - timingBefore[key])) / (stepsPerEpoch - stepBefore);
-      const stepMicros = { gradients: perStep('gradientSeconds'), update: perStep('updateSeconds'), barriers: perStep('barrierSeconds') };
       emit({ type: 'epoch', ...m, epochs: o.epochs, lr, elapsedSeconds: (performance.now() - started) / 1000, checkpoint: o.out, stepMicros, best: isBest });
     }
     const test = await evaluate('test', 0, data.test.count);

@@ -6,6 +6,7 @@ import { MnistDpError } from '../errors.js';
 import { evalBuilder, evalHandler, infoBuilder, infoHandler, type EvalArgs } from './model-commands.js';
 import { predictBuilder, predictHandler, type PredictArgs } from './predict.js';
 import { reportBuilder, reportHandler, type ReportArgs } from './report.js';
+import { serveBuilder, serveHandler, type ServeArgs } from './serve.js';
 import { trainBuilder, trainHandler } from './train.js';
 
 /**
@@ -58,6 +59,8 @@ async function main(args: string[]): Promise<void> {
       predictHandler(argv as unknown as PredictArgs))
     .command('report [runs..]', 'an HTML report of one or more runs: curves, confusion matrix, misclassified digits (--png for PNG charts)', reportBuilder, (argv) =>
       reportHandler(argv as unknown as ReportArgs))
+    .command('serve', 'a local page to draw a digit and watch the model read it; --watch shows a run\'s curves live', serveBuilder, (argv) =>
+      serveHandler(argv as unknown as ServeArgs))
     .demandCommand(1, 'give a command: train, eval, info, predict, report or serve')
     .strict()
     .parserConfiguration({ 'duplicate-arguments-array': false })

@@ -1,4 +1,4 @@
-import type { Checkpoint } from '../checkpoint.js';
+import type { Checkpoint, EpochMetrics } from '../checkpoint.js';
 import { learningRate } from '../options.js';
 import { heatmap, lineChart, shareBars, stackedBars, type Chart, type Datum } from './charts.js';
 
@@ -24,20 +24,28 @@ export interface ConfusionSource {
 /** Points per epoch of the learning-rate curve: the schedule changes within epochs. */
 const LR_SAMPLES = 1000;
 
-/** The training curves of the runs, overlaid (one colour per run). */
-export function trainingCharts(runs: readonly ReportRun[]): { charts: Chart[]; notes: string[] } {
+/** A run's epochs, as a checkpoint or the live training events have them. */
+export interface RunCurves {
+  label: string;
+  metrics: readonly EpochMetrics[];
+}
+
+/**
+ * The per-epoch curves of the runs, overlaid (one colour per run): loss, validation accuracy, speed. The
+ * report and the live view of `serve` both show these.
+ */
+export function curveCharts(runs: readonly RunCurves[]): { charts: Chart[]; notes: string[] } {
   const charts: Chart[] = [];
   const notes: string[] = [];
   const color = runs.length > 1 ? { field: 'run', title: 'run' } : undefined;
-  const perEpoch = (pick: (m: Checkpoint['metrics'][number]) => Datum): Datum[] =>
-    runs.flatMap((r) => r.checkpoint.metrics.map((m) => ({ run: r.label, epoch: m.epoch, ...pick(m) })));
+  const perEpoch = (pick: (m: EpochMetrics) => Datum): Datum[] => runs.flatMap((r) => r.metrics.map((m) => ({ run: r.label, epoch: m.epoch, ...pick(m) })));
 
-  const losses = runs.flatMap((r) => r.checkpoint.metrics.flatMap((m) => [
+  const losses = runs.flatMap((r) => r.metrics.flatMap((m) => [
     { run: r.label, epoch: m.epoch, split: 'train', loss: m.trainLoss },
     ...(m.valLoss === null ? [] : [{ run: r.label, epoch: m.epoch, split: 'validation', loss: m.valLoss }]),
   ]));
   if (losses.length === 0) {
-    notes.push('No epoch has finished in these runs yet: no curves.');
+    notes.push('No epoch has finished yet: no curves.');
     return { charts, notes };
   }
   charts.push({
@@ -52,9 +60,22 @@ export function trainingCharts(runs: readonly ReportRun[]): { charts: Chart[]; n
       spec: lineChart(accuracy, { x: { field: 'epoch', title: 'epoch', integer: true }, y: { field: 'accuracy', title: 'validation accuracy', percent: true }, color, points: true }),
     });
   } else {
-    notes.push('These runs held out no validation images (--val-size 0): no validation loss or accuracy.');
+    notes.push('No validation images were held out (--val-size 0): no validation loss or accuracy.');
   }
+  charts.push({
+    name: 'samples-per-second', title: 'Training speed per epoch (images per second, evaluation excluded)',
+    spec: lineChart(perEpoch((m) => ({ speed: m.samplesPerSecond })), {
+      x: { field: 'epoch', title: 'epoch', integer: true }, y: { field: 'speed', title: 'images / s', zero: true }, color, points: true,
+    }),
+  });
+  return { charts, notes };
+}
 
+/** The report's training charts: the curves, then the learning-rate schedule and each run's step split. */
+export function trainingCharts(runs: readonly ReportRun[]): { charts: Chart[]; notes: string[] } {
+  const { charts, notes } = curveCharts(runs.map((r) => ({ label: r.label, metrics: r.checkpoint.metrics })));
+  if (charts.length === 0) return { charts, notes };
+  const color = runs.length > 1 ? { field: 'run', title: 'run' } : undefined;
   const rates = runs.flatMap((r) => {
     const o = r.checkpoint.options;
     const perEpochSamples = Math.max(1, Math.floor(LR_SAMPLES / o.epochs));
@@ -67,13 +88,6 @@ export function trainingCharts(runs: readonly ReportRun[]): { charts: Chart[]; n
   charts.push({
     name: 'learning-rate', title: 'Learning-rate schedule (over the whole run, as its options define it)',
     spec: lineChart(rates, { x: { field: 'epoch', title: 'epoch' }, y: { field: 'lr', title: 'learning rate', zero: true }, color }),
-  });
-
-  charts.push({
-    name: 'samples-per-second', title: 'Training speed per epoch (images per second, evaluation excluded)',
-    spec: lineChart(perEpoch((m) => ({ speed: m.samplesPerSecond })), {
-      x: { field: 'epoch', title: 'epoch', integer: true }, y: { field: 'speed', title: 'images / s', zero: true }, color, points: true,
-    }),
   });
 
   const parts = ['gradients', 'update', 'barriers'] as const;

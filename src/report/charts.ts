@@ -18,7 +18,7 @@ export interface Chart {
   spec: TopLevelSpec;
 }
 
-const WIDTH = 520;
+const WIDTH = 380;
 const HEIGHT = 220;
 const FONT = 'DejaVu Sans, Verdana, sans-serif';
 

@@ -183,7 +183,7 @@ function gallery(e: ReportEvaluation): string {
 }
 
 const STYLE = `
-body { font: 14px/1.45 "DejaVu Sans", Verdana, sans-serif; color: #222; margin: 24px auto; max-width: 1180px; padding: 0 16px; }
+body { font: 14px/1.45 "DejaVu Sans", Verdana, sans-serif; color: #222; margin: 24px auto; max-width: 1280px; padding: 0 16px; }
 h1 { font-size: 20px; font-weight: normal; } h2 { font-size: 17px; font-weight: normal; border-bottom: 1px solid #ddd; margin-top: 28px; }
 .when, .note { color: #666; }
 table.run { border-collapse: collapse; margin: 8px 0 16px; } table.run th { text-align: left; font-weight: normal; color: #666; padding: 2px 16px 2px 0; vertical-align: top; }

@@ -79,7 +79,7 @@ export async function reportHandler(argv: ReportArgs): Promise<void> {
     await mkdir(pngDir, { recursive: true });
     for (const chart of report.charts) {
       const file = join(pngDir, `${chart.name}.png`);
-      await writeFileAtomic(file, renderPng(chart.svg));
+      await writeFileAtomic(file, await renderPng(chart.svg));
       written.push(file);
     }
     const mistakes = digitGalleryPng(e.misclassified, e.test);

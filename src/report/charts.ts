@@ -1,11 +1,10 @@
-import { Resvg } from '@resvg/resvg-js';
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 
 /**
  * Charts as vega-lite specs, rendered to SVG in Node by vega's headless renderer (renderer 'none': no
  * canvas, no browser) and to PNG by resvg. The report, the live view of `serve` and `npm run
- * bench:scaling` all draw through here, so every chart of mnist-dp looks alike.
+ * bench:scaling` all draw through here, so every chart of mnist-dp looks alike. The renderers are loaded
+ * on first use (about half a second), so commands that draw nothing do not pay for them.
  */
 
 /** A row of a chart's data: field name → value. */
@@ -41,7 +40,7 @@ export interface LineChartOptions {
   /** Draw a dot at each value (epochs), not only the line (a schedule sampled within epochs). */
   points?: boolean;
   /** A dashed grey reference line through these points (e.g. ideal speedup). */
-  reference?: { values: Datum[]; label: string };
+  reference?: { values: Datum[] };
 }
 
 /** A line chart of `values`, one line per colour × dash. */
@@ -132,6 +131,7 @@ export function heatmap(values: Datum[], o: { row: { field: string; title: strin
 
 /** The chart as SVG text (vega's headless renderer: text is measured by estimate, not by a font). */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const [vega, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
@@ -141,7 +141,8 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
 }
 
 /** An SVG (a chart) as PNG bytes, at `scale` times its size, with the system's fonts. */
-export function renderPng(svg: string, scale = 2): Buffer {
+export async function renderPng(svg: string, scale = 2): Promise<Buffer> {
+  const { Resvg } = await import('@resvg/resvg-js');
   const png = new Resvg(svg, { fitTo: { mode: 'zoom', value: scale }, font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } }).render();
   return png.asPng();
 }

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeEvent, frameRecord, maskedCrc32c } from '../src/logs/tensorboard.js';
 import { CSV_COLUMNS } from '../src/logs/log-dir.js';
 import { cliTempDir, runCli } from './helpers/cli.js';
+import { bitwiseCrc32 } from './helpers/crc.js';
 
 /**
  * `train --log-dir`: TensorBoard event files read back record by record, with the checksums recomputed by
@@ -13,15 +14,8 @@ import { cliTempDir, runCli } from './helpers/cli.js';
 
 const dir = cliTempDir('mnist-dp-logdir-');
 
-/** CRC32C (Castagnoli, reflected polynomial 0x82F63B78), one bit at a time: the reference. */
-function referenceCrc32c(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (const b of bytes) {
-    crc ^= b;
-    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
-  }
-  return (crc ^ 0xffffffff) >>> 0;
-}
+/** CRC32C (Castagnoli), bitwise from its polynomial: the reference. */
+const referenceCrc32c = (bytes: Uint8Array) => bitwiseCrc32(bytes, 0x82f63b78);
 
 // Reference: TensorFlow tsl/lib/hash/crc32c.h, Mask(): rotate right by 15 bits, add 0xa282ead8.
 const mask = (crc: number) => ((((crc >>> 15) | (crc << 17)) >>> 0) + 0xa282ead8) >>> 0;

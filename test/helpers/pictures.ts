@@ -1,5 +1,6 @@
 import { PNG } from 'pngjs';
 import type { Dataset } from '../../src/data/dataset.js';
+import { bitwiseCrc32 } from './crc.js';
 
 /** MNIST test digit n as a PNG, `scale`× larger, dark ink on white with a margin: a picture as a person would save one. */
 export function digitPng(test: Dataset, n: number, scale: number): Buffer {
@@ -16,22 +17,12 @@ export function digitPng(test: Dataset, n: number, scale: number): Buffer {
   return PNG.sync.write(png);
 }
 
-/** CRC-32 (ISO-HDLC, the one PNG chunks carry), bitwise. */
-function crc32(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (const b of bytes) {
-    crc ^= b;
-    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
-  }
-  return (crc ^ 0xffffffff) >>> 0;
-}
-
 function chunk(type: string, data: Buffer): Buffer {
   const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
   const out = Buffer.alloc(8 + data.length + 4);
   out.writeUInt32BE(data.length, 0);
   body.copy(out, 4);
-  out.writeUInt32BE(crc32(body), 8 + data.length);
+  out.writeUInt32BE(bitwiseCrc32(body, 0xedb88320), 8 + data.length);
   return out;
 }
 

@@ -10,6 +10,7 @@ export { predictPicture, digitShapeOf, type PicturePrediction } from './model/pr
 export { predictEnsemble } from './model/ensemble.js';
 export { TTA_VIEWS, type TtaView } from './model/tta.js';
 export { DEFAULT_OPTIONS, resolveOptions, learningRate, type TrainOptions, type ResolvedTrainOptions, type ScheduleKind } from './options.js';
+export { OPTIMIZERS, OPTIMIZER_NAMES, type Optimizer, type OptimizerKind, type OptimizerOptions } from './optim/index.js';
 export type { TrainEvent, StartEvent, StepEvent, EpochEvent, DoneEvent, BestEpoch } from './events.js';
 export { bestCheckpointFile, loadCheckpoint, saveCheckpoint, type Checkpoint, type EpochMetrics, type StepMicros } from './checkpoint.js';
 export { loadIdxDataset, defaultMnistDir, type Dataset, type IdxDataset } from './data/dataset.js';

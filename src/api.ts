@@ -15,7 +15,7 @@ import { kebab, MODEL_OPTION_KEYS, resolveOptions, unresolveOptions, type Resolv
  */
 
 /** Options that may differ from the checkpoint's when resuming; everything else must match or be left out. */
-const RESUMABLE_OVERRIDES = new Set<keyof TrainOptions>(['epochs', 'workers', 'out', 'data', 'kernels', 'resume', 'keepBest']);
+const RESUMABLE_OVERRIDES = new Set<keyof TrainOptions>(['epochs', 'workers', 'out', 'data', 'kernels', 'resume', 'keepBest', 'earlyStop', 'minDelta']);
 
 /** Those as flags, for messages and help: `--epochs, --workers, …, --keep-best`. */
 export const RESUMABLE_FLAGS = [...RESUMABLE_OVERRIDES].filter((k) => k !== 'resume').map((k) => `--${kebab(k)}`).join(', ');

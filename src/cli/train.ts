@@ -62,6 +62,8 @@ const FLAGS: { [K in keyof Required<TrainOptions>]: FlagSpec } = {
   out: { type: 'string', group: RUN, describe: "checkpoint file, written after every epoch and on Ctrl-C; --out '' or --no-out: none", shows: `${D.out}, or the --resume file` },
   resume: { type: 'string', group: RUN, describe: `continue the run saved in this checkpoint (only ${RESUMABLE_FLAGS} may change)` },
   keepBest: { type: 'boolean', group: RUN, describe: "also keep the model of the epoch with the best validation accuracy, in <out>.best.ckpt (needs --val-size > 0)" },
+  earlyStop: { type: 'number', group: RUN, describe: 'stop when validation accuracy has not improved by --min-delta for this many epochs (0: never); keeps the best epoch as --keep-best does', shows: String(D.earlyStop) },
+  minDelta: { type: 'number', group: RUN, describe: 'with --early-stop: the gain in validation accuracy (0-1) that counts as an improvement', shows: String(D.minDelta) },
 };
 
 const KEYS = Object.keys(FLAGS) as (keyof TrainOptions)[];

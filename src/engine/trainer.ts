@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { serialize } from 'node:v8';
 import { Piscina } from 'piscina';
-import { bestCheckpointFile, saveCheckpoint, savedOptions, type Checkpoint, type EpochMetrics } from '../checkpoint.js';
+import { bestCheckpointFile, loadCheckpoint, saveCheckpoint, savedOptions, type Checkpoint, type EpochMetrics } from '../checkpoint.js';
 import { defaultMnistDir, loadIdxDataset, type IdxDataset } from '../data/dataset.js';
 import { badOption, MnistDpError } from '../errors.js';
 import type { BestEpoch, DoneEvent, TrainEvent } from '../events.js';
@@ -13,6 +13,7 @@ import { describeSpec, specClasses, specInputs, type ModelSpec } from '../model/
 import { describeRecipe, learningRate, type ResolvedTrainOptions, type ScheduleOptions } from '../options.js';
 import { epochPermutation } from '../rng.js';
 import { failAll } from './barrier.js';
+import { EarlyStop } from './early-stop.js';
 import { Control, createSharedMemory, planMemory, sharedViews, STEP_BARRIER } from './memory.js';
 import { workerFile } from './pool.js';
 import { rangeOf, resetPhase, Phase } from './queues.js';
@@ -181,9 +182,11 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
   if (bestFile && resumed && existsSync(bestFile)) {
     for (const m of resumed.metrics) if (beatsBest(m)) best = { epoch: m.epoch, valAccuracy: m.valAccuracy, checkpoint: bestFile };
   }
-  const finish = (e: Omit<DoneEvent, 'type' | 'seconds' | 'checkpoint' | 'epochs' | 'best'>): TrainResult => {
+  const earlyStop = new EarlyStop(o.earlyStop, o.minDelta, metrics);
+  let stoppedEarly = false;
+  const finish = (e: Omit<DoneEvent, 'type' | 'seconds' | 'checkpoint' | 'epochs' | 'best' | 'stoppedEarly'>): TrainResult => {
     const seconds = (performance.now() - started) / 1000;
-    emit({ type: 'done', ...e, epochs: o.epochs, seconds, checkpoint: o.out, best });
+    emit({ type: 'done', ...e, epochs: o.epochs, seconds, checkpoint: o.out, best, stoppedEarly });
     return { spec, params: modelParams().slice(), metrics, testAccuracy: e.testAccuracy, testLoss: e.testLoss,
       aborted: e.aborted, checkpoint: o.out, seconds, messages, timing, best };
   };
@@ -276,10 +279,21 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
       }
       const perStep = (key: keyof typeof timing) => (1e6 * (timing[key] - timingBefore[key])) / (stepsPerEpoch - stepBefore);
       const stepMicros = { gradients: perStep('gradientSeconds'), update: perStep('updateSeconds'), barriers: perStep('barrierSeconds') };
-      emit({ type: 'epoch', ...m, epochs: o.epochs, lr, elapsedSeconds: (performance.now() - started) / 1000, checkpoint: o.out, stepMicros, best: isBest });
+      const stopsEarly = earlyStop.observe(m) && position.epoch < o.epochs;
+      emit({ type: 'epoch', ...m, epochs: o.epochs, lr, elapsedSeconds: (performance.now() - started) / 1000, checkpoint: o.out, stepMicros, best: isBest, stopsEarly });
+      if (stopsEarly) {
+        stoppedEarly = true;
+        break;
+      }
     }
+    // An abort that came after the last step (e.g. a sweep stopping its trial at the end) skips the test set.
+    if (hooks.signal?.aborted) return await interrupted();
+    // An early-stopped run's kept model is its best epoch's: that one is tested (and the run's checkpoint stays resumable).
+    const kept = stoppedEarly ? await loadCheckpoint(bestFile!) : null;
+    if (kept) modelParams().set(kept.ema ?? kept.params);
     const test = await evaluate('test', 0, data.test.count);
-    await save(test.accuracy);
+    if (kept) await saveCheckpoint(bestFile!, { ...kept, testAccuracy: test.accuracy });
+    else await save(test.accuracy);
     return finish({ testAccuracy: test.accuracy, testLoss: test.loss, aborted: false });
   } finally {
     await pool.destroy();

@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { MnistDpError } from '../errors.js';
 import { evalBuilder, evalHandler, infoBuilder, infoHandler, type EvalArgs } from './model-commands.js';
 import { predictBuilder, predictHandler, type PredictArgs } from './predict.js';
+import { sweepBuilder, sweepHandler, workerBuilder, workerHandler, type SweepArgs, type WorkerArgs } from './sweep.js';
 import { trainBuilder, trainHandler } from './train.js';
 
 /**
@@ -12,7 +13,7 @@ import { trainBuilder, trainHandler } from './train.js';
  * no stack trace; exit 2 for usage errors and bad options, the error's own exitCode otherwise.
  */
 
-const COMMANDS = ['train', 'eval', 'info', 'predict'];
+const COMMANDS = ['train', 'eval', 'info', 'predict', 'sweep', 'worker'];
 
 /** A yargs validation failure: unknown flag, missing value, missing command. */
 class UsageError extends Error {}
@@ -55,7 +56,11 @@ async function main(args: string[]): Promise<void> {
       infoHandler(argv as unknown as { model: string; json?: boolean }))
     .command('predict [images..]', 'the digit in each PNG picture, by the shipped model or --model', predictBuilder, (argv) =>
       predictHandler(argv as unknown as PredictArgs))
-    .demandCommand(1, 'give a command: train, eval, info or predict')
+    .command('sweep <spec>', 'a search over train flags (or a fixed list of trials), here or on workers through a queue', sweepBuilder, (argv) =>
+      sweepHandler(argv as unknown as SweepArgs))
+    .command('worker', "take a queue's sweep trials and train them on this machine", workerBuilder, (argv) =>
+      workerHandler(argv as unknown as WorkerArgs))
+    .demandCommand(1, 'give a command: train, eval, info, predict, sweep or worker')
     .strict()
     .parserConfiguration({ 'duplicate-arguments-array': false })
     .version(version())

@@ -13,7 +13,7 @@ import { humanReporter, jsonReporter, shellQuote } from './progress.js';
  * tells the flags given apart from the checkpoint's settings); the help text reads the defaults from there.
  */
 
-interface FlagSpec {
+export interface FlagSpec {
   type: 'number' | 'string' | 'boolean';
   group: string;
   describe: string;
@@ -28,7 +28,7 @@ const OPTIM = 'Optimiser:';
 const DATA = 'Data:';
 const RUN = 'Run:';
 
-const FLAGS: { [K in keyof Required<TrainOptions>]: FlagSpec } = {
+export const FLAGS: { [K in keyof Required<TrainOptions>]: FlagSpec } = {
   preset: { type: 'string', group: MODEL, describe: `a training recipe for a CNN: ${Object.keys(PRESETS).join(' (the quickest route to 99 %), ')} (the best single model); flags given beside it override it` },
   model: { type: 'string', group: MODEL, describe: `a convolutional network: ${Object.keys(MODEL_PRESETS).join(', ')}, or layers such as c32k5-relu-mp2-c64k5-bn-relu-mp2-fc256-relu-do0.25-fc10 (instead of --layers)` },
   layers: { type: 'string', group: MODEL, describe: 'layer sizes, inputs first (784 for 28×28) and classes last (10)', shows: D.layers },

@@ -1,16 +1,18 @@
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { badOption } from '../errors.js';
 import { runLocalSweep } from '../sweep/local.js';
-import { folderStore, queueStatus, runQueueSweep, runQueueWorker } from '../sweep/queue.js';
 import { resultsMarkdown } from '../sweep/report.js';
 import { readSweepSpec } from '../sweep/spec.js';
 import { shellQuote } from './progress.js';
 
 /**
  * `mnist-dp sweep SPEC.json` (a search or a fixed list of trials, here or through a queue) and
- * `mnist-dp worker --queue URL` (takes a queue's trials on this machine).
+ * `mnist-dp worker --queue URL` (takes a queue's trials on this machine). BullMQ is loaded only when a
+ * queue is used, so that every other command starts as fast as before.
  */
+
+const queueModule = () => import('../sweep/queue.js');
 
 export interface SweepArgs {
   spec: string;
@@ -58,15 +60,16 @@ export async function sweepHandler(argv: SweepArgs): Promise<void> {
   if (argv.store !== undefined && !argv.queue) throw badOption('--store keeps checkpoints where the workers of a --queue reach them; a local sweep keeps them in --dir');
   if (argv.status) {
     if (!argv.queue) throw badOption('--status reads a queue: give --queue redis://HOST:6379 (a local sweep\'s table is DIR/results.md)');
-    process.stdout.write(await queueStatus(spec, argv.queue));
+    process.stdout.write(await (await queueModule()).queueStatus(spec, argv.queue));
     return;
   }
   const dir = argv.dir ?? `sweep-${basename(argv.spec).replace(/\.json$/, '')}`;
   const interrupt = onInterrupt(argv.queue ? 'no longer following the sweep; its trials go on in the workers' : 'stopping every trial after its current step');
   let results;
   try {
+    const store = argv.store ? { kind: 'folder' as const, dir: resolve(argv.store) } : { kind: 'redis' as const };
     results = argv.queue
-      ? await runQueueSweep(spec, argv.spec, argv.queue, { dir, resume: argv.resume === true, store: argv.store ? folderStore(argv.store) : { kind: 'redis' }, onLine: line, signal: interrupt.signal })
+      ? await (await queueModule()).runQueueSweep(spec, argv.spec, argv.queue, { dir, resume: argv.resume === true, store, onLine: line, signal: interrupt.signal })
       : await runLocalSweep(spec, argv.spec, dir, argv.resume === true, { onLine: line, signal: interrupt.signal });
   } finally {
     interrupt.done();
@@ -99,7 +102,7 @@ export async function workerHandler(argv: WorkerArgs): Promise<void> {
   if (!(argv.lockSeconds >= 1)) throw badOption(`--lock-seconds must be at least 1, got ${String(argv.lockSeconds)}`);
   const interrupt = onInterrupt('finishing this step, keeping the checkpoint and handing the trial back');
   try {
-    await runQueueWorker(argv.queue, { workers: argv.workers, lockSeconds: argv.lockSeconds, signal: interrupt.signal, onLine: line });
+    await (await queueModule()).runQueueWorker(argv.queue, { workers: argv.workers, lockSeconds: argv.lockSeconds, signal: interrupt.signal, onLine: line });
   } finally {
     interrupt.done();
   }

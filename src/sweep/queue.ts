@@ -1,6 +1,6 @@
 import { availableParallelism, tmpdir } from 'node:os';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Queue, QueueEvents, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { connectRedis } from './redis.js';
@@ -190,6 +190,3 @@ export async function runQueueWorker(url: string, o: WorkerOptions): Promise<voi
     await rm(scratch, { recursive: true, force: true });
   }
 }
-
-/** A `--store DIR` as every worker must see it: an absolute path. */
-export const folderStore = (dir: string): StoreSpec => ({ kind: 'folder', dir: resolve(dir) });

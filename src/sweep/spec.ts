@@ -268,6 +268,9 @@ function parse(raw: unknown): SweepSpec {
     names.add(t.name);
   });
   const scheduler = parseScheduler(raw.scheduler, epochs);
+  if (scheduler.kind !== 'none' && resolveOptions({ ...baseOptions, workers: 1 }).valSize === 0) {
+    fail('scheduler', `${scheduler.kind} decides on validation accuracy, but base.val-size is 0; hold out validation images (e.g. "val-size": 5000)`);
+  }
   const id = createHash('sha256').update(json(raw)).digest('hex').slice(0, 12);
   return { id, base, space, trials, seed, epochs, concurrency, workers, scheduler, ensemble: raw.ensemble === true };
 }

@@ -27,7 +27,9 @@ export async function connectRedis(url: string, log: (line: string) => void = ()
     maxRetriesPerRequest: null, // BullMQ's requirement: commands wait for the connection instead of failing
     retryStrategy: (times) => (connected ? Math.min(100 * times, 2000) : null),
   });
+  let firstError: NodeJS.ErrnoException | null = null;
   redis.on('error', (err: NodeJS.ErrnoException) => {
+    firstError ??= err;
     if (connected && !down) log(`lost Redis at ${url} (${err.code ?? err.message}); reconnecting`);
     if (connected) down = true;
   });
@@ -39,7 +41,9 @@ export async function connectRedis(url: string, log: (line: string) => void = ()
     await redis.connect();
   } catch (err) {
     redis.disconnect();
-    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    // connect() rejects with "Connection is closed"; the socket's own error says why (ECONNREFUSED, ENOTFOUND, ETIMEDOUT).
+    const cause = (firstError ?? err) as NodeJS.ErrnoException;
+    const why = cause.code ?? (/RESP/.test(cause.message) ? 'something answers there, but not as Redis' : cause.message);
     throw new MnistDpError('UNREACHABLE', `cannot reach Redis at ${url} (${why}); start redis-server there (Debian: apt-get install redis-server) or give --queue the right address`);
   }
   connected = true;

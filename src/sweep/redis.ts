@@ -23,7 +23,7 @@ export async function connectRedis(url: string, log: (line: string) => void = ()
   let down = false;
   const redis = new Redis(url, {
     lazyConnect: true,
-    connectTimeout: FIRST_CONNECT_MS,
+    connectTimeout: 0, // ioredis' own timer outlives a refused connection by its whole length; ours below does not
     maxRetriesPerRequest: null, // BullMQ's requirement: commands wait for the connection instead of failing
     retryStrategy: (times) => (connected ? Math.min(100 * times, 2000) : null),
   });
@@ -37,14 +37,20 @@ export async function connectRedis(url: string, log: (line: string) => void = ()
     if (down) log(`reconnected to Redis at ${url}`);
     down = false;
   });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error('no answer'), { code: 'ETIMEDOUT' })), FIRST_CONNECT_MS);
+  });
   try {
-    await redis.connect();
+    await Promise.race([redis.connect(), timeout]);
   } catch (err) {
-    redis.disconnect();
+    if (redis.status !== 'end') redis.disconnect(); // (a refused connection has ended already; disconnect() would hold the process 2 s)
     // connect() rejects with "Connection is closed"; the socket's own error says why (ECONNREFUSED, ENOTFOUND, ETIMEDOUT).
     const cause = (firstError ?? err) as NodeJS.ErrnoException;
     const why = cause.code ?? (/RESP/.test(cause.message) ? 'something answers there, but not as Redis' : cause.message);
     throw new MnistDpError('UNREACHABLE', `cannot reach Redis at ${url} (${why}); start redis-server there (Debian: apt-get install redis-server) or give --queue the right address`);
+  } finally {
+    clearTimeout(timer);
   }
   connected = true;
   return redis;

@@ -17,3 +17,8 @@ export { describeSpec, type MlpSpec, type Activation, type OutputActivation, typ
 export { MnistDpError, type ErrorCode } from './errors.js';
 export { describeMachine } from './machine.js';
 export { tsKernels, type Kernels } from './kernels/index.js';
+export { parseSweepSpec, readSweepSpec, trialsOf, type SweepSpec, type SchedulerSpec, type Domain, type Trial } from './sweep/spec.js';
+export { runLocalSweep, type SweepHooks } from './sweep/local.js';
+export type { SweepResults } from './sweep/report.js';
+export type { TrialOutcome, TrialProgress, TrialStatus } from './sweep/trial.js';
+export { decide, ashaRungs, type Report, type Decision } from './sweep/schedulers.js';

@@ -74,9 +74,11 @@ describe('a sweep through the queue', () => {
   it('with ASHA and two workers decides as the scheduler does on the shared log, and --status prints the table', async () => {
     const raw = { base: SMALL, space: { lr: { loguniform: [0.005, 0.3] }, augment: ['none', 'rotate=5,shift=1'] }, trials: 8, seed: 4, epochs: 4, scheduler: { asha: { grace: 1, reduction: 2 } } };
     const file = await writeSpec('asha.json', raw);
-    const workers = [worker(), worker()];
     const sweep = start('sweep', file, '--queue', redis.url, '--dir', 'asha-queue');
+    await sweep.waitFor(/trials in the queue/);
+    const workers = [worker('--drain'), worker('--drain')]; // they exit by themselves once nothing is waiting
     expect(await sweep.exited, sweep.stderr()).toBe(0);
+    for (const w of workers) expect(await w.exited, w.stderr()).toBe(0);
     const spec = parseSweepSpec(raw, file);
     const results = await readJson<SweepResults>(join(dir(), 'asha-queue', 'results.json'));
     const client = new Redis(redis.url);
@@ -91,8 +93,6 @@ describe('a sweep through the queue', () => {
     const status = runCli(dir(), ['sweep', file, '--queue', redis.url, '--status']);
     expect(status.code, status.stderr).toBe(0);
     for (const t of results.trials) expect(status.stdout).toMatch(new RegExp(`\\| ${t.name} \\| .* \\| ${t.epochs} \\| .* \\| ${t.status}`));
-    for (const w of workers) w.child.kill('SIGINT');
-    await Promise.all(workers.map((w) => w.exited));
   });
 });
 

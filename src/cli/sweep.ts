@@ -87,6 +87,7 @@ export interface WorkerArgs {
   queue: string;
   workers?: number;
   lockSeconds: number;
+  drain?: boolean;
 }
 
 export function workerBuilder(y: Argv): Argv {
@@ -94,6 +95,7 @@ export function workerBuilder(y: Argv): Argv {
     .option('queue', { type: 'string', requiresArg: true, demandOption: true, describe: 'the Redis of the sweeps (redis://HOST:6379)' })
     .option('workers', { type: 'number', requiresArg: true, describe: 'worker threads per trial', defaultDescription: 'one per CPU core' })
     .option('lock-seconds', { type: 'number', requiresArg: true, default: 30, describe: 'BullMQ lock and stall interval: a trial of a worker that died goes to another worker after this long' })
+    .option('drain', { type: 'boolean', describe: 'exit once no trial is waiting in the queue (for batch jobs; start them after the sweep has enqueued its trials)' })
     .example('$0 worker --queue redis://10.0.0.5:6379', 'take trials until Ctrl-C (which hands the current one back)');
 }
 
@@ -102,7 +104,7 @@ export async function workerHandler(argv: WorkerArgs): Promise<void> {
   if (!(argv.lockSeconds >= 1)) throw badOption(`--lock-seconds must be at least 1, got ${String(argv.lockSeconds)}`);
   const interrupt = onInterrupt('finishing this step, keeping the checkpoint and handing the trial back');
   try {
-    await (await queueModule()).runQueueWorker(argv.queue, { workers: argv.workers, lockSeconds: argv.lockSeconds, signal: interrupt.signal, onLine: line });
+    await (await queueModule()).runQueueWorker(argv.queue, { workers: argv.workers, lockSeconds: argv.lockSeconds, drain: argv.drain === true, signal: interrupt.signal, onLine: line });
   } finally {
     interrupt.done();
   }

@@ -146,6 +146,8 @@ export interface WorkerOptions {
   lockSeconds: number;
   /** Aborting (Ctrl-C) finishes the current step, keeps the checkpoint, hands the trial back and resolves. */
   signal?: AbortSignal;
+  /** Resolve once the queue has no trial waiting (a batch job's worker: Kubernetes Job, Slurm step). */
+  drain?: boolean;
   onLine?: (line: string) => void;
 }
 
@@ -179,6 +181,7 @@ export async function runQueueWorker(url: string, o: WorkerOptions): Promise<voi
   worker.on('error', () => {}); // reported once by connectRedis' listener; BullMQ retries on its own
   say(`worker ${process.pid}: taking trials from ${url} (${threads} thread${threads === 1 ? '' : 's'} a trial)`);
   const stop = () => void worker.close();
+  if (o.drain) worker.on('drained', stop); // BullMQ: no job waiting any more
   if (o.signal?.aborted) stop();
   o.signal?.addEventListener('abort', stop);
   try {

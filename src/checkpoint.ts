@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { pack, unpack } from 'msgpackr';
 import { badCheckpoint } from './errors.js';
+import { writeFileAtomic } from './files.js';
 import { paramLayout } from './model/layout.js';
 import { sameSpec, type ModelSpec } from './model/spec.js';
 import { DEFAULT_OPTIONS, type OptimizerKind, type ResolvedTrainOptions, type RunOnlyKey } from './options.js';
@@ -123,18 +122,9 @@ export async function saveCheckpoint(file: string, c: Checkpoint): Promise<void>
     metrics: c.metrics,
     testAccuracy: c.testAccuracy,
   };
-  const tmp = join(dirname(file), `.${basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(pack(record));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, file);
+    await writeFileAtomic(file, pack(record));
   } catch (err) {
-    await rm(tmp, { force: true });
     throw badCheckpoint(file, `could not be written (${(err as Error).message}); check that the folder exists and is writable`);
   }
 }

@@ -20,7 +20,7 @@ measure() { # LABEL, then one "CORES THREADS" pair per worker process
   local queue="redis://127.0.0.1:$port" workers=() t0 t1
   for w in "$@"; do
     read -r cores threads <<<"$w"
-    taskset -c "$cores" "${cli[@]}" worker --queue "$queue" --workers "$threads" >"$work/$label-worker-$cores.log" &
+    taskset -c "$cores" "${cli[@]}" worker --queue "$queue" --workers "$threads" >"$work/$label-worker-$cores.log" 2>&1 &
     workers+=($!)
   done
   t0=$(date +%s.%N)

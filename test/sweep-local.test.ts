@@ -89,6 +89,20 @@ describe('mnist-dp sweep with ASHA on this machine', () => {
   });
 });
 
+describe('mnist-dp sweep with the median stopping rule', () => {
+  it('judges every epoch after the grace period against the log, and stops the trials below the median', async () => {
+    const raw = { base: SMALL, space: { lr: { loguniform: [0.002, 0.2] } }, trials: 5, seed: 2, epochs: 4, scheduler: { median: { grace: 1, 'min-trials': 1 } } };
+    const spec = parseSweepSpec(raw, 'median.json');
+    const r = (await runLocalSweep(spec, 'median.json', join(dir(), 'median'), false))!;
+    const log = await readJson<Report[]>(join(dir(), 'median', 'log.json'));
+    expect(r.trials.some((t) => t.status === 'stopped' && t.reason.startsWith('median: '))).toBe(true);
+    for (const t of r.trials) {
+      const mine = log.map((rep, i) => ({ rep, i })).filter(({ rep }) => rep.trial === t.name);
+      mine.forEach(({ i }, k) => expect(decide(spec.scheduler, 4, log, i).stop).toBe(t.status === 'stopped' && k === mine.length - 1));
+    }
+  });
+});
+
 describe('a sweep of fixed trials (an ensemble)', () => {
   it('marks a trial whose options fail as failed with its message, goes on, and tests the ensemble of the others once', async () => {
     const spec = parseSweepSpec({

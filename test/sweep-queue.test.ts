@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,13 +57,24 @@ describe('a sweep through the queue', () => {
     const raw = { base: SMALL, space: { lr: [0.02, 0.05, 0.1], 'weight-decay': [0, 0.0005] }, grid: true, epochs: 2 };
     const file = await writeSpec('grid.json', raw);
     const workers = [worker(), worker(), worker()];
-    const sweep = start('sweep', file, '--queue', redis.url, '--dir', 'grid-queue');
+    // The checkpoints in a folder that every worker sees (here: this machine's), not in Redis.
+    const sweep = start('sweep', file, '--queue', redis.url, '--dir', 'grid-queue', '--store', 'shared');
     expect(await sweep.exited, sweep.stderr()).toBe(0);
+    const id = parseSweepSpec(raw).id;
+    expect((await readdir(join(dir(), 'shared', id))).filter((f) => f.endsWith('.ckpt')).sort()).toEqual(
+      ['trial-0', 'trial-1', 'trial-2', 'trial-3', 'trial-4', 'trial-5'].flatMap((n) => [`${n}.best.ckpt`, `${n}.ckpt`]));
+    const client = new Redis(redis.url);
+    expect(await client.keys(`mnist-dp:sweep:${id}:ckpt:*`)).toEqual([]);
+    client.disconnect();
     const results = await readJson<SweepResults>(join(dir(), 'grid-queue', 'results.json'));
     const local = (await runLocalSweep(parseSweepSpec(raw, file), file, join(dir(), 'grid-local'), false))!;
     expect(table(results)).toEqual(table(local));
     expect(results.chosen).toMatchObject({ name: local.chosen!.name, testAccuracy: local.chosen!.testAccuracy });
-    await expectSameCheckpoints('grid-queue', 'grid-local', local.trials.map((t) => t.name));
+    for (const t of local.trials) {
+      const [q, l] = await Promise.all([loadCheckpoint(join(dir(), 'shared', id, `${t.name}.ckpt`)), loadCheckpoint(join(dir(), 'grid-local', 'trials', `${t.name}.ckpt`))]);
+      expect(same(q.params, l.params), t.name).toBe(true);
+    }
+    expect(results.chosen!.model).toBe(join(dir(), 'shared', id, `${local.chosen!.name}.best.ckpt`));
     // Every worker took trials, and the sweep followed their epochs live.
     for (const w of workers) expect(w.lines.some((l) => / taken/.test(l)), w.lines.join('\n')).toBe(true);
     expect(sweep.lines.filter((l) => /^trial-\d  epoch 2\/2/.test(l))).toHaveLength(6);

@@ -67,6 +67,8 @@ describe('mnist-dp sweep with ASHA on this machine', () => {
     const predicted = (await loadModel(join(dir(), results.chosen!.model))).classify(test.images);
     expect(results.chosen!.testAccuracy).toBe(predicted.filter((p, i) => p === test.labels[i]).length / test.count);
     expect(await readFile(join(dir(), 'asha', 'results.md'), 'utf8')).toContain(`Chosen on validation accuracy: **${chosen.name}**`);
+    // No trial looked at the test set: none of their checkpoints has a test accuracy.
+    for (const t of results.trials) expect((await loadCheckpoint(join(dir(), 'asha', 'trials', `${t.name}.ckpt`))).testAccuracy).toBeNull();
   });
 
   it('a trial that ran to its end, resumed at every rung, has the weights of one uninterrupted training', async () => {

@@ -88,6 +88,8 @@ export async function runQueueSweep(spec: SweepSpec, specFile: string, url: stri
       if (i !== undefined) void queue.getJob(jobId).then(async (job) => { if (job && (await job.getState()) === 'failed') settle(i, failedOutcome(i, failedReason)); });
     });
     await events.waitUntilReady();
+    const known = (await Promise.all([...ours.keys()].map((id) => queue.getJob(id)))).filter(Boolean).length;
+    if (known > 0 && !o.resume) say(`sweep ${spec.id}: ${known} of its trials are in the queue already (this spec ran before); following them`);
     await queue.addBulk(trials.map((trial) => ({
       name: trial.name,
       data: { sweep: spec.id, trial, scheduler: spec.scheduler, store: o.store },

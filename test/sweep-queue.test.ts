@@ -107,6 +107,26 @@ describe('a sweep through the queue', () => {
   });
 });
 
+describe('the sweep command', () => {
+  it('stopped with Ctrl-C leaves the trials to the workers, and --resume finds them finished', async () => {
+    const raw = { base: SMALL, trials: [{ name: 'f1', seed: 1 }, { name: 'f2', seed: 2 }], epochs: 3 };
+    const file = await writeSpec('follow.json', raw);
+    const w = worker();
+    const sweep = start('sweep', file, '--queue', redis.url, '--dir', 'follow');
+    await sweep.waitFor(/^f1  epoch 1\/3/);
+    sweep.child.kill('SIGINT');
+    expect(await sweep.exited).toBe(130);
+    expect(sweep.stderr()).toContain(`interrupted: continue with: mnist-dp sweep ${file} --dir follow --queue ${redis.url} --resume`);
+    await w.waitFor(/^f2  completed 3 epochs/);
+    const resumed = runCli(dir(), ['sweep', file, '--queue', redis.url, '--dir', 'follow', '--resume']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const results = await readJson<SweepResults>(join(dir(), 'follow', 'results.json'));
+    expect(results.trials.map((t) => [t.name, t.status, t.epochs])).toEqual([['f1', 'completed', 3], ['f2', 'completed', 3]]);
+    w.child.kill('SIGINT');
+    await w.exited;
+  });
+});
+
 describe('nothing is lost when a worker stops', () => {
   it('Ctrl-C hands the trial back at once; kill -9 lets another worker take it after the stall interval; the weights are those of one uninterrupted training', async () => {
     const raw = { base: { ...SMALL, 'train-size': 3000 }, trials: [{ name: 'long', seed: 9, lr: 0.05 }], epochs: 12 };

@@ -105,6 +105,20 @@ describe('mnist-dp sweep with a bad spec', () => {
     expect(existsSync(join(dir(), 'out'))).toBe(false);
   });
 
+  it('flags that do not fit together are one line each too', async () => {
+    await writeFile(join(dir(), 'ok.json'), JSON.stringify(EXAMPLE));
+    const local = runCli(dir(), ['sweep', 'ok.json', '--store', 'shared']);
+    expect(local.code, local.stderr).toBe(2);
+    expect(local.lines).toEqual(['mnist-dp: error: --store keeps checkpoints where the workers of a --queue reach them; a local sweep keeps them in --dir']);
+    const status = runCli(dir(), ['sweep', 'ok.json', '--status']);
+    expect(status.lines).toEqual(["mnist-dp: error: --status reads a queue: give --queue redis://HOST:6379 (a local sweep's table is DIR/results.md)"]);
+    const threads = runCli(dir(), ['worker', '--queue', 'redis://127.0.0.1:1', '--workers', '0']);
+    expect(threads.code).toBe(2);
+    expect(threads.lines).toEqual(['mnist-dp: error: --workers must be an integer ≥ 1, got 0']);
+    const url = runCli(dir(), ['worker', '--queue', 'localhost:6379']);
+    expect(url.lines).toEqual(['mnist-dp: error: --queue "localhost:6379" is not an address such as redis://HOST:6379']);
+  });
+
   it('a file that is not JSON is one line too', async () => {
     await writeFile(join(dir(), 'broken.json'), '{ "trials": 3,');
     const r = runCli(dir(), ['sweep', 'broken.json']);

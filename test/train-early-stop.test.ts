@@ -6,7 +6,7 @@ import { train } from '../src/api.js';
 import { bestCheckpointFile, loadCheckpoint } from '../src/checkpoint.js';
 import { loadIdxDataset, defaultMnistDir } from '../src/data/dataset.js';
 import type { EpochEvent, TrainEvent } from '../src/events.js';
-import { loadModel } from '../src/model/model.js';
+import { loadModel } from '../src/checkpoint.js';
 
 /** `--early-stop N --min-delta D` on real MNIST: where the run stops, and that the kept (and tested) model is the best epoch's. */
 

@@ -1,4 +1,4 @@
-import type { EpochMetrics } from '../checkpoint.js';
+import type { EpochMetrics } from '../events.js';
 
 /**
  * `--early-stop N [--min-delta D]`: a run stops once validation accuracy has not risen by more than D

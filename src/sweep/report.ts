@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { bestCheckpointFile } from '../checkpoint.js';
-import { percent } from '../cli/progress.js';
+import { bestCheckpointFile, loadModel } from '../checkpoint.js';
+import { percent } from './schedulers.js';
 import { defaultMnistDir, loadIdxDataset } from '../data/dataset.js';
 import { writeFileAtomic } from '../files.js';
 import { describeMachine } from '../machine.js';
 import { checkEnsemble, meanProbabilities } from '../model/ensemble.js';
-import { loadModel, mostProbable } from '../model/model.js';
+import { mostProbable } from '../model/model.js';
 import type { SweepSpec, Trial } from './spec.js';
 import type { TrialOutcome } from './trial.js';
 

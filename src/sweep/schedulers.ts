@@ -16,7 +16,8 @@ export interface Report {
 export type Decision = { stop: false } | { stop: true; reason: string };
 
 const GO_ON: Decision = { stop: false };
-const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+/** A fraction as the CLI prints it: 0.9722 → `97.22%`. */
+export const percent = (x: number): string => `${(x * 100).toFixed(2)}%`;
 
 /** The epochs at which a trial of `budget` epochs is judged: every one for the median rule, the rungs for ASHA. */
 export function decisionEpochs(s: SchedulerSpec, budget: number): number[] {
@@ -77,5 +78,5 @@ function median(minTrials: number, seen: readonly Report[], at: number): Decisio
   const mid = means.length / 2;
   const m = means.length % 2 === 1 ? means[Math.floor(mid)] : (means[mid - 1] + means[mid]) / 2;
   if (best >= m) return GO_ON;
-  return { stop: true, reason: `median: best ${pct(best)} below the median ${pct(m)} of ${means.length} trials' means at epoch ${me.epoch}` };
+  return { stop: true, reason: `median: best ${percent(best)} below the median ${percent(m)} of ${means.length} trials' means at epoch ${me.epoch}` };
 }

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { FLAGS } from '../cli/train.js';
 import { badOption, MnistDpError } from '../errors.js';
-import { kebab, resolveOptions, type TrainOptions } from '../options.js';
+import { DEFAULT_OPTIONS, kebab, OPTION_ROLES, resolveOptions, type TrainOptions } from '../options.js';
 import { CounterRng, hash4, Stream } from '../rng.js';
 
 /**
@@ -75,9 +74,17 @@ const fail = (path: string, problem: string): never => {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const json = (v: unknown) => JSON.stringify(v);
 
+type JsonType = 'string' | 'number' | 'boolean';
+/** The JSON type of the options without a default (the others take their default's). */
+const TYPES_WITHOUT_DEFAULT: { [K in Exclude<keyof TrainOptions, keyof typeof DEFAULT_OPTIONS>]-?: JsonType } = {
+  preset: 'string', model: 'string', outputActivation: 'string', microBatch: 'number', workers: 'number', data: 'string', resume: 'string', keepBest: 'boolean',
+};
+const typeOf = (key: keyof TrainOptions): JsonType =>
+  key in DEFAULT_OPTIONS ? (typeof DEFAULT_OPTIONS[key as keyof typeof DEFAULT_OPTIONS] as JsonType) : TYPES_WITHOUT_DEFAULT[key as keyof typeof TYPES_WITHOUT_DEFAULT];
+
 /** camelCase option key of a flag the spec names (`weight-decay` → `weightDecay`), or null if there is no such flag. */
 function optionKey(flag: string): keyof TrainOptions | null {
-  for (const key of Object.keys(FLAGS) as (keyof TrainOptions)[]) if (kebab(key) === flag) return key;
+  for (const key of Object.keys(OPTION_ROLES) as (keyof TrainOptions)[]) if (kebab(key) === flag) return key;
   return null;
 }
 
@@ -94,7 +101,7 @@ function checkFlagName(path: string, flag: string, fixedTrial = false): keyof Tr
 
 /** Checks a value's JSON type against the flag's, and then its range on its own (over base) with resolveOptions. */
 function checkFlagValue(path: string, key: keyof TrainOptions, value: unknown, base: TrainOptions): FlagValue {
-  const type = FLAGS[key].type;
+  const type = typeOf(key);
   if (typeof value !== type) fail(path, `--${kebab(key)} takes a ${type}, got ${json(value)}`);
   rangeCheck(path, { ...base, [key]: value });
   return value as FlagValue;
@@ -122,7 +129,7 @@ function parseDomain(path: string, key: keyof TrainOptions, raw: unknown, base: 
   const p = `${path}.${form}`;
   if (form === 'choice') return { kind: 'choice', values: values(p, arg) };
   if (form !== 'uniform' && form !== 'loguniform' && form !== 'int') return fail(path, `"${form}" is not a kind of range: use choice, uniform, loguniform or int`);
-  if (FLAGS[key].type !== 'number') fail(p, `--${kebab(key)} takes a ${FLAGS[key].type}: give its values as a list`);
+  if (typeOf(key) !== 'number') fail(p, `--${kebab(key)} takes a ${typeOf(key)}: give its values as a list`);
   if (!Array.isArray(arg) || arg.length !== 2 || arg.some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
     fail(p, `give [low, high], two numbers, got ${json(arg)}`);
   }

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { train } from '../api.js';
-import { bestCheckpointFile, loadCheckpoint, type EpochMetrics } from '../checkpoint.js';
+import { bestCheckpointFile, loadCheckpoint } from '../checkpoint.js';
+import type { EpochMetrics } from '../events.js';
 import { EarlyStop } from '../engine/early-stop.js';
 import { MnistDpError } from '../errors.js';
 import { resolveOptions } from '../options.js';

@@ -218,8 +218,8 @@ export const OPTION_ROLES = {
   kernels: 'resumable',
   resume: 'run',
   keepBest: 'resumable',
-  earlyStop: 'resumable',
-  minDelta: 'resumable',
+  earlyStop: 'recipe',
+  minDelta: 'recipe',
 } as const satisfies { [K in keyof Required<TrainOptions>]: OptionRole };
 
 type KeysWithRole<R extends OptionRole> = { [K in keyof typeof OPTION_ROLES]: (typeof OPTION_ROLES)[K] extends R ? K : never }[keyof typeof OPTION_ROLES];

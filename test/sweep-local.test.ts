@@ -9,7 +9,7 @@ import { loadModel } from '../src/checkpoint.js';
 import { mostProbable } from '../src/model/model.js';
 import { runLocalSweep } from '../src/sweep/local.js';
 import type { SweepResults } from '../src/sweep/report.js';
-import { decide, type Report } from '../src/sweep/schedulers.js';
+import { decide, type EpochReport } from '../src/sweep/schedulers.js';
 import { parseSweepSpec, trialsOf } from '../src/sweep/spec.js';
 import { cliTempDir, runCli } from './helpers/cli.js';
 
@@ -52,7 +52,7 @@ describe('mnist-dp sweep with ASHA on this machine', () => {
     expect(results.trialEpochs).toBeLessThan(6 * 4);
 
     // Every decision is the scheduler's on the log as it stood: a trial stopped at its last epoch's report, and went on at every other.
-    const log = await readJson<Report[]>(join(dir(), 'asha', 'log.json'));
+    const log = await readJson<EpochReport[]>(join(dir(), 'asha', 'log.json'));
     const spec = parseSweepSpec(ASHA_SPEC);
     for (const t of results.trials) {
       const mine = log.map((rep, i) => ({ rep, i })).filter(({ rep }) => rep.trial === t.name);
@@ -97,7 +97,7 @@ describe('mnist-dp sweep with the median stopping rule', () => {
     const raw = { base: SMALL, space: { lr: { loguniform: [0.002, 0.2] } }, trials: 5, seed: 2, epochs: 4, scheduler: { median: { grace: 1, 'min-trials': 1 } } };
     const spec = parseSweepSpec(raw, 'median.json');
     const r = (await runLocalSweep(spec, 'median.json', join(dir(), 'median'), false))!;
-    const log = await readJson<Report[]>(join(dir(), 'median', 'log.json'));
+    const log = await readJson<EpochReport[]>(join(dir(), 'median', 'log.json'));
     expect(r.trials.some((t) => t.status === 'stopped' && t.reason.startsWith('median: '))).toBe(true);
     for (const t of r.trials) {
       const mine = log.map((rep, i) => ({ rep, i })).filter(({ rep }) => rep.trial === t.name);

@@ -6,7 +6,7 @@ import { train } from '../src/api.js';
 import { loadCheckpoint } from '../src/checkpoint.js';
 import { runLocalSweep } from '../src/sweep/local.js';
 import type { SweepResults } from '../src/sweep/report.js';
-import { decide, type Report } from '../src/sweep/schedulers.js';
+import { decide, type EpochReport } from '../src/sweep/schedulers.js';
 import { parseSweepSpec, trialsOf } from '../src/sweep/spec.js';
 import { cliTempDir, runCli } from './helpers/cli.js';
 import { startCli, type Running } from './helpers/processes.js';
@@ -93,7 +93,7 @@ describe('a sweep through the queue', () => {
     const spec = parseSweepSpec(raw, file);
     const results = await readJson<SweepResults>(join(dir(), 'asha-queue', 'results.json'));
     const client = new Redis(redis.url);
-    const log = (await client.lrange(`mnist-dp:sweep:${spec.id}:log`, 0, -1)).map((s) => JSON.parse(s) as Report);
+    const log = (await client.lrange(`mnist-dp:sweep:${spec.id}:log`, 0, -1)).map((s) => JSON.parse(s) as EpochReport);
     client.disconnect();
     expect(results.trials.some((t) => t.status === 'stopped')).toBe(true);
     for (const t of results.trials) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ashaRungs, decide, decisionEpochs, type Report } from '../src/sweep/schedulers.js';
+import { ashaRungs, decide, decisionEpochs, type EpochReport } from '../src/sweep/schedulers.js';
 
 /**
  * ASHA and the median stopping rule as pure functions of the results log: each decision depends only on
@@ -7,9 +7,9 @@ import { ashaRungs, decide, decisionEpochs, type Report } from '../src/sweep/sch
  */
 
 const asha = { kind: 'asha' as const, grace: 2, reduction: 3 };
-const r = (trial: string, epoch: number, valAccuracy: number | null): Report => ({ trial, epoch, valAccuracy });
+const r = (trial: string, epoch: number, valAccuracy: number | null): EpochReport => ({ trial, epoch, valAccuracy });
 /** The decision about each report of the log, in order. */
-const decisions = (s: Parameters<typeof decide>[0], budget: number, log: Report[]) => log.map((_, i) => decide(s, budget, log, i).stop);
+const decisions = (s: Parameters<typeof decide>[0], budget: number, log: EpochReport[]) => log.map((_, i) => decide(s, budget, log, i).stop);
 
 describe('ASHA', () => {
   it('has rungs at grace·reduction^k epochs below the budget', () => {

@@ -5,6 +5,8 @@ import { hideBin } from 'yargs/helpers';
 import { MnistDpError } from '../errors.js';
 import { evalBuilder, evalHandler, infoBuilder, infoHandler, type EvalArgs } from './model-commands.js';
 import { predictBuilder, predictHandler, type PredictArgs } from './predict.js';
+import { reportBuilder, reportHandler, type ReportArgs } from './report.js';
+import { serveBuilder, serveHandler, type ServeArgs } from './serve.js';
 import { sweepBuilder, sweepHandler, workerBuilder, workerHandler, type SweepArgs, type WorkerArgs } from './sweep.js';
 import { trainBuilder, trainHandler } from './train.js';
 
@@ -13,7 +15,7 @@ import { trainBuilder, trainHandler } from './train.js';
  * no stack trace; exit 2 for usage errors and bad options, the error's own exitCode otherwise.
  */
 
-const COMMANDS = ['train', 'eval', 'info', 'predict', 'sweep', 'worker'];
+const COMMANDS = ['train', 'eval', 'info', 'predict', 'report', 'serve', 'sweep', 'worker'];
 
 /** A yargs validation failure: unknown flag, missing value, missing command. */
 class UsageError extends Error {}
@@ -56,11 +58,15 @@ async function main(args: string[]): Promise<void> {
       infoHandler(argv as unknown as { model: string; json?: boolean }))
     .command('predict [images..]', 'the digit in each PNG picture, by the shipped model or --model', predictBuilder, (argv) =>
       predictHandler(argv as unknown as PredictArgs))
+    .command('report [runs..]', 'an HTML report of one or more runs: curves, confusion matrix, misclassified digits (--png for PNG charts)', reportBuilder, (argv) =>
+      reportHandler(argv as unknown as ReportArgs))
+    .command('serve', 'a local page to draw a digit and watch the model read it; --watch shows a run\'s curves live', serveBuilder, (argv) =>
+      serveHandler(argv as unknown as ServeArgs))
     .command('sweep <spec>', 'a search over train flags (or a fixed list of trials), here or on workers through a queue', sweepBuilder, (argv) =>
       sweepHandler(argv as unknown as SweepArgs))
     .command('worker', "take a queue's sweep trials and train them on this machine", workerBuilder, (argv) =>
       workerHandler(argv as unknown as WorkerArgs))
-    .demandCommand(1, 'give a command: train, eval, info, predict, sweep or worker')
+    .demandCommand(1, 'give a command: train, eval, info, predict, report, serve, sweep or worker')
     .strict()
     .parserConfiguration({ 'duplicate-arguments-array': false })
     .version(version())

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { badOption } from '../errors.js';
-import { writeFileAtomic } from '../files.js';
+import { writeFileAtomic } from '../atomic-write.js';
 import { percent } from './schedulers.js';
 import { finishSweep, type SweepResults } from './report.js';
 import { trialsOf, type SweepSpec } from './spec.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { bestCheckpointFile, loadModel } from '../checkpoint.js';
 import { percent } from './schedulers.js';
 import { defaultMnistDir, loadIdxDataset } from '../data/dataset.js';
-import { writeFileAtomic } from '../files.js';
+import { writeFileAtomic } from '../atomic-write.js';
 import { describeMachine } from '../machine.js';
 import { checkEnsemble, meanProbabilities } from '../model/ensemble.js';
 import { mostProbable } from '../model/model.js';

@@ -7,7 +7,7 @@ import type { SchedulerSpec } from './spec.js';
  */
 
 /** One epoch's result of one trial, as the log keeps it (in arrival order). */
-export interface Report {
+export interface EpochReport {
   trial: string;
   epoch: number;
   valAccuracy: number | null;
@@ -34,7 +34,7 @@ export function ashaRungs(grace: number, reduction: number, budget: number): num
 }
 
 /** Whether the trial of `log[at]` goes on after that epoch. */
-export function decide(s: SchedulerSpec, budget: number, log: readonly Report[], at: number): Decision {
+export function decide(s: SchedulerSpec, budget: number, log: readonly EpochReport[], at: number): Decision {
   const me = log[at];
   if (me.valAccuracy === null || !decisionEpochs(s, budget).includes(me.epoch)) return GO_ON;
   const seen = log.slice(0, at + 1);
@@ -46,7 +46,7 @@ export function decide(s: SchedulerSpec, budget: number, log: readonly Report[],
  * if it ranks in the top ⌊n/reduction⌋ (at least one) of the n trials that have reached that rung so far,
  * itself included; ties go to the trial that got there first. The first to arrive always goes on.
  */
-function asha(reduction: number, seen: readonly Report[], at: number): Decision {
+function asha(reduction: number, seen: readonly EpochReport[], at: number): Decision {
   const me = seen[at];
   const peers = seen.map((r, i) => ({ r, i })).filter(({ r }) => r.epoch === me.epoch && r.valAccuracy !== null);
   peers.sort((a, b) => b.r.valAccuracy! - a.r.valAccuracy! || a.i - b.i);
@@ -61,9 +61,9 @@ function asha(reduction: number, seen: readonly Report[], at: number): Decision 
  * accuracy so far is below the median of the other trials' mean accuracy over the same epochs, among the
  * others that have reached this epoch (at least minTrials of them, else it goes on).
  */
-function median(minTrials: number, seen: readonly Report[], at: number): Decision {
+function median(minTrials: number, seen: readonly EpochReport[], at: number): Decision {
   const me = seen[at];
-  const byTrial = new Map<string, Report[]>();
+  const byTrial = new Map<string, EpochReport[]>();
   for (const r of seen) if (r.valAccuracy !== null) byTrial.set(r.trial, [...(byTrial.get(r.trial) ?? []), r]);
   const best = Math.max(...byTrial.get(me.trial)!.filter((r) => r.epoch <= me.epoch).map((r) => r.valAccuracy!));
   const means: number[] = [];

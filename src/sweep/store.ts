@@ -3,8 +3,8 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { bestCheckpointFile } from '../checkpoint.js';
-import { writeFileAtomic } from '../files.js';
-import type { Report } from './schedulers.js';
+import { writeFileAtomic } from '../atomic-write.js';
+import type { EpochReport } from './schedulers.js';
 
 /**
  * Where a sweep keeps what must survive a machine: the results log that the schedulers decide from, and
@@ -17,9 +17,9 @@ import type { Report } from './schedulers.js';
 /** The sweep's epoch results in arrival order; reporting the same (trial, epoch) twice keeps the first. */
 export interface ResultLog {
   /** Appends the report (unless it is there) and returns the log up to and including it, and its position. */
-  report(r: Report): Promise<{ log: Report[]; at: number }>;
+  report(r: EpochReport): Promise<{ log: EpochReport[]; at: number }>;
   /** The whole log so far. */
-  read(): Promise<Report[]>;
+  read(): Promise<EpochReport[]>;
 }
 
 /** A trial's checkpoint files: trained in a local folder, kept in the store after every epoch. */
@@ -34,11 +34,11 @@ export interface CheckpointStore {
   file(trial: string): string;
 }
 
-const key = (r: Report) => `${r.trial}@${r.epoch}`;
+const key = (r: EpochReport) => `${r.trial}@${r.epoch}`;
 
 /** The log as a JSON file in a folder (a local sweep: DIR/log.json), rewritten atomically on each new report. */
 export class FileLog implements ResultLog {
-  private entries: Report[] = [];
+  private entries: EpochReport[] = [];
   private readonly index = new Map<string, number>();
   private writing: Promise<void> = Promise.resolve();
 
@@ -46,11 +46,11 @@ export class FileLog implements ResultLog {
 
   static async open(file: string): Promise<FileLog> {
     const log = new FileLog(file);
-    if (existsSync(file)) for (const r of JSON.parse(await readFile(file, 'utf8')) as Report[]) log.add(r);
+    if (existsSync(file)) for (const r of JSON.parse(await readFile(file, 'utf8')) as EpochReport[]) log.add(r);
     return log;
   }
 
-  private add(r: Report): number {
+  private add(r: EpochReport): number {
     const found = this.index.get(key(r));
     if (found !== undefined) return found;
     this.entries.push(r);
@@ -58,7 +58,7 @@ export class FileLog implements ResultLog {
     return this.entries.length - 1;
   }
 
-  async report(r: Report): Promise<{ log: Report[]; at: number }> {
+  async report(r: EpochReport): Promise<{ log: EpochReport[]; at: number }> {
     const before = this.entries.length;
     const at = this.add(r); // synchronous: concurrent trials of this process are ordered here
     const log = this.entries.slice(0, at + 1);
@@ -70,7 +70,7 @@ export class FileLog implements ResultLog {
     return { log, at };
   }
 
-  async read(): Promise<Report[]> {
+  async read(): Promise<EpochReport[]> {
     return [...this.entries];
   }
 }
@@ -91,13 +91,13 @@ return { tonumber(at), redis.call('LRANGE', KEYS[1], 0, tonumber(at)) }`;
 
   constructor(private readonly redis: Redis, private readonly prefix: string) {}
 
-  async report(r: Report): Promise<{ log: Report[]; at: number }> {
+  async report(r: EpochReport): Promise<{ log: EpochReport[]; at: number }> {
     const [at, items] = (await this.redis.eval(RedisLog.SCRIPT, 2, `${this.prefix}log`, `${this.prefix}log-index`, key(r), JSON.stringify(r))) as [number, string[]];
-    return { at, log: items.map((s) => JSON.parse(s) as Report) };
+    return { at, log: items.map((s) => JSON.parse(s) as EpochReport) };
   }
 
-  async read(): Promise<Report[]> {
-    return (await this.redis.lrange(`${this.prefix}log`, 0, -1)).map((s) => JSON.parse(s) as Report);
+  async read(): Promise<EpochReport[]> {
+    return (await this.redis.lrange(`${this.prefix}log`, 0, -1)).map((s) => JSON.parse(s) as EpochReport);
   }
 }
 

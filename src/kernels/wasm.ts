@@ -2,8 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { distPath } from '../dist-path.js';
 import { setFlagsFromString } from 'node:v8';
-import type { Activation, LossKind, OutputActivation } from '../model/spec.js';
-import { batchNormScratchWords, type AdamHyper, type ConvGeometry, type Kernels, type SgdHyper } from './kernels.js';
+import { batchNormScratchWords, type Activation, type LossKind, type OutputActivation, type AdamHyper, type ConvGeometry, type Kernels, type SgdHyper } from './kernels.js';
 
 /**
  * WebAssembly SIMD kernels. The module (built from src/kernels/wasm/generate.mjs by `npm run build:wasm`

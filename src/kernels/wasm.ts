@@ -18,7 +18,7 @@ import { bindAdapter } from './wasm/adapter.js';
  * and both keep the contract of kernels.ts (an element depends on its own row, column and K only); they
  * differ from each other, and from the TypeScript kernels, in the low bits. One difference in how:
  * gemmABt sums each dot product as four partial sums along k (k mod 4), added at the end in a fixed
- * order, instead of one running sum (see src/kernels/wasm/generate.mjs).
+ * order, instead of one running sum (see src/kernels/wasm/gemm.mjs).
  *
  * Every method checks, cheaply, that its views are views of `memory` and long enough for the shapes it
  * is given (a WebAssembly kernel would otherwise read or write past a view, into its neighbours), and

@@ -172,7 +172,7 @@ export const TS_REFERENCE_KERNELS = [] as const satisfies readonly (keyof Kernel
 /** gather: every index names one of the images (which the kernel would otherwise read past). */
 function indicesInsideImages(_X: Float32Array, _y: Int32Array, pixels: Uint8Array, labels: Uint8Array, index: Int32Array, M: number, D: number): string | undefined {
   const images = D > 0 ? Math.min(Math.floor(pixels.length / D), labels.length) : labels.length;
-  for (let r = 0; r < M; r++) {
+  for (let r = 0; r < Math.min(M, index.length); r++) { // (a short index is refused by its length check)
     const i = index[r];
     if (!(i >= 0 && i < images)) return `index[${r}] = ${i} is outside the ${images} images`;
   }

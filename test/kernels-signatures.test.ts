@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { generateWat } from '../src/kernels/wasm/generate.mjs';
 import { bindAdapter, exportArities, methodSource, type UntypedRow } from '../src/kernels/wasm/adapter.js';
-import { f32, KERNEL_SIGNATURES, size } from '../src/kernels/wasm/signatures.js';
+import { f32, KERNEL_SIGNATURES, size, type WasmExports } from '../src/kernels/wasm/signatures.js';
 import { SharedArena } from '../src/kernels/wasm.js';
 
 /**
@@ -36,6 +36,15 @@ describe.each([false, true])('the generated module (relaxed %s)', (relaxed) => {
       expect(exported.get(name)?.map(([n]) => n), method).toEqual(names);
     }
   });
+});
+
+it('derives the type of the exports from the rows (checked by npm run typecheck)', () => {
+  expectTypeOf<Parameters<WasmExports['gemmABt']>>().toEqualTypeOf<[number, number, number, number, number, number, number, number, number]>();
+  expectTypeOf<ReturnType<WasmExports['lossForwardBackward']>>().toEqualTypeOf<number>();
+  expectTypeOf<ReturnType<WasmExports['maxPoolBackward']>>().toEqualTypeOf<number>(); // its status
+  expectTypeOf<ReturnType<WasmExports['gemmAB']>>().toEqualTypeOf<void>();
+  expectTypeOf<Parameters<WasmExports['adamStep']>['length']>().toEqualTypeOf<16>();
+  expect(exportArities().get('adamStep')).toBe(16);
 });
 
 describe('binding the adapter', () => {

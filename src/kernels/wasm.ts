@@ -5,6 +5,8 @@ import { setFlagsFromString } from 'node:v8';
 import type { Kernels } from './kernels.js';
 import { bindAdapter } from './wasm/adapter.js';
 
+export type { WasmExports } from './wasm/signatures.js';
+
 /**
  * WebAssembly SIMD kernels. The module (built from src/kernels/wasm/generate.mjs by `npm run build:wasm`
  * into dist/wasm/) imports the training's shared WebAssembly.Memory, so every kernel works in place on

@@ -1,7 +1,7 @@
 import { batchNormScratchWords, type ConvGeometry, type Kernels, type OutputActivation } from '../kernels.js';
 import { tsKernels } from '../ts.js';
 import type { WasmKernels, WasmVariant } from '../wasm.js';
-import { KERNEL_SIGNATURES, TS_REFERENCE_KERNELS, type AdapterMethods, type Arg, type Row } from './signatures.js';
+import { KERNEL_SIGNATURES, TS_REFERENCE_KERNELS, type AdapterMethods, type Arg, type Row, type WasmExports } from './signatures.js';
 
 /**
  * The adapter between the `Kernels` methods and the WebAssembly module's exports, derived from the rows
@@ -107,7 +107,7 @@ export function methodSource(method: string, row: UntypedRow): string {
 
 /** What a compiled row is given when it is bound to an instance. */
 interface Binding {
-  $x: WebAssembly.Exports;
+  $x: WasmExports;
   $ptr(v: ArrayBufferView & { length: number }, need: number, what: string, method: string): number;
   $size(n: number, method: string): void;
   $geometry(g: ConvGeometry, method: string): void;
@@ -155,7 +155,7 @@ export function exportArities(): Map<string, number> {
  * taken from the TypeScript reference (TS_REFERENCE_KERNELS).
  */
 export function bindAdapter(instance: WebAssembly.Instance, memory: WebAssembly.Memory, variant: WasmVariant): Omit<WasmKernels, 'name' | 'memory'> {
-  const x = instance.exports;
+  const x = instance.exports as unknown as WasmExports & WebAssembly.Exports;
   for (const [name, arity] of exportArities()) {
     const f = x[name];
     if (typeof f !== 'function' || f.length !== arity) {

@@ -91,7 +91,7 @@ interface Options<A extends readonly Arg[]> {
 const kernel = <const A extends readonly Arg[], const Call extends string, O extends Options<A> = object>(args: A, call: Call, options?: O): Row<A, Call> & O =>
   ({ args, call, ...options }) as Row<A, Call> & O;
 /** A row whose method returns the export's number. */
-const kernelReturningNumber = <const A extends readonly Arg[], const Call extends string>(args: A, call: Call): Row<A, Call, number> =>
+const kernelReturningNumber = <const A extends readonly Arg[], const Call extends string>(args: A, call: Call): Row<A, Call, number> & { returns: 'number' } =>
   ({ args, call, returns: 'number' });
 
 // ── The table ──────────────────────────────────────────────────────────────────────────────────────────

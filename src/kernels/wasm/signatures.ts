@@ -97,13 +97,12 @@ const kernelReturningNumber = <const A extends readonly Arg[], const Call extend
 // ── The table ──────────────────────────────────────────────────────────────────────────────────────────
 
 const BEGIN_END = [size('begin'), size('end')] as const;
+const GEMM_ABT = [f32('C', 'M * N'), f32('A', 'M * K'), f32('B', 'N * K'), f32OrNull('bias', 'N'), size('M'), size('N'), size('K')] as const;
 
 export const KERNEL_SIGNATURES = {
   // GEMM
-  gemmABt: kernel([f32('C', 'M * N'), f32('A', 'M * K'), f32('B', 'N * K'), f32OrNull('bias', 'N'), size('M'), size('N'), size('K')],
-    'gemmABt(C, A, B, bias, hasBias: bias ? 1 : 0, relu: 0, M, N, K)'),
-  gemmABtRelu: kernel([f32('C', 'M * N'), f32('A', 'M * K'), f32('B', 'N * K'), f32OrNull('bias', 'N'), size('M'), size('N'), size('K')],
-    'gemmABt(C, A, B, bias, hasBias: bias ? 1 : 0, relu: 1, M, N, K)'),
+  gemmABt: kernel(GEMM_ABT, 'gemmABt(C, A, B, bias, hasBias: bias ? 1 : 0, relu: 0, M, N, K)'),
+  gemmABtRelu: kernel(GEMM_ABT, 'gemmABt(C, A, B, bias, hasBias: bias ? 1 : 0, relu: 1, M, N, K)'),
   gemmAB: kernel([f32('C', 'M * N'), f32('A', 'M * K'), f32('B', 'K * N'), size('M'), size('N'), size('K')], 'gemmAB(C, A, B, M, N, K)'),
   gemmAtB: kernel([f32('C', 'M * N'), f32('A', 'K * M'), f32('B', 'K * N'), size('M'), size('N'), size('K')], 'gemmAtB(C, A, B, M, N, K)'),
 

@@ -1,11 +1,11 @@
 import { availableParallelism } from 'node:os';
 import type { Argv, Options } from 'yargs';
-import { RESUMABLE_FLAGS, train } from '../api.js';
+import { train } from '../api.js';
 import { badOption } from '../errors.js';
 import { KERNEL_NAMES } from '../kernels/index.js';
 import { ACTIVATION_NAMES, LOSS_NAMES, MODEL_PRESETS } from '../model/spec.js';
 import { HYPER_KEYS, HYPER_PARAMS, OPTIMIZERS, readersOf, type HyperKey } from '../optim/index.js';
-import { DEFAULT_OPTIONS, kebab, OPTIMIZER_NAMES, PRESETS, SCHEDULE_NAMES, type TrainOptions } from '../options.js';
+import { DEFAULT_OPTIONS, kebab, OPTIMIZER_NAMES, PRESETS, RESUMABLE_FLAGS, SCHEDULE_NAMES, type TrainOptions } from '../options.js';
 import { humanReporter, jsonReporter, shellQuote } from './progress.js';
 
 /**

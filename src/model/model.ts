@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { loadCheckpoint, type EpochMetrics } from '../checkpoint.js';
 import { badCheckpoint, badOption } from '../errors.js';
+import type { EpochMetrics } from '../events.js';
+import type { DataSetRecord } from '../data/provenance.js';
 import { bestKernels, createKernels, type Kernels } from '../kernels/index.js';
 import { tsKernels } from '../kernels/ts.js';
 import { SharedArena } from '../kernels/wasm.js';
@@ -25,6 +26,15 @@ export interface PredictOptions {
   tta?: boolean;
 }
 
+/** What a checkpoint recorded of a model's training. */
+export interface ModelInfo {
+  metrics: EpochMetrics[];
+  testAccuracy: number | null;
+  epochsTrained: number;
+  /** The data set it was trained on; null when the checkpoint records none (before version 4: MNIST, as far as anyone knows). */
+  data?: DataSetRecord | null;
+}
+
 /**
  * A trained network, for inference on the calling thread. Its weights and buffers live in a WebAssembly
  * memory of its own, so the fastest kernels this runtime has (see bestKernels) run the forward pass.
@@ -41,7 +51,7 @@ export class Model {
     /** The weights (for a run that kept a moving average, the average). */
     readonly params: Float32Array,
     /** What the checkpoint recorded of its training. */
-    readonly info: { metrics: EpochMetrics[]; testAccuracy: number | null; epochsTrained: number } = { metrics: [], testAccuracy: null, epochsTrained: 0 },
+    readonly info: ModelInfo = { metrics: [], testAccuracy: null, epochsTrained: 0 },
   ) {
     this.net = compileNet(spec);
     this.layout = this.net.layout;
@@ -184,10 +194,4 @@ export function shippedModelFile(): string {
     if (existsSync(file)) return file;
   }
   throw badCheckpoint('models/mnist-best.ckpt', 'the shipped model is missing from this installation; give --model FILE');
-}
-
-/** Loads a checkpoint written by `train` as a Model. */
-export async function loadModel(file: string): Promise<Model> {
-  const c = await loadCheckpoint(file);
-  return new Model(c.spec, c.ema ?? c.params, { metrics: c.metrics, testAccuracy: c.testAccuracy, epochsTrained: c.position.epoch });
 }

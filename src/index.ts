@@ -15,7 +15,7 @@ export type { TrainEvent, StartEvent, StepEvent, EpochEvent, DoneEvent, BestEpoc
 export { bestCheckpointFile, loadCheckpoint, loadModel, saveCheckpoint, type Checkpoint } from './checkpoint.js';
 export { loadIdxDataset, defaultMnistDir, type Dataset, type IdxDataset } from './data/dataset.js';
 export { readIdxFile, parseIdx, type IdxArray } from './data/idx.js';
-export { describeSpec, type MlpSpec, type Activation, type OutputActivation, type LossKind } from './model/spec.js';
+export { describeSpec, type MlpSpec, type CnnSpec, type LayerSpec, type ModelSpec, type Activation, type OutputActivation, type LossKind } from './model/spec.js';
 export { MnistDpError, type ErrorCode } from './errors.js';
 export { describeMachine } from './machine.js';
 export { tsKernels, type Kernels } from './kernels/index.js';

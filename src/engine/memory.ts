@@ -1,5 +1,5 @@
 import type { Net } from '../model/layout.js';
-import { bufferSizes, type NetBuffers } from '../model/network.js';
+import { allocateNetBuffers, BumpAllocator, netBufferBytes, type NetBuffers } from '../model/network.js';
 import { ticketWords } from './queues.js';
 import { blockSumWords } from './update.js';
 
@@ -45,19 +45,17 @@ export interface Region {
   bytes: number;
 }
 
-/** A worker's scratch: the network's buffers (see NetBuffers) plus labels, indices and augmentation scratch. */
+/**
+ * A worker's scratch: the network's buffers (NetBuffers, for `rows` rows in micro-shards of `micro`), in
+ * one region sized by replaying allocateNetBuffers over offsets, plus labels, indices and augmentation
+ * scratch.
+ */
 export interface ScratchPlan {
-  x: Region; // (R, inputs) float inputs
+  net: Region; // allocateNetBuffers(net, rows, micro, …), replayed in this region by scratchViews
+  rows: number;
+  micro: number;
   y: Region; // (R) int32 labels
   index: Region; // (R) int32 sample indices, for evaluation ranges
-  outs: Region[]; // per layer (R, outSize_l)
-  aux: Region[];
-  stats: Region[];
-  cols: Region;
-  tmpW: Region;
-  dz: Region; // (R, width)
-  spare: Region; // (R, width)
-  sparse: Region; // int32 scratch of the sparse kernels (their lists of nonzeros) and batch norm (its float64 sums)
   augment: Region; // augmentation scratch
 }
 
@@ -159,7 +157,7 @@ export function planMemory(input: PlanInput): MemoryPlan {
   const P = net.layout.size;
   const shards = Math.ceil(batch / micro);
   const rows = Math.ceil(shards / workers) * micro;
-  const sizes = bufferSizes(net, rows, micro);
+  const netBytes = netBufferBytes(net, rows, micro);
   let end = 0;
   const take = (bytes: number): Region => {
     const r = { offset: end, bytes };
@@ -175,17 +173,11 @@ export function planMemory(input: PlanInput): MemoryPlan {
   const scratch: ScratchPlan[] = [];
   for (let w = 0; w < workers; w++) {
     scratch.push({
-      x: take(sizes.x * 4),
+      net: take(netBytes),
+      rows,
+      micro,
       y: take(rows * 4),
       index: take(rows * 4),
-      outs: sizes.outs.map((n) => take(n * 4)),
-      aux: sizes.aux.map((n) => take(n * 4)),
-      stats: sizes.stats.map((n) => take(n * 4)),
-      cols: take(sizes.cols * 4),
-      tmpW: take(sizes.tmpW * 4),
-      dz: take(sizes.dz * 4),
-      spare: take(sizes.dz * 4),
-      sparse: take(sizes.sparse * 4),
       augment: take(input.augmentFloats * 4),
     });
   }
@@ -223,20 +215,10 @@ export interface ScratchViews extends NetBuffers {
   augment: Float32Array;
 }
 
-export function scratchViews(buf: ArrayBufferLike, s: ScratchPlan): ScratchViews {
-  return {
-    x: f32(buf, s.x),
-    y: i32(buf, s.y),
-    index: i32(buf, s.index),
-    outs: s.outs.map((r) => f32(buf, r)),
-    aux: s.aux.map((r) => f32(buf, r)),
-    auxInt: s.aux.map((r) => i32(buf, r)),
-    stats: s.stats.map((r) => f32(buf, r)),
-    cols: f32(buf, s.cols),
-    tmpW: f32(buf, s.tmpW),
-    dz: f32(buf, s.dz),
-    spare: f32(buf, s.spare),
-    sparse: i32(buf, s.sparse),
-    augment: f32(buf, s.augment),
-  };
+/** A worker's scratch views: the network's buffers replayed in its region (the same calls planMemory measured). */
+export function scratchViews(buf: ArrayBufferLike, s: ScratchPlan, net: Net): ScratchViews {
+  const alloc = new BumpAllocator(buf, s.net.offset, ALIGN);
+  const views = allocateNetBuffers(net, s.rows, s.micro, alloc);
+  if (alloc.used > s.net.bytes) throw new Error(`scratch: the network's buffers take ${alloc.used} bytes, ${s.net.bytes} were planned`);
+  return { ...views, y: i32(buf, s.y), index: i32(buf, s.index), augment: f32(buf, s.augment) };
 }

@@ -7,7 +7,7 @@ import { bestKernels, createKernels, type Kernels } from '../kernels/index.js';
 import { tsKernels } from '../kernels/ts.js';
 import { SharedArena } from '../kernels/wasm.js';
 import { compileNet, type Net, type ParamLayout } from './layout.js';
-import { bufferSizes, forward, type NetBuffers } from './network.js';
+import { allocateNetBuffers, forward, netBufferBytes, type NetBuffers } from './network.js';
 import { specClasses, specInputs, type ModelSpec } from './spec.js';
 import { ttaImageShape, ttaTransforms, warpRows } from './tta.js';
 
@@ -63,26 +63,11 @@ export class Model {
   /** Kernels, a copy of the weights and CHUNK rows of buffers, in one memory; made on first use. */
   private setup(): { k: Kernels; params: Float32Array; buf: NetBuffers } {
     if (this.engine) return this.engine;
-    const sizes = bufferSizes(this.net, CHUNK, CHUNK);
-    const words = this.layout.size + sizes.x + sizes.cols + sizes.tmpW + 2 * sizes.dz + sizes.sparse +
-      [...sizes.outs, ...sizes.aux, ...sizes.stats].reduce((a, b) => a + b, 0);
     const name = bestKernels();
-    const arena = new SharedArena(words * 4 + 64 * (8 + 3 * this.net.layers.length));
-    const f32 = (n: number) => arena.f32(n);
-    const aux = sizes.aux.map(f32);
-    const buf: NetBuffers = {
-      x: f32(sizes.x),
-      outs: sizes.outs.map(f32),
-      aux,
-      auxInt: aux.map((a) => new Int32Array(a.buffer, a.byteOffset, a.length)),
-      stats: sizes.stats.map(f32),
-      cols: f32(sizes.cols),
-      tmpW: f32(sizes.tmpW),
-      dz: f32(sizes.dz),
-      spare: f32(sizes.dz),
-      sparse: arena.i32(sizes.sparse),
-    };
-    const params = f32(this.layout.size);
+    // The arena aligns each view to 64 bytes, as the allocator's measure does; the weights come after the buffers.
+    const arena = new SharedArena(netBufferBytes(this.net, CHUNK, CHUNK) + 64 + this.layout.size * 4);
+    const buf = allocateNetBuffers(this.net, CHUNK, CHUNK, arena);
+    const params = arena.f32(this.layout.size);
     params.set(this.params);
     const k = name === 'ts' ? tsKernels : createKernels(name, arena.memory);
     this.engine = { k, params, buf };

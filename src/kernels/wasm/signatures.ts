@@ -164,7 +164,10 @@ export const KERNEL_SIGNATURES = {
  * a kernel added to `Kernels` gets a row above once it has a WebAssembly export, and until then its name
  * here (the type checker in adapter.ts names any kernel that has neither).
  */
-export const TS_REFERENCE_KERNELS = ['sumSquares', 'scale', 'axpy', 'lambDirection'] as const satisfies readonly (keyof Kernels)[];
+export const TS_REFERENCE_KERNELS = [
+  'sumSquares', 'scale', 'axpy', 'lambDirection', // the optimisers' per-tensor work
+  'avgPoolForward', 'avgPoolBackward', 'globalAvgPoolForward', 'globalAvgPoolBackward', // average pooling
+] as const satisfies readonly (keyof Kernels)[];
 
 // ── Checks that need a loop or a search (called with the raw arguments) ───────────────────────────────
 

@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
 import { pack, unpack } from 'msgpackr';
 import { badCheckpoint } from './errors.js';
 import { paramLayout } from './model/layout.js';
+import { tempFileFor } from './out-guard.js';
 import { sameSpec, type ModelSpec } from './model/spec.js';
 import { DEFAULT_OPTIONS, type OptimizerKind, type ResolvedTrainOptions, type RunOnlyKey } from './options.js';
 
@@ -35,7 +34,7 @@ export type SavedOptions = Omit<ResolvedTrainOptions, RunOnlyKey>;
 
 /** The options a checkpoint of a run with options `o` keeps. */
 export function savedOptions(o: ResolvedTrainOptions): SavedOptions {
-  const { workers: _w, out: _o, resume: _r, data: _d, ...saved } = o;
+  const { workers: _w, out: _o, resume: _r, data: _d, force: _f, ...saved } = o;
   return saved;
 }
 
@@ -123,7 +122,7 @@ export async function saveCheckpoint(file: string, c: Checkpoint): Promise<void>
     metrics: c.metrics,
     testAccuracy: c.testAccuracy,
   };
-  const tmp = join(dirname(file), `.${basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = tempFileFor(file);
   try {
     const fh = await open(tmp, 'w');
     try {

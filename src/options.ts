@@ -77,6 +77,11 @@ export interface TrainOptions {
   /** Continue the run saved in this checkpoint. */
   resume?: string;
   /**
+   * Let a new run overwrite what `out` (or its `keepBest` file) holds already. Without it such a run is
+   * refused, except with the default `out`, which moves to the first free `mnist-dp-N.ckpt` instead.
+   */
+  force?: boolean;
+  /**
    * Also keep the model of the epoch with the best validation accuracy, in `<out>.best.ckpt` (see
    * bestCheckpointFile): model selection on the validation split, never the test set. Needs a validation split and `out`.
    */
@@ -106,12 +111,13 @@ export interface ResolvedTrainOptions {
   data: string | null;
   out: string | null;
   resume: string | null;
+  force: boolean;
   keepBest: boolean;
   kernels: KernelName;
 }
 
 /** Options about where and how a run executes: checkpoints do not keep them, and a resumed run may change them. */
-export type RunOnlyKey = 'workers' | 'out' | 'resume' | 'data';
+export type RunOnlyKey = 'workers' | 'out' | 'resume' | 'data' | 'force';
 
 /** The optimiser and its hyper-parameters (the ones that do not apply to the kind are kept, unused). */
 export interface OptimizerOptions {
@@ -249,6 +255,7 @@ export function resolveOptions(given: TrainOptions = {}): ResolvedTrainOptions {
     data: o.data ?? null,
     out,
     resume: o.resume ?? null,
+    force: Boolean(o.force),
     keepBest,
     kernels: resolveKernels(o.kernels ?? d.kernels),
   };

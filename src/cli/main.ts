@@ -71,10 +71,13 @@ async function main(args: string[]): Promise<void> {
 }
 
 // `mnist-dp train --json | head -1`: a closed pipe ends the program quietly, as it would a Unix tool.
+// A terminal closed under a running train (SIGHUP) fails writes with EIO: the run still saves its checkpoint.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(0);
+  if (err.code === 'EIO') return;
   throw err;
 });
+process.stderr.on('error', () => {}); // nowhere left to report it
 
 const args = hideBin(process.argv);
 main(args).catch((err: unknown) => {

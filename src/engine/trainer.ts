@@ -78,6 +78,13 @@ function checkSpecFitsData(spec: ModelSpec, data: IdxDataset): void {
   }
 }
 
+/** The text of whatever a worker threw: an Error's message, or the thrown value itself (a string, undefined). */
+function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  if (typeof err === 'object' && err !== null && typeof (err as { message?: unknown }).message === 'string') return (err as { message: string }).message;
+  return `it threw ${typeof err === 'string' ? JSON.stringify(err) : String(err)}`;
+}
+
 /** Trains with resolved options, continuing from `resumed` when given (see api.ts for how both are made). */
 export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint | null, hooks: RunHooks = {}): Promise<TrainResult> {
   const started = performance.now();
@@ -128,6 +135,13 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
     idleTimeout: Number.POSITIVE_INFINITY,
     workerData: init,
   });
+  // A worker that fails between tasks (an unhandled rejection surfaces after its task returned) reaches
+  // the pool as an 'error' event: kept here, it fails the next dispatch, and releases any waiting worker.
+  let poolFailure: unknown = null;
+  pool.on('error', (err: unknown) => {
+    poolFailure ??= err;
+    failAll(v.control, STEP_BARRIER);
+  });
   const messages = { count: 0, bytes: 0, maxBytes: 0 };
   const timing = { trainSeconds: 0, gradientSeconds: 0, updateSeconds: 0, barrierSeconds: 0 };
   const dispatch = async <R>(tasks: Task[], onFailure?: () => void): Promise<R[]> => {
@@ -138,13 +152,15 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
       messages.maxBytes = Math.max(messages.maxBytes, bytes);
     }
     try {
-      return (await Promise.all(tasks.map((t) => pool.run(t).catch((err: unknown) => {
+      if (poolFailure !== null) throw poolFailure;
+      const results = (await Promise.all(tasks.map((t) => pool.run(t).catch((err: unknown) => {
         onFailure?.(); // wake the other workers at once: they must not wait at a barrier for a dead one
         throw err;
       })))) as R[];
+      if (poolFailure !== null) throw poolFailure;
+      return results;
     } catch (err) {
-      const kept = o.out ? ` The last checkpoint (${o.out}) is intact.` : '';
-      throw new MnistDpError('WORKER_FAILED', `a worker failed: ${(err as Error).message}. Training stopped.${kept}`);
+      throw new MnistDpError('WORKER_FAILED', `a worker failed: ${errorText(err)}. Training stopped.${keptCheckpoint()}`);
     }
   };
 
@@ -165,6 +181,9 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
   const spinMicros = o.workers <= availableParallelism() ? 200 : 0;
   const metrics: EpochMetrics[] = resumed ? [...resumed.metrics] : [];
   const position = resumed ? { ...resumed.position } : { epoch: 0, step: 0, lossSum: 0, samples: 0 };
+  // The checkpoint on disk that a failure leaves, if any: the resume point, then this run's last save.
+  let lastSaved = resumed && o.out === o.resume ? o.out : null;
+  const keptCheckpoint = () => (lastSaved ? ` The last checkpoint (${lastSaved}) is intact.` : ' No checkpoint was saved yet.');
   const save = async (testAccuracy: number | null, file = o.out) => {
     if (!file) return;
     await saveCheckpoint(file, {
@@ -172,6 +191,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
       optimizer: { kind: o.optimizer.kind, velocity: v.velocity.slice(), moment2: o.optimizer.kind === 'sgd' ? null : v.moment2.slice() },
       options: { ...savedOptions(o), spec }, position, rng: { kind: 'counter', seed: o.seed }, metrics, testAccuracy,
     });
+    if (file === o.out) lastSaved = file;
   };
   // --keep-best: the best epoch so far. A resumed run continues the comparison if its best file is there.
   const bestFile = o.keepBest && o.out ? bestCheckpointFile(o.out) : null;
@@ -234,7 +254,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
     emit({
       type: 'start', spec: describeSpec(spec), recipe: describeRecipe(o), kernels: o.kernels, workers: o.workers, parameters: parameterCount(net.layout),
       trainSize: trainCount, valSize: o.valSize, testSize: data.test.count, epochs: o.epochs, batchSize: o.batchSize,
-      microBatch: o.microBatch, stepsPerEpoch, startEpoch: position.epoch, startStep: position.step,
+      microBatch: o.microBatch, stepsPerEpoch, startEpoch: position.epoch, startStep: position.step, checkpoint: o.out,
     });
     const interrupted = async () => {
       await save(null);
@@ -252,7 +272,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
       const trainSeconds = (performance.now() - epochStart) / 1000;
       Object.assign(position, { step: r.nextStep, lossSum: r.lossSum, samples: r.samples });
       if (r.outcome === 'diverged') {
-        throw new MnistDpError('DIVERGED', `the training loss became ${r.badLoss} at epoch ${epoch + 1}, step ${r.nextStep + 1}; the learning rate ${o.lr} is too large for this model: try --lr ${o.lr / 10}.${o.out ? ` The last checkpoint (${o.out}) is intact.` : ''}`);
+        throw new MnistDpError('DIVERGED', `the training loss became ${r.badLoss} at epoch ${epoch + 1}, step ${r.nextStep + 1}; the learning rate ${o.lr} is too large for this model: try --lr ${o.lr / 10}.${keptCheckpoint()}`);
       }
       if (position.step < stepsPerEpoch) return await interrupted(); // stopped on request mid-epoch
       const lr = learningRate(o, epoch, stepsPerEpoch - 1, stepsPerEpoch);

@@ -7,6 +7,7 @@ import type { TrainEvent } from './events.js';
 import { workerFile } from './engine/pool.js';
 import { runTraining, type TrainResult } from './engine/trainer.js';
 import { describeSpec } from './model/spec.js';
+import { checkTrainCallbacks, checkTrainOptions } from './input-checks.js';
 import { claimOut } from './out-guard.js';
 import { kebab, MODEL_OPTION_KEYS, resolveOptions, unresolveOptions, type ResolvedTrainOptions, type TrainOptions } from './options.js';
 
@@ -27,6 +28,7 @@ export const RESUMABLE_FLAGS = [...RESUMABLE_OVERRIDES].filter((k) => k !== 'res
  * another architecture). By default a resumed run keeps writing to the file it resumed from.
  */
 export async function prepareRun(options: TrainOptions): Promise<{ options: ResolvedTrainOptions; resumed: Checkpoint | null }> {
+  checkTrainOptions(options);
   if (!options.resume) return { options: resolveOptions(options), resumed: null };
   const file = options.resume;
   const c = await loadCheckpoint(file);
@@ -64,6 +66,7 @@ export interface TrainCallbacks {
 
 /** Trains a model as the options say and resolves with its parameters and metrics. */
 export async function train(options: TrainOptions = {}, callbacks: TrainCallbacks = {}): Promise<TrainResult> {
+  checkTrainCallbacks(callbacks);
   const run = await prepareRun(options);
   // Before any data is loaded: the output is free, ours, and its folder writable (see out-guard.ts).
   const claim = await claimOut({

@@ -84,10 +84,16 @@ export function trainBuilder(y: Argv): Argv {
     .example('$0 train --resume mnist-dp.ckpt', 'continue an interrupted run');
 }
 
-/** The text after `--flag` or `--flag=` in the raw arguments, for error messages. */
+/** The flags of `train` that take no value (given as --flag, --no-flag, or --flag=true/false). */
+export const TRAIN_BOOLEAN_FLAGS = [...KEYS.filter((k) => FLAGS[k].type === 'boolean').map(kebab), 'json'];
+
+/**
+ * The text after `--flag` or `--flag=` in the raw arguments, for error messages: the last one given,
+ * since the last of a repeated flag is the one that counts.
+ */
 function rawValue(args: readonly string[], key: string): string | undefined {
-  for (const name of [kebab(key), key]) {
-    for (let i = 0; i < args.length; i++) {
+  for (let i = args.length - 1; i >= 0; i--) {
+    for (const name of [kebab(key), key]) {
       if (args[i].startsWith(`--${name}=`)) return args[i].slice(name.length + 3);
       if (args[i] === `--${name}` && i + 1 < args.length) return args[i + 1];
     }
@@ -101,9 +107,12 @@ export function toTrainOptions(argv: Record<string, unknown>, args: readonly str
   for (const key of KEYS) {
     const v = argv[key];
     if (v === undefined) continue;
-    if (FLAGS[key].type === 'number' && (typeof v !== 'number' || Number.isNaN(v))) {
+    if (FLAGS[key].type === 'number') {
+      // yargs reads an empty value as 0 and a repeated flag as its last value; the message quotes what was typed.
       const raw = rawValue(args, key);
-      throw badOption(`--${kebab(key)} must be a number${raw === undefined ? '' : `, got "${raw}"`}`);
+      if (typeof v !== 'number' || Number.isNaN(v) || raw?.trim() === '') {
+        throw badOption(`--${kebab(key)} must be a number${raw === undefined ? '' : `, got "${raw}"`}`);
+      }
     }
     o[key] = v;
   }

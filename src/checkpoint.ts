@@ -3,6 +3,7 @@ import { pack, unpack } from 'msgpackr';
 import { badCheckpoint } from './errors.js';
 import { paramLayout } from './model/layout.js';
 import { tempFileFor } from './out-guard.js';
+import { tensorChecksum, validateCheckpointRecord } from './checkpoint-validate.js';
 import { sameSpec, type ModelSpec } from './model/spec.js';
 import { DEFAULT_OPTIONS, type OptimizerKind, type ResolvedTrainOptions, type RunOnlyKey } from './options.js';
 
@@ -90,6 +91,8 @@ interface Record {
   rng: { kind: 'counter'; seed: number };
   metrics: EpochMetrics[];
   testAccuracy: number | null;
+  /** tensorChecksum of the record (absent in files written before it existed). */
+  checksum?: string;
 }
 
 const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -122,6 +125,7 @@ export async function saveCheckpoint(file: string, c: Checkpoint): Promise<void>
     metrics: c.metrics,
     testAccuracy: c.testAccuracy,
   };
+  record.checksum = tensorChecksum(record);
   const tmp = tempFileFor(file);
   try {
     const fh = await open(tmp, 'w');
@@ -159,6 +163,7 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   else if (r.version !== CHECKPOINT_VERSION) {
     throw badCheckpoint(file, `has format version ${r.version}; this mnist-dp reads versions 2 and ${CHECKPOINT_VERSION}`);
   }
+  validateCheckpointRecord(r, file);
   const layout = paramLayout(r.spec);
   if (r.paramFloats !== layout.size) {
     throw badCheckpoint(file, `has ${r.paramFloats} parameters but its spec needs ${layout.size}; the file is damaged`);

@@ -1,8 +1,9 @@
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { pack, unpack } from 'msgpackr';
 import { badCheckpoint } from './errors.js';
 import { paramLayout } from './model/layout.js';
 import { tempFileFor } from './out-guard.js';
+import { readRegularFile } from './files.js';
 import { tensorChecksum, validateCheckpointRecord } from './checkpoint-validate.js';
 import { sameSpec, type ModelSpec } from './model/spec.js';
 import { DEFAULT_OPTIONS, type OptimizerKind, type ResolvedTrainOptions, type RunOnlyKey } from './options.js';
@@ -19,6 +20,9 @@ export const CHECKPOINT_MAGIC = 'mnist-dp checkpoint';
  * object (Adam's second moment), the weights' moving average. Version 2 files still load (as SGD runs).
  */
 export const CHECKPOINT_VERSION = 3;
+
+/** The largest checkpoint loadCheckpoint reads (4 GiB: weights, average and optimiser state of a network that fills the shared memory). */
+const MAX_CHECKPOINT_BYTES = 2 ** 32;
 
 /** Metrics of one finished epoch. */
 export interface EpochMetrics {
@@ -144,12 +148,7 @@ export async function saveCheckpoint(file: string, c: Checkpoint): Promise<void>
 
 /** Reads and validates a checkpoint; every problem names the file. */
 export async function loadCheckpoint(file: string): Promise<Checkpoint> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (err) {
-    throw badCheckpoint(file, `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the path`);
-  }
+  const bytes = await readRegularFile(file, MAX_CHECKPOINT_BYTES, badCheckpoint, 'checkpoint');
   let r: Record;
   try {
     r = unpack(bytes) as Record;

@@ -76,7 +76,7 @@ describe('hostile IDX files', () => {
   it('refuses a symbolic link to /dev/zero, a named pipe and a folder as not regular files', async () => {
     const link = join(work(), 'zero-link');
     await symlink('/dev/zero', link);
-    expect(await refusal(() => readIdxFile(link))).toBe(`${link}: is a character device, not a regular file; give the path of the data file itself`);
+    expect(await refusal(() => readIdxFile(link))).toBe(`${link}: is a character device, not a regular file; give the path of the file itself`);
     const fifo = join(work(), 'fifo');
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
     expect(await refusal(() => readIdxFile(fifo))).toContain('is a named pipe (FIFO), not a regular file');

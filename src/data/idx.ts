@@ -1,7 +1,7 @@
-import { constants, type Stats } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import { badData } from '../errors.js';
+import { openRegularFile } from '../files.js';
 
 /** An IDX array of unsigned bytes: `dims` (outermost first) and the row-major payload. */
 export interface IdxArray {
@@ -108,38 +108,6 @@ export function parseIdx(bytes: Uint8Array, file: string, maxBytes = MAX_IDX_BYT
   return { dims: h.dims, data: bytes.subarray(h.headerLength) };
 }
 
-/** What a non-regular file is, for the refusal. */
-function kindOf(s: Stats): string {
-  if (s.isDirectory()) return 'a folder';
-  if (s.isFIFO()) return 'a named pipe (FIFO)';
-  if (s.isCharacterDevice()) return 'a character device';
-  if (s.isBlockDevice()) return 'a block device';
-  if (s.isSocket()) return 'a socket';
-  return 'not a regular file';
-}
-
-/**
- * Opens `path` for reading and checks, on the open handle (so nothing can be swapped in between), that
- * it is a regular file. O_NONBLOCK keeps the open of a named pipe from waiting for a writer forever; it
- * changes nothing for a regular file. A symbolic link is followed, so a link to /dev/zero is refused as
- * the device it points to.
- */
-export async function openRegularFile(path: string): Promise<{ fh: FileHandle; size: number }> {
-  let fh: FileHandle;
-  try {
-    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw badData(path, `cannot read the file (${reason}); check the path and its permissions`);
-  }
-  const stats = await fh.stat();
-  if (!stats.isFile()) {
-    await fh.close();
-    throw badData(path, `is ${kindOf(stats)}, not a regular file; give the path of the data file itself`);
-  }
-  return { fh, size: stats.size };
-}
-
 /** Reads exactly `length` bytes at `position`; fewer means the file shrank while being read. */
 async function readExactly(fh: FileHandle, length: number, position: number, file: string): Promise<Buffer> {
   const out = Buffer.allocUnsafe(length);
@@ -239,7 +207,7 @@ async function readGzipIdx(fh: FileHandle, compressedSize: number, file: string,
  * files are read; the memory it takes is bounded by the size the header declares, at most `maxBytes`.
  */
 export async function readIdxFile(path: string, maxBytes = MAX_IDX_BYTES): Promise<IdxArray> {
-  const { fh, size } = await openRegularFile(path);
+  const { fh, size } = await openRegularFile(path, badData);
   try {
     const magic = await readExactly(fh, Math.min(size, 2), 0, path);
     if (magic.length === 2 && magic[0] === 0x1f && magic[1] === 0x8b) return await readGzipIdx(fh, size, path, maxBytes);

@@ -4,7 +4,7 @@ import { pack, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/checkpoint.js';
 import { MnistDpError } from '../src/errors.js';
-import { makeSpec, parseCnnSpec } from '../src/model/spec.js';
+import { makeSpec, parseCnnSpec, type ModelSpec } from '../src/model/spec.js';
 import { cliTempDir, runCli } from './helpers/cli.js';
 import { untrainedCheckpoint } from './helpers/tiny-models.js';
 
@@ -19,7 +19,7 @@ type Rec = { [key: string]: any }; // eslint-disable-line @typescript-eslint/no-
 
 let n = 0;
 /** A valid checkpoint of `spec`, its record changed by `edit`, written to a new file. */
-async function damaged(edit: (r: Rec) => void, spec = makeSpec([4, 3, 2], { kind: 'relu' }, 'cross-entropy')): Promise<string> {
+async function damaged(edit: (r: Rec) => void, spec: ModelSpec = makeSpec([4, 3, 2], { kind: 'relu' }, 'cross-entropy')): Promise<string> {
   const file = await untrainedCheckpoint(work(), `c${n++}.ckpt`, spec);
   const r = unpack(await readFile(file)) as Rec;
   edit(r);

@@ -6,6 +6,7 @@ import { tempFileFor } from './out-guard.js';
 import { readRegularFile } from './files.js';
 import { tensorChecksum, validateCheckpointRecord } from './checkpoint-validate.js';
 import { sameSpec, type ModelSpec } from './model/spec.js';
+import { optimizerOf } from './optim/index.js';
 import { DEFAULT_OPTIONS, type OptimizerKind, type ResolvedTrainOptions, type RunOnlyKey } from './options.js';
 
 /**
@@ -17,9 +18,10 @@ import { DEFAULT_OPTIONS, type OptimizerKind, type ResolvedTrainOptions, type Ru
 export const CHECKPOINT_MAGIC = 'mnist-dp checkpoint';
 /**
  * 2: the first dense layer's weight stored input-major (dense1.wT). 3: CNN specs, the optimiser as an
- * object (Adam's second moment), the weights' moving average. Version 2 files still load (as SGD runs).
+ * object (Adam's second moment), the weights' moving average. 4: the optimiser's state by the names its
+ * module declares (src/optim/), `--clip-grad-norm`. Versions 2 and 3 still load (see migrateOptimizer).
  */
-export const CHECKPOINT_VERSION = 3;
+export const CHECKPOINT_VERSION = 4;
 
 /** The largest checkpoint loadCheckpoint reads (4 GiB: weights, average and optimiser state of a network that fills the shared memory). */
 const MAX_CHECKPOINT_BYTES = 2 ** 32;
@@ -59,11 +61,10 @@ export interface Position {
   samples: number;
 }
 
-/** Optimiser state: SGD's velocity, or Adam's first moment (velocity) and second moment. */
+/** Optimiser state: its state tensors by the names its module declares (SGD's `velocity`; Adam's, AdamW's and LAMB's `m` and `v`). */
 export interface OptimizerState {
   kind: OptimizerKind;
-  velocity: Float32Array;
-  moment2: Float32Array | null;
+  state: { [name: string]: Float32Array };
 }
 
 export interface Checkpoint {
@@ -89,7 +90,7 @@ interface Record {
   paramFloats: number;
   params: Uint8Array;
   ema?: Uint8Array | null;
-  optimizer: { kind: OptimizerKind; velocity: Uint8Array; moment2?: Uint8Array | null };
+  optimizer: { kind: OptimizerKind; state: { [name: string]: Uint8Array } };
   options: SavedOptions;
   position: Position;
   rng: { kind: 'counter'; seed: number };
@@ -122,7 +123,7 @@ export async function saveCheckpoint(file: string, c: Checkpoint): Promise<void>
     paramFloats: layout.size,
     params: bytesOf(c.params),
     ema: c.ema ? bytesOf(c.ema) : null,
-    optimizer: { kind: c.optimizer.kind, velocity: bytesOf(c.optimizer.velocity), moment2: c.optimizer.moment2 ? bytesOf(c.optimizer.moment2) : null },
+    optimizer: { kind: c.optimizer.kind, state: Object.fromEntries(Object.entries(c.optimizer.state).map(([name, a]) => [name, bytesOf(a)])) },
     options: c.options,
     position: c.position,
     rng: c.rng,
@@ -159,8 +160,9 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
     throw badCheckpoint(file, 'is not a mnist-dp checkpoint (no magic)');
   }
   if (r.version === 2) migrateFromVersion2(r);
+  if (r.version === 2 || r.version === 3) migrateOptimizer(r as unknown as OldRecord);
   else if (r.version !== CHECKPOINT_VERSION) {
-    throw badCheckpoint(file, `has format version ${r.version}; this mnist-dp reads versions 2 and ${CHECKPOINT_VERSION}`);
+    throw badCheckpoint(file, `has format version ${r.version}; this mnist-dp reads versions 2 to ${CHECKPOINT_VERSION}`);
   }
   validateCheckpointRecord(r, file);
   const layout = paramLayout(r.spec);
@@ -171,17 +173,36 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
     spec: r.spec,
     params: floatsOf(r.params, file, 'parameters', layout.size),
     ema: r.ema ? floatsOf(r.ema, file, 'averaged parameters', layout.size) : null,
-    optimizer: {
-      kind: r.optimizer?.kind,
-      velocity: floatsOf(r.optimizer?.velocity, file, 'optimiser state', layout.size),
-      moment2: r.optimizer?.moment2 ? floatsOf(r.optimizer.moment2, file, 'optimiser second moments', layout.size) : null,
-    },
+    optimizer: readOptimizerState(r, file, layout.size),
     options: r.options,
     position: r.position,
     rng: r.rng,
     metrics: r.metrics ?? [],
     testAccuracy: r.testAccuracy ?? null,
   };
+}
+
+/** The optimiser's state tensors, each checked against the names its module declares. */
+function readOptimizerState(r: Record, file: string, floats: number): OptimizerState {
+  const kind = r.optimizer?.kind;
+  const optimizer = optimizerOf(kind);
+  if (!optimizer) throw badCheckpoint(file, `holds the state of an unknown optimiser "${String(kind)}"; the file is damaged or from a newer mnist-dp`);
+  const state = Object.fromEntries(optimizer.state.map((name) => [name, floatsOf(r.optimizer.state?.[name], file, `optimiser state "${name}"`, floats)]));
+  return { kind, state };
+}
+
+/** Versions 2 and 3 kept the optimiser state as `velocity` (SGD's velocity, Adam's m) and `moment2` (Adam's v). */
+interface OldRecord {
+  options: SavedOptions;
+  optimizer: { kind: OptimizerKind; velocity: Uint8Array; moment2?: Uint8Array | null; state?: never };
+}
+
+/** A version 2 or 3 record's optimiser state by today's names (TEAM.md contract 2), and its options with clipping off. */
+function migrateOptimizer(r: OldRecord): void {
+  const { kind, velocity, moment2 } = r.optimizer ?? {};
+  const state: { [name: string]: Uint8Array | null | undefined } = kind === 'sgd' ? { velocity } : { m: velocity, v: moment2 };
+  (r as unknown as Record).optimizer = { kind, state: state as { [name: string]: Uint8Array } }; // missing ones: refused by readOptimizerState
+  r.options = { ...r.options, clipGradNorm: r.options?.clipGradNorm ?? 0 };
 }
 
 /** A version 2 record (SGD only, options flat) in today's shape. */

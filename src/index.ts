@@ -9,6 +9,7 @@ export { readInkPng, toDigitImage, MNIST_SHAPE, type InkImage, type DigitShape }
 export { predictEnsemble } from './model/ensemble.js';
 export { TTA_VIEWS, type TtaView } from './model/tta.js';
 export { DEFAULT_OPTIONS, resolveOptions, learningRate, type TrainOptions, type ResolvedTrainOptions, type ScheduleKind } from './options.js';
+export { OPTIMIZERS, OPTIMIZER_NAMES, type Optimizer, type OptimizerKind, type OptimizerOptions } from './optim/index.js';
 export type { TrainEvent, StartEvent, StepEvent, EpochEvent, DoneEvent, BestEpoch } from './events.js';
 export { bestCheckpointFile, loadCheckpoint, saveCheckpoint, type Checkpoint, type EpochMetrics } from './checkpoint.js';
 export { loadIdxDataset, defaultMnistDir, type Dataset, type IdxDataset } from './data/dataset.js';

@@ -3,6 +3,9 @@ import { badOption } from './errors.js';
 import { resolveKernels, type KernelName } from './kernels/index.js';
 import { formatAugment, parseAugment, type AugmentOptions } from './data/augment.js';
 import { formatActivation, formatCnnLayers, makeSpec, parseActivation, parseCnnSpec, parseLayers, parseLoss, parseOutputActivation, type ModelSpec } from './model/spec.js';
+import { HYPER_DEFAULTS, HYPER_KEYS, HYPER_PARAMS, OPTIMIZER_NAMES, OPTIMIZERS, type OptimizerKind, type OptimizerOptions } from './optim/index.js';
+
+export { OPTIMIZER_NAMES, type OptimizerKind, type OptimizerOptions };
 
 /**
  * Training options: the user-facing type (everything optional), the defaults defined once here, and the
@@ -11,8 +14,6 @@ import { formatActivation, formatCnnLayers, makeSpec, parseActivation, parseCnnS
  */
 export type ScheduleKind = 'constant' | 'step' | 'cosine' | 'onecycle';
 export const SCHEDULE_NAMES: readonly ScheduleKind[] = ['constant', 'step', 'cosine', 'onecycle'];
-export type OptimizerKind = 'sgd' | 'adam' | 'adamw';
-export const OPTIMIZER_NAMES: readonly OptimizerKind[] = ['sgd', 'adam', 'adamw'];
 
 export interface TrainOptions {
   /** Worker threads (default: one per CPU core). */
@@ -31,7 +32,7 @@ export interface TrainOptions {
   /** Momentum μ; 0 gives the notes' plain θ ← θ − α∇C. */
   momentum?: number;
   nesterov?: boolean;
-  /** L2 weight decay λ, added to the gradient as λθ. */
+  /** Weight decay λ: L2, added to the gradient as λθ (sgd, adam), decoupled (adamw), or in LAMB's direction. */
   weightDecay?: number;
   schedule?: ScheduleKind;
   /** For the step schedule: multiply the rate by lrGamma every lrStepEpochs epochs. */
@@ -39,9 +40,17 @@ export interface TrainOptions {
   lrGamma?: number;
   /** Linear warm-up of the learning rate over this many epochs (may be fractional). */
   warmupEpochs?: number;
-  /** `sgd` (with momentum μ; the notes' plain gradient descent at μ = 0), `adam`, or `adamw` (decoupled weight decay). */
+  /**
+   * `sgd` (with momentum μ; the notes' plain gradient descent at μ = 0), `adam`, `adamw` (decoupled weight
+   * decay) or `lamb` (Adam's direction scaled per tensor by a trust ratio); see src/optim/.
+   */
   optimizer?: string;
-  /** Adam's β₁, β₂ and ε. */
+  /**
+   * Clip the gradient by its global norm (PyTorch's clip_grad_norm_): when the norm of all trainable
+   * gradients together exceeds this, they are scaled down to it (0: off).
+   */
+  clipGradNorm?: number;
+  /** β₁, β₂ and ε of Adam, AdamW and LAMB. */
   beta1?: number;
   beta2?: number;
   adamEps?: number;
@@ -101,6 +110,8 @@ export interface ResolvedTrainOptions {
   lrGamma: number;
   warmupEpochs: number;
   optimizer: OptimizerOptions;
+  /** The global gradient norm clipped to (0: no clipping). */
+  clipGradNorm: number;
   labelSmoothing: number;
   ema: number;
   augment: AugmentOptions | null;
@@ -119,33 +130,18 @@ export interface ResolvedTrainOptions {
 /** Options about where and how a run executes: checkpoints do not keep them, and a resumed run may change them. */
 export type RunOnlyKey = 'workers' | 'out' | 'resume' | 'data' | 'force';
 
-/** The optimiser and its hyper-parameters (the ones that do not apply to the kind are kept, unused). */
-export interface OptimizerOptions {
-  kind: OptimizerKind;
-  momentum: number;
-  nesterov: boolean;
-  weightDecay: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-}
-
 /** The defaults: `npm start` trains exactly this. */
 export const DEFAULT_OPTIONS = {
   epochs: 20,
   batchSize: 128,
   lr: 0.1,
-  momentum: 0.9,
-  nesterov: true,
-  weightDecay: 1e-4,
+  ...HYPER_DEFAULTS, // momentum 0.9, Nesterov, weight decay 1e-4, β₁ 0.9, β₂ 0.999, ε 1e-8 (src/optim/optimizer.ts)
   schedule: 'cosine' as ScheduleKind,
   lrStepEpochs: 10,
   lrGamma: 0.1,
   warmupEpochs: 0,
   optimizer: 'sgd' as OptimizerKind,
-  beta1: 0.9,
-  beta2: 0.999,
-  adamEps: 1e-8,
+  clipGradNorm: 0,
   labelSmoothing: 0,
   ema: 0,
   augment: 'none',
@@ -236,15 +232,8 @@ export function resolveOptions(given: TrainOptions = {}): ResolvedTrainOptions {
     lrStepEpochs: integer('lr-step-epochs', o.lrStepEpochs ?? d.lrStepEpochs, 1),
     lrGamma: real('lr-gamma', o.lrGamma ?? d.lrGamma, (v) => v > 0 && v <= 1, 'in (0, 1]'),
     warmupEpochs: real('warmup-epochs', o.warmupEpochs ?? d.warmupEpochs, (v) => v >= 0, 'a number ≥ 0'),
-    optimizer: {
-      kind: optimizer as OptimizerKind,
-      momentum: real('momentum', o.momentum ?? d.momentum, (v) => v >= 0 && v < 1, 'in [0, 1)'),
-      nesterov: Boolean(o.nesterov ?? d.nesterov),
-      weightDecay: real('weight-decay', o.weightDecay ?? d.weightDecay, (v) => v >= 0, 'a number ≥ 0'),
-      beta1: real('beta1', o.beta1 ?? d.beta1, (v) => v >= 0 && v < 1, 'in [0, 1)'),
-      beta2: real('beta2', o.beta2 ?? d.beta2, (v) => v >= 0 && v < 1, 'in [0, 1)'),
-      eps: real('adam-eps', o.adamEps ?? d.adamEps, (v) => v > 0, 'a positive number'),
-    },
+    optimizer: resolveOptimizer(optimizer as OptimizerKind, o),
+    clipGradNorm: real('clip-grad-norm', o.clipGradNorm ?? d.clipGradNorm, (v) => v >= 0, '0 (off) or a positive maximum gradient norm'),
     labelSmoothing: real('label-smoothing', o.labelSmoothing ?? d.labelSmoothing, (v) => v >= 0 && v < 1, 'in [0, 1)'),
     ema: real('ema', o.ema ?? d.ema, (v) => v === 0 || (v > 0 && v < 1), '0 (off) or a decay in (0, 1) such as 0.999'),
     augment: parseAugment(o.augment ?? d.augment),
@@ -261,6 +250,17 @@ export function resolveOptions(given: TrainOptions = {}): ResolvedTrainOptions {
   };
 }
 
+/** The optimiser's hyper-parameters from the options, each checked as HYPER_PARAMS says (src/optim/optimizer.ts). */
+function resolveOptimizer(kind: OptimizerKind, o: TrainOptions): OptimizerOptions {
+  const resolved: Record<string, unknown> = { kind };
+  for (const key of HYPER_KEYS) {
+    const h = HYPER_PARAMS[key];
+    const given = o[key] ?? h.default;
+    resolved[h.field] = h.type === 'boolean' ? Boolean(given) : real(kebab(key), given as number, h.ok, h.range);
+  }
+  return resolved as unknown as OptimizerOptions;
+}
+
 /**
  * The user-facing options that resolve to `r` again (what a checkpoint's options were given as): the
  * inverse of resolveOptions, up to defaults. Resuming compares given flags against these.
@@ -274,12 +274,7 @@ export function unresolveOptions(r: Omit<ResolvedTrainOptions, RunOnlyKey>): Tra
     ...rest,
     ...model,
     optimizer: optimizer.kind,
-    momentum: optimizer.momentum,
-    nesterov: optimizer.nesterov,
-    weightDecay: optimizer.weightDecay,
-    beta1: optimizer.beta1,
-    beta2: optimizer.beta2,
-    adamEps: optimizer.eps,
+    ...Object.fromEntries(HYPER_KEYS.map((key) => [key, optimizer[HYPER_PARAMS[key].field]])),
     augment: formatAugment(augment),
   };
 }
@@ -288,11 +283,12 @@ export function unresolveOptions(r: Omit<ResolvedTrainOptions, RunOnlyKey>): Tra
 export function describeRecipe(o: ResolvedTrainOptions): string {
   const opt = o.optimizer;
   const parts = [
-    opt.kind === 'sgd' ? (opt.momentum > 0 ? `sgd (${opt.nesterov ? 'Nesterov ' : ''}μ ${opt.momentum})` : 'sgd') : `${opt.kind} (β ${opt.beta1}, ${opt.beta2})`,
+    OPTIMIZERS[opt.kind].describe(opt),
     `lr ${o.lr} ${o.schedule}${o.warmupEpochs > 0 ? `, warm-up ${o.warmupEpochs} epochs` : ''}`,
     `weight decay ${opt.weightDecay}`,
     `batch ${o.batchSize}`,
   ];
+  if (o.clipGradNorm > 0) parts.push(`clip grad norm ${o.clipGradNorm}`);
   if (o.augment) parts.push(`augment ${formatAugment(o.augment)}`);
   if (o.labelSmoothing > 0) parts.push(`label smoothing ${o.labelSmoothing}`);
   if (o.ema > 0) parts.push(`ema ${o.ema}`);

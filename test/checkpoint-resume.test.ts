@@ -18,7 +18,7 @@ describe('checkpoints', () => {
     const result = await train({ ...base, epochs: 1, out });
     const c = await loadCheckpoint(out);
     expect(same(c.params, result.params)).toBe(true);
-    expect(c.optimizer.velocity.some((v) => v !== 0)).toBe(true);
+    expect(c.optimizer.state.velocity.some((v) => v !== 0)).toBe(true);
     expect(c.position).toEqual({ epoch: 1, step: 0, lossSum: 0, samples: 0 });
     expect(c.metrics).toEqual(result.metrics);
     expect(c.testAccuracy).toBe(result.testAccuracy);
@@ -65,7 +65,7 @@ describe('checkpoints', () => {
     const half = await loadCheckpoint(out);
     expect(half.position.epoch).toBe(1);
     expect(half.optimizer.kind).toBe('adamw');
-    expect(half.optimizer.moment2?.some((v) => v !== 0)).toBe(true);
+    expect(half.optimizer.state.v.some((v) => v !== 0)).toBe(true);
     expect(half.ema?.some((v) => v !== 0)).toBe(true);
     const resumed = await train({ resume: out, workers: 1 });
     expect(same(resumed.params, whole.params)).toBe(true); // the weight average: what the model is
@@ -149,10 +149,10 @@ describe('checkpoint format version 2', () => {
     const out = join(dir, 'run.ckpt');
     await train({ ...base, epochs: 1, out });
     // Rewrite the file as version 2 wrote it: no weight average, SGD state only, momentum etc. at the top of the options.
-    const v3 = unpack(await readFile(out)) as Record<string, any>;
-    const { optimizer, labelSmoothing: _l, ema: _e, augment: _a, ...flat } = v3.options;
+    const v4 = unpack(await readFile(out)) as Record<string, any>;
+    const { optimizer, labelSmoothing: _l, ema: _e, augment: _a, clipGradNorm: _c, ...flat } = v4.options;
     const v2 = {
-      ...v3, version: 2, ema: undefined, optimizer: { kind: 'sgd', velocity: v3.optimizer.velocity },
+      ...v4, version: 2, ema: undefined, optimizer: { kind: 'sgd', velocity: v4.optimizer.state.velocity },
       options: { ...flat, momentum: optimizer.momentum, nesterov: optimizer.nesterov, weightDecay: optimizer.weightDecay },
     };
     const old = join(dir, 'v2.ckpt');

@@ -53,6 +53,10 @@ describe('mnist-dp train: bad options exit 2 with one line naming the flag', () 
   it('--model ending in the wrong number of classes', () => expectError(cli('train', '--model', 'c4k5-fc7'), 2, '--model', 'fc10'));
   it('--model with --layers', () => expectError(cli('train', '--model', 'cnn', '--layers', '784-10'), 2, '--model', '--layers'));
   it('--optimizer lbfgs', () => expectError(cli('train', '--optimizer', 'lbfgs'), 2, '--optimizer', 'adamw'));
+  it('--optimizer lbfgs names every optimiser, lamb included', () => expectError(cli('train', '--optimizer', 'lbfgs'), 2, 'sgd, adam, adamw, lamb'));
+  it('--clip-grad-norm -1', () => expectError(cli('train', '--clip-grad-norm', '-1'), 2, '--clip-grad-norm', '-1'));
+  it('--clip-grad-norm abc', () => expectError(cli('train', '--clip-grad-norm', 'abc'), 2, '--clip-grad-norm', 'abc'));
+  it('--beta2 1 (a range from the optimisers\' table)', () => expectError(cli('train', '--optimizer', 'lamb', '--beta2', '1'), 2, '--beta2', 'in [0, 1)'));
   it('--augment rotate=x', () => expectError(cli('train', '--augment', 'rotate=x'), 2, '--augment'));
   it('--ema 1', () => expectError(cli('train', '--ema', '1'), 2, '--ema'));
   it('--label-smoothing 1', () => expectError(cli('train', '--label-smoothing', '1'), 2, '--label-smoothing'));

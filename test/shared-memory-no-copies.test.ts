@@ -11,7 +11,7 @@ describe('workers share memory with the coordinator', () => {
   it('see weights written by the coordinator after they started, with no copy sent', async () => {
     const spec = makeSpec([4, 3], { kind: 'relu' }, 'cross-entropy');
     const net = compileNet(spec);
-    const plan = planMemory({ net, adam: false, ema: false, augmentFloats: 0, batch: 4, micro: 1, workers: 1, D: 4, trainCount: 0, trainOnly: 0, testCount: 3 });
+    const plan = planMemory({ net, optimizerState: ['velocity'], ema: false, augmentFloats: 0, batch: 4, micro: 1, workers: 1, D: 4, trainCount: 0, trainOnly: 0, testCount: 3 });
     const memory = createSharedMemory(plan);
     const v = sharedViews(memory.buffer, plan);
     v.testImages.set([255, 0, 0, 0, 0, 255, 0, 0, 0, 0, 255, 0]); // image i lights pixel i

@@ -4,6 +4,7 @@ import { RESUMABLE_FLAGS, train } from '../api.js';
 import { badOption } from '../errors.js';
 import { KERNEL_NAMES } from '../kernels/index.js';
 import { ACTIVATION_NAMES, LOSS_NAMES, MODEL_PRESETS } from '../model/spec.js';
+import { HYPER_KEYS, HYPER_PARAMS, OPTIMIZERS, readersOf, type HyperKey } from '../optim/index.js';
 import { DEFAULT_OPTIONS, kebab, OPTIMIZER_NAMES, PRESETS, SCHEDULE_NAMES, type TrainOptions } from '../options.js';
 import { humanReporter, jsonReporter, shellQuote } from './progress.js';
 
@@ -28,6 +29,14 @@ const OPTIM = 'Optimiser:';
 const DATA = 'Data:';
 const RUN = 'Run:';
 
+/** The optimisers' hyper-parameter flags, from their table (src/optim/optimizer.ts): each says which optimisers read it (unless all do). */
+const HYPER_FLAGS = Object.fromEntries(HYPER_KEYS.map((key): [HyperKey, FlagSpec] => {
+  const h = HYPER_PARAMS[key];
+  const readers = readersOf(key);
+  const by = readers.length < OPTIMIZER_NAMES.length ? `; read by ${readers.join(', ')}` : '';
+  return [key, { type: h.type, group: OPTIM, describe: `${h.help}${by}`, shows: String(h.default) }];
+})) as Record<HyperKey, FlagSpec>;
+
 const FLAGS: { [K in keyof Required<TrainOptions>]: FlagSpec } = {
   preset: { type: 'string', group: MODEL, describe: `a training recipe for a CNN: ${Object.keys(PRESETS).join(' (the quickest route to 99 %), ')} (the best single model); flags given beside it override it` },
   model: { type: 'string', group: MODEL, describe: `a convolutional network: ${Object.keys(MODEL_PRESETS).join(', ')}, or layers such as c32k5-relu-mp2-c64k5-bn-relu-mp2-fc256-relu-do0.25-fc10 (instead of --layers)` },
@@ -39,13 +48,9 @@ const FLAGS: { [K in keyof Required<TrainOptions>]: FlagSpec } = {
   batchSize: { type: 'number', group: OPTIM, describe: 'images per SGD step', shows: String(D.batchSize) },
   microBatch: { type: 'number', group: OPTIM, describe: 'rows per micro-shard, the unit of gradient summation', shows: 'max(32, ⌈batch-size / 16⌉), at most the batch size' },
   lr: { type: 'number', group: OPTIM, describe: 'learning rate α (> 0)', shows: String(D.lr) },
-  momentum: { type: 'number', group: OPTIM, describe: 'momentum μ in [0, 1); 0 gives plain SGD', shows: String(D.momentum) },
-  nesterov: { type: 'boolean', group: OPTIM, describe: 'Nesterov momentum (--no-nesterov for classical momentum)', shows: String(D.nesterov) },
-  weightDecay: { type: 'number', group: OPTIM, describe: 'weight decay λ (≥ 0): L2 added to the gradient (sgd, adam) or decoupled (adamw)', shows: String(D.weightDecay) },
-  optimizer: { type: 'string', group: OPTIM, describe: `optimiser: ${OPTIMIZER_NAMES.join(', ')}`, shows: D.optimizer },
-  beta1: { type: 'number', group: OPTIM, describe: "Adam's β₁", shows: String(D.beta1) },
-  beta2: { type: 'number', group: OPTIM, describe: "Adam's β₂", shows: String(D.beta2) },
-  adamEps: { type: 'number', group: OPTIM, describe: "Adam's ε", shows: String(D.adamEps) },
+  optimizer: { type: 'string', group: OPTIM, describe: `optimiser: ${OPTIMIZER_NAMES.map((n) => `${n} (${OPTIMIZERS[n].summary})`).join(', ')}`, shows: D.optimizer },
+  ...HYPER_FLAGS,
+  clipGradNorm: { type: 'number', group: OPTIM, describe: 'clip the batch-mean gradient (before weight decay) to this global norm over all trainable tensors, as PyTorch\'s clip_grad_norm_ (0: off)', shows: String(D.clipGradNorm) },
   labelSmoothing: { type: 'number', group: OPTIM, describe: 'label smoothing ε for cross-entropy, in [0, 1)', shows: String(D.labelSmoothing) },
   ema: { type: 'number', group: OPTIM, describe: 'decay of a moving average of the weights, used for evaluation and saved as the model (0: none; e.g. 0.999)', shows: String(D.ema) },
   augment: { type: 'string', group: DATA, describe: 'augment training images: none, default (rotate=10,shift=2,scale=0.1), or e.g. rotate=12,shift=2.5,scale=0.1,elastic=2,sigma=4', shows: D.augment },

@@ -1,17 +1,19 @@
 import type { Net } from '../model/layout.js';
 import { bufferSizes, type NetBuffers } from '../model/network.js';
 import { ticketWords } from './queues.js';
+import { blockSumWords } from './update.js';
 
 /**
  * The memory map of a training run. Everything the workers touch lives in one shared
  * WebAssembly.Memory (its buffer is a SharedArrayBuffer), so kernels in JavaScript or WebAssembly read
  * weights and write gradients in place and nothing is copied per batch: only control messages move.
  *
- *   ┌──────────┬─────────┬──────────┬────────┬──────┬──────────┬─────────┬──────┬──────────────┬───────────┬────────────┬──────────────┬─────────────────┐
- *   │ control  │ tickets │ progress │ params │ grad │ velocity │ moment2 │ ema  │ slots (S×P)  │ shardLoss │ epochOrder │ train / test │ scratch[0..W-1] │
- *   │ Int32 16 │ 2·W     │ f64 2    │ P f32  │ P    │ P (Adam  │ P (Adam │ P or │ one per      │ S f64     │ N int32    │ pixels and   │ per-worker      │
- *   │          │ lines   │          │        │      │ its m)   │ its v)  │ 0    │ micro-shard  │           │            │ labels, u8   │ NetBuffers      │
- *   └──────────┴─────────┴──────────┴────────┴──────┴──────────┴─────────┴──────┴──────────────┴───────────┴────────────┴──────────────┴─────────────────┘
+ *   ┌──────────┬─────────┬──────────┬────────┬──────┬────────────────┬──────┬──────────────┬───────────┬───────────┬────────────┬──────────────┬─────────────────┐
+ *   │ control  │ tickets │ progress │ params │ grad │ optimizerState │ ema  │ slots (S×P)  │ shardLoss │ blockSums │ epochOrder │ train / test │ scratch[0..W-1] │
+ *   │ Int32 16 │ 2·W     │ f64 2    │ P f32  │ P    │ P per name     │ P or │ one per      │ S f64     │ f64, per  │ N int32    │ pixels and   │ per-worker      │
+ *   │          │ lines   │          │        │      │ (SGD velocity; │ 0    │ micro-shard  │           │ update    │            │ labels, u8   │ NetBuffers      │
+ *   │          │         │          │        │      │ Adam m, v)     │      │              │           │ block     │            │              │                 │
+ *   └──────────┴─────────┴──────────┴────────┴──────┴────────────────┴──────┴──────────────┴───────────┴───────────┴────────────┴──────────────┴─────────────────┘
  *
  * The plan holds byte offsets only (a plain object the workers receive once); `sharedViews` and
  * `scratchViews` turn it into typed arrays on either side.
@@ -80,13 +82,14 @@ export interface MemoryPlan {
   progress: Region;
   params: Region;
   grad: Region;
-  velocity: Region;
-  /** Adam's second moment (0 bytes for SGD). */
-  moment2: Region;
+  /** The optimiser's state tensors by name (its `state`, src/optim/), P floats each. */
+  optimizerState: Record<string, Region>;
   /** The weights' moving average (0 bytes without one). */
   ema: Region;
   slots: Region;
   shardLoss: Region;
+  /** Partial sums of the update's fixed blocks, for norms (clipping, LAMB; see update.ts). */
+  blockSums: Region;
   /** The current epoch's visiting order of the training images. */
   epochOrder: Region;
   trainImages: Region;
@@ -98,8 +101,9 @@ export interface MemoryPlan {
 
 export interface PlanInput {
   net: Net;
-  /** Which optional regions to allocate. */
-  adam: boolean;
+  /** Names of the optimiser's state tensors (src/optim/), each P floats. */
+  optimizerState: readonly string[];
+  /** Whether to allocate the weights' moving average. */
   ema: boolean;
   /** Floats of augmentation scratch per worker (0 without augmentation). */
   augmentFloats: number;
@@ -137,11 +141,11 @@ export function planMemory(input: PlanInput): MemoryPlan {
     progress: take(2 * 8),
     params: take(P * 4),
     grad: take(P * 4),
-    velocity: take(P * 4),
-    moment2: take(input.adam ? P * 4 : 0),
+    optimizerState: Object.fromEntries(input.optimizerState.map((name) => [name, take(P * 4)])),
     ema: take(input.ema ? P * 4 : 0),
     slots: take(shards * P * 4),
     shardLoss: take(shards * 8),
+    blockSums: take(blockSumWords(net.layout) * 8),
     epochOrder: take(input.trainOnly * 4),
     trainImages: take(input.trainCount * D),
     trainLabels: take(input.trainCount),
@@ -185,11 +189,11 @@ export interface SharedViews {
   progress: Float64Array;
   params: Float32Array;
   grad: Float32Array;
-  velocity: Float32Array;
-  moment2: Float32Array;
+  optimizerState: Record<string, Float32Array>;
   ema: Float32Array;
   slots: Float32Array;
   shardLoss: Float64Array;
+  blockSums: Float64Array;
   epochOrder: Int32Array;
   trainImages: Uint8Array;
   trainLabels: Uint8Array;
@@ -204,11 +208,11 @@ export function sharedViews(buf: ArrayBufferLike, plan: MemoryPlan): SharedViews
     progress: new Float64Array(buf, plan.progress.offset, 2),
     params: f32(buf, plan.params),
     grad: f32(buf, plan.grad),
-    velocity: f32(buf, plan.velocity),
-    moment2: f32(buf, plan.moment2),
+    optimizerState: Object.fromEntries(Object.entries(plan.optimizerState).map(([name, r]) => [name, f32(buf, r)])),
     ema: f32(buf, plan.ema),
     slots: f32(buf, plan.slots),
     shardLoss: new Float64Array(buf, plan.shardLoss.offset, plan.shardLoss.bytes / 8),
+    blockSums: new Float64Array(buf, plan.blockSums.offset, plan.blockSums.bytes / 8),
     epochOrder: i32(buf, plan.epochOrder),
     trainImages: u8(buf, plan.trainImages),
     trainLabels: u8(buf, plan.trainLabels),

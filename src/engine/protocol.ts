@@ -34,6 +34,8 @@ export interface RunTask {
   batchSize: number;
   schedule: ScheduleOptions;
   optimizer: OptimizerOptions;
+  /** The global gradient norm to clip to (0: none). */
+  clipGradNorm: number;
   /** Label smoothing ε (0: plain cross-entropy). */
   labelSmoothing: number;
   /** Decay of the weights' moving average (0: none). */

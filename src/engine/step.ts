@@ -1,4 +1,5 @@
 import { augmentBatch } from '../data/augment.js';
+import { OPTIMIZERS, type UpdateViews } from '../optim/index.js';
 import type { Kernels } from '../kernels/kernels.js';
 import type { Net } from '../model/layout.js';
 import { backward, forward, smoothLabels, type TrainPass } from '../model/network.js';
@@ -7,6 +8,7 @@ import { arriveAndWait } from './barrier.js';
 import { Control, STEP_BARRIER, type MemoryPlan, type ScratchViews, type SharedViews } from './memory.js';
 import type { EvalResult, EvalTask, RunResult, RunTask } from './protocol.js';
 import { Phase, rangeOf, resetPhase, takeItem } from './queues.js';
+import { emaDecayAt, needsBlocks, updateBlocks, updateByBlocks, updateChunk, type UpdateStep } from './update.js';
 
 /**
  * The work of training, as plain functions over the shared views: the worker entry file only routes
@@ -57,36 +59,6 @@ export function computeGradients(ctx: StepContext, s0: number, s1: number, batch
   backward(k, net, shared.params, scratch, M, pass);
 }
 
-/** Batch norm's running statistics move this far towards each batch's (PyTorch's momentum 0.1). */
-const BN_MOMENTUM = 0.1;
-
-/**
- * The update of parameters [p0, p1) after the gradient is reduced into shared.grad: the optimiser on
- * trainable runs, the running statistics towards the batch's on the others, then the weights' moving
- * average. `t` counts steps from 1 over the whole run.
- */
-export function updateParameters(ctx: StepContext, task: RunTask, p0: number, p1: number, lr: number, t: number): void {
-  const { k, net, shared } = ctx;
-  const o = task.optimizer;
-  for (const seg of net.layout.segments) {
-    const b = Math.max(seg.begin, p0);
-    const e = Math.min(seg.end, p1);
-    if (b >= e) continue;
-    if (!seg.trainable) k.emaUpdate(shared.params, shared.grad, b, e, 1 - BN_MOMENTUM);
-    else if (o.kind === 'sgd') k.sgdStep(shared.params, shared.grad, shared.velocity, b, e, { lr, momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay });
-    else {
-      k.adamStep(shared.params, shared.grad, shared.velocity, shared.moment2, b, e,
-        { lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, decoupled: o.kind === 'adamw', step: t });
-    }
-  }
-  if (task.emaDecay > 0) k.emaUpdate(shared.ema, shared.params, p0, p1, emaDecayAt(task.emaDecay, t));
-}
-
-/** The moving average's decay at step t: min(decay, (1 + t)/(10 + t)), so early averages are not dominated by the initial weights. */
-export function emaDecayAt(decay: number, t: number): number {
-  return Math.min(decay, (1 + t) / (10 + t));
-}
-
 /** Chunks of the update per worker: small enough to share out the work of a paused worker, large enough for the kernels' speed. */
 const UPDATE_CHUNKS_PER_WORKER = 8;
 
@@ -95,15 +67,19 @@ const UPDATE_CHUNKS_PER_WORKER = 8;
  *   1. gradients of micro-shards, this rank's first       (all ranks in parallel; see queues.ts)
  *   2. barrier: every slot and shard loss is written
  *   3. the batch loss, summed over shards in index order  (every rank gets the same number)
- *   4. reduce the slots and take the optimiser step, chunk by chunk of the parameters, this rank's first
+ *   4. reduce the slots and take the optimiser step, chunk by chunk of the parameters, this rank's first;
+ *      or, when a norm is needed (clipping, LAMB), in passes over fixed blocks with barriers between (update.ts)
  *   5. barrier: every parameter is updated; the last to arrive turns a stop request into a decision
  * Nothing else synchronises, and no message is exchanged until the task returns.
  */
 export function runSteps(ctx: StepContext, t: RunTask): RunResult {
-  const { k, plan, shared } = ctx;
+  const { plan, shared } = ctx;
   const { control, tickets } = shared;
   const W = t.workers;
   const chunks = Math.min(UPDATE_CHUNKS_PER_WORKER * W, Math.ceil(plan.P / 16));
+  const optimizer = OPTIMIZERS[t.optimizer.kind];
+  const views: UpdateViews = { params: shared.params, grad: shared.grad, state: shared.optimizerState };
+  const blocks = needsBlocks(optimizer, t.clipGradNorm) ? updateBlocks(ctx.net.layout) : null;
   let { lossSum, samples } = t;
   // ms in each phase: gradients, update, and the barriers (synchronisation cost plus load imbalance)
   let gradientMs = 0, updateMs = 0, waited = 0;
@@ -118,6 +94,10 @@ export function runSteps(ctx: StepContext, t: RunTask): RunResult {
     const ok = arriveAndWait(control, STEP_BARRIER, W, t.spinMicros, last);
     waited += lap();
     return ok;
+  };
+  const meetWithinUpdate = (last: () => void) => {
+    updateMs += lap();
+    return meet(last);
   };
   const result = (outcome: RunResult['outcome'], nextStep: number, badLoss?: number): RunResult =>
     ({ outcome, nextStep, lossSum, samples, barrierSeconds: waited / 1000, gradientSeconds: gradientMs / 1000, updateSeconds: updateMs / 1000, badLoss });
@@ -141,10 +121,17 @@ export function runSteps(ctx: StepContext, t: RunTask): RunResult {
     if (!Number.isFinite(loss)) return result('diverged', step, loss);
     const lr = learningRate(t.schedule, t.epoch, step, t.stepsPerEpoch);
     const globalStep = t.epoch * t.stepsPerEpoch + step + 1;
-    for (let c = takeItem(tickets, Phase.update, t.rank, W, chunks); c >= 0; c = takeItem(tickets, Phase.update, t.rank, W, chunks)) {
-      const [p0, p1] = rangeOf(c, chunks, plan.P, 16); // 16 floats: whole cache lines per chunk
-      k.reduceSlots(shared.grad, shared.slots, shards, plan.P, p0, p1, 1 / batchSize);
-      updateParameters(ctx, t, p0, p1, lr, globalStep);
+    const u: UpdateStep = {
+      optimizer, views, hp: { ...t.optimizer, lr, step: globalStep }, clip: t.clipGradNorm, shards, gradScale: 1 / batchSize,
+      emaDecay: t.emaDecay > 0 ? emaDecayAt(t.emaDecay, globalStep) : 0,
+    };
+    if (blocks) {
+      if (!updateByBlocks(ctx, u, blocks, t.rank, W, meetWithinUpdate)) return result('failed', step);
+    } else {
+      for (let c = takeItem(tickets, Phase.update, t.rank, W, chunks); c >= 0; c = takeItem(tickets, Phase.update, t.rank, W, chunks)) {
+        const [p0, p1] = rangeOf(c, chunks, plan.P, 16); // 16 floats: whole cache lines per chunk
+        updateChunk(ctx, u, p0, p1);
+      }
     }
     lossSum += loss;
     samples += batchSize;

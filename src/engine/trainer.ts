@@ -11,6 +11,7 @@ import { initParams } from '../model/init.js';
 import { compileNet, parameterCount } from '../model/layout.js';
 import { describeSpec, specClasses, specInputs, type ModelSpec } from '../model/spec.js';
 import { describeRecipe, learningRate, type ResolvedTrainOptions, type ScheduleOptions } from '../options.js';
+import { OPTIMIZERS } from '../optim/index.js';
 import { epochPermutation } from '../rng.js';
 import { failAll } from './barrier.js';
 import { Control, createSharedMemory, planMemory, sharedViews, STEP_BARRIER } from './memory.js';
@@ -102,7 +103,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
   const net = compileNet(spec);
   const image = { height: data.train.rows, width: data.train.cols };
   const plan = planMemory({
-    net, adam: o.optimizer.kind !== 'sgd', ema: o.ema > 0,
+    net, optimizerState: OPTIMIZERS[o.optimizer.kind].state, ema: o.ema > 0,
     augmentFloats: o.augment ? augmentScratchFloats(image.height, image.width, o.augment) : 0,
     batch: o.batchSize, micro: o.microBatch, workers: o.workers, D,
     trainCount: trainCount + o.valSize, trainOnly: trainCount, testCount: data.test.count,
@@ -118,8 +119,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
 
   if (resumed) {
     v.params.set(resumed.params);
-    v.velocity.set(resumed.optimizer.velocity);
-    if (resumed.optimizer.moment2 && v.moment2.length > 0) v.moment2.set(resumed.optimizer.moment2);
+    for (const [name, state] of Object.entries(v.optimizerState)) state.set(resumed.optimizer.state[name]);
   } else {
     initParams(v.params, net, o.seed);
   }
@@ -188,7 +188,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
     if (!file) return;
     await saveCheckpoint(file, {
       spec, params: v.params.slice(), ema: o.ema > 0 ? v.ema.slice() : null,
-      optimizer: { kind: o.optimizer.kind, velocity: v.velocity.slice(), moment2: o.optimizer.kind === 'sgd' ? null : v.moment2.slice() },
+      optimizer: { kind: o.optimizer.kind, state: Object.fromEntries(Object.entries(v.optimizerState).map(([name, state]) => [name, state.slice()])) },
       options: { ...savedOptions(o), spec }, position, rng: { kind: 'counter', seed: o.seed }, metrics, testAccuracy,
     });
     if (file === o.out) lastSaved = file;
@@ -233,7 +233,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
     try {
       const tasks = Array.from({ length: o.workers }, (_, rank): Task => ({
         kind: 'run', rank, workers: o.workers, epoch, fromStep: from, toStep: stepsPerEpoch, stepsPerEpoch, trainCount,
-        batchSize: o.batchSize, schedule, optimizer: o.optimizer, labelSmoothing: o.labelSmoothing, emaDecay: o.ema, augment: o.augment,
+        batchSize: o.batchSize, schedule, optimizer: o.optimizer, clipGradNorm: o.clipGradNorm, labelSmoothing: o.labelSmoothing, emaDecay: o.ema, augment: o.augment,
         image, seed: o.seed, lossSum: position.lossSum, samples: position.samples, spinMicros,
       }));
       const results = await dispatch<RunResult>(tasks, () => failAll(c, STEP_BARRIER));

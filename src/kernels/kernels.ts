@@ -114,6 +114,23 @@ export interface Kernels {
   adamStep(params: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, begin: number, end: number, hp: AdamHyper): void;
   /** avg [begin, end) ← decay·avg + (1 − decay)·x: the weights' moving average, and batch norm's running statistics. */
   emaUpdate(avg: Float32Array, x: Float32Array, begin: number, end: number, decay: number): void;
+
+  // ── Per-tensor work of the update (gradient clipping, LAMB; see src/engine/update.ts) ──
+
+  /**
+   * Σ x[p]² over [begin, end), each square and the sum in float64, p ascending from 0: a function of those
+   * elements alone, so a norm summed from fixed blocks does not depend on who computed them.
+   */
+  sumSquares(x: Float32Array, begin: number, end: number): number;
+  /** x [begin, end) ← x·factor (one float32 multiply per element when factor is a float32). Gradient clipping. */
+  scale(x: Float32Array, begin: number, end: number, factor: number): void;
+  /** y [begin, end) ← y + a·x. LAMB's update θ ← θ − α·ratio·r. */
+  axpy(y: Float32Array, x: Float32Array, begin: number, end: number, a: number): void;
+  /**
+   * LAMB's direction on [begin, end), step t ≥ 1: m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²;
+   * grad ← r = (m/(1−β₁ᵗ)) / (√(v/(1−β₂ᵗ)) + ε) + λθ. Overwrites the gradient with r; θ is not changed.
+   */
+  lambDirection(params: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, begin: number, end: number, hp: LambHyper): void;
 }
 
 /** The shape numbers of a convolution, its input (H, W, C), its k×k window, and its output (OH, OW). */
@@ -136,6 +153,16 @@ export interface AdamHyper {
   weightDecay: number;
   /** AdamW: weight decay applied to θ directly, not added to the gradient. */
   decoupled: boolean;
+  /** The step number t, from 1 (bias correction). */
+  step: number;
+}
+
+/** LAMB's direction: Adam's moments and bias correction, and weight decay λ in the direction. */
+export interface LambHyper {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
   /** The step number t, from 1 (bias correction). */
   step: number;
 }

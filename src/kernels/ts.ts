@@ -1,5 +1,5 @@
 import type { Activation, LossKind, OutputActivation } from '../model/spec.js';
-import type { AdamHyper, ConvGeometry, Kernels, SgdHyper } from './kernels.js';
+import type { AdamHyper, ConvGeometry, Kernels, LambHyper, SgdHyper } from './kernels.js';
 
 /**
  * The TypeScript kernels: the reference every faster implementation is tested against, and the fallback.
@@ -335,6 +335,34 @@ function emaUpdate(avg: Float32Array, x: Float32Array, begin: number, end: numbe
   for (let p = begin; p < end; p++) avg[p] = decay * avg[p] + (1 - decay) * x[p];
 }
 
+function sumSquares(x: Float32Array, begin: number, end: number): number {
+  let s = 0;
+  for (let p = begin; p < end; p++) s += x[p] * x[p]; // float32 × float32 is exact in float64
+  return s;
+}
+
+function scale(x: Float32Array, begin: number, end: number, factor: number): void {
+  for (let p = begin; p < end; p++) x[p] *= factor;
+}
+
+function axpy(y: Float32Array, x: Float32Array, begin: number, end: number, a: number): void {
+  for (let p = begin; p < end; p++) y[p] += a * x[p];
+}
+
+function lambDirection(params: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, begin: number, end: number, hp: LambHyper): void {
+  const { beta1, beta2, eps, weightDecay, step } = hp;
+  const c1 = 1 / (1 - beta1 ** step);
+  const c2 = 1 / (1 - beta2 ** step);
+  for (let p = begin; p < end; p++) {
+    const g = grad[p];
+    const mp = beta1 * m[p] + (1 - beta1) * g;
+    const vp = beta2 * v[p] + (1 - beta2) * g * g;
+    m[p] = mp;
+    v[p] = vp;
+    grad[p] = (mp * c1) / (Math.sqrt(vp * c2) + eps) + weightDecay * params[p];
+  }
+}
+
 function gemmABtRelu(C: Float32Array, A: Float32Array, B: Float32Array, bias: Float32Array | null, M: number, N: number, K: number): void {
   gemmABt(C, A, B, bias, M, N, K);
   activationForward(C, M * N, { kind: 'relu' });
@@ -366,4 +394,8 @@ export const tsKernels: Kernels = {
   addTo,
   adamStep,
   emaUpdate,
+  sumSquares,
+  scale,
+  axpy,
+  lambDirection,
 };

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { distPath } from '../dist-path.js';
 import { setFlagsFromString } from 'node:v8';
 import type { Activation, LossKind, OutputActivation } from '../model/spec.js';
+import { tsKernels } from './ts.js';
 import { batchNormScratchWords, type AdamHyper, type ConvGeometry, type Kernels, type SgdHyper } from './kernels.js';
 
 /**
@@ -364,6 +365,10 @@ function bind(instance: WebAssembly.Instance, memory: WebAssembly.Memory, name: 
       if (end <= begin) return;
       x.emaUpdate(ptr(avg, end, 'avg', 'emaUpdate'), ptr(v, end, 'x', 'emaUpdate'), begin, end, decay, 1 - decay);
     },
+    sumSquares: tsKernels.sumSquares, // TS reference
+    scale: tsKernels.scale, // TS reference
+    axpy: tsKernels.axpy, // TS reference
+    lambDirection: tsKernels.lambDirection, // TS reference
     exp(out, v, n) {
       dims('exp', n);
       x.exp(ptr(out, n, 'out', 'exp'), ptr(v, n, 'x', 'exp'), n);

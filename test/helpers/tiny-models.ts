@@ -25,7 +25,7 @@ export async function untrainedCheckpoint(dir: string, name: string, spec: Model
   const size = paramLayout(spec).size;
   const file = join(dir, name);
   await saveCheckpoint(file, {
-    spec, params: new Float32Array(size), ema: null, optimizer: { kind: 'sgd', velocity: new Float32Array(size), moment2: null },
+    spec, params: new Float32Array(size), ema: null, optimizer: { kind: 'sgd', state: { velocity: new Float32Array(size) } },
     options: { ...options, spec }, position: { epoch: 0, step: 0, lossSum: 0, samples: 0 }, rng: { kind: 'counter', seed: 1 },
     metrics: [], testAccuracy: null,
   });

@@ -91,14 +91,12 @@ const natural = (v: unknown): v is number => Number.isSafeInteger(v) && (v as nu
 const finiteOrNull = (v: unknown) => v === null || (typeof v === 'number' && Number.isFinite(v));
 
 /**
- * Throws BAD_CHECKPOINT, naming the file and the field, unless the record's tensors match their checksum
- * and are finite, and its spec, options, position, metrics and random-number state are ones a real run
- * could have saved. The tensors' sizes are checked by loadCheckpoint against the spec.
+ * Throws BAD_CHECKPOINT, naming the file and the field, unless the record's spec, options, position,
+ * metrics and random-number state are ones a real run could have saved. Called before anything of the
+ * record is used; the tensors are checked by verifyCheckpointTensors once loadCheckpoint has sized them.
  */
 export function validateCheckpointRecord(r: CheckedRecord, file: string): void {
   const damaged = (what: string) => badCheckpoint(file, `${what}; the file is damaged`);
-  verifyTensorChecksum(r, file);
-  checkTensorsFinite(r, file);
   checkSpec(r.spec, file);
 
   let epochs: number;
@@ -136,8 +134,18 @@ export function validateCheckpointRecord(r: CheckedRecord, file: string): void {
   if (r.rng !== undefined && !(isObject(r.rng) && r.rng.kind === 'counter' && Number.isSafeInteger(r.rng.seed))) {
     throw damaged(`holds an unknown random-number state (${canonical(r.rng).slice(0, 80)})`);
   }
+}
+
+/**
+ * Throws BAD_CHECKPOINT unless the record's tensors match their checksum (when it has one), every float
+ * of them is finite, and the optimiser state is of the optimiser the options name. Called once the
+ * tensors' sizes and the optimiser's state names have been checked.
+ */
+export function verifyCheckpointTensors(r: CheckedRecord, file: string): void {
+  verifyTensorChecksum(r, file);
+  checkTensorsFinite(r, file);
   if (isObject(r.optimizer) && isObject(r.options) && isObject(r.options.optimizer) && r.optimizer.kind !== r.options.optimizer.kind) {
-    throw damaged(`holds the state of optimiser ${canonical(r.optimizer.kind)} for a run of ${canonical(r.options.optimizer.kind)}`);
+    throw badCheckpoint(file, `holds the state of optimiser ${canonical(r.optimizer.kind)} for a run of ${canonical(r.options.optimizer.kind)}; the file is damaged`);
   }
 }
 

@@ -4,7 +4,7 @@ import { badCheckpoint } from './errors.js';
 import { paramLayout } from './model/layout.js';
 import { tempFileFor } from './out-guard.js';
 import { readRegularFile } from './files.js';
-import { tensorChecksum, validateCheckpointRecord } from './checkpoint-validate.js';
+import { tensorChecksum, validateCheckpointRecord, verifyCheckpointTensors } from './checkpoint-validate.js';
 import { sameSpec, type ModelSpec } from './model/spec.js';
 import { optimizerOf } from './optim/index.js';
 import { DEFAULT_OPTIONS, type OptimizerKind, type ResolvedTrainOptions, type RunOnlyKey } from './options.js';
@@ -169,7 +169,7 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   if (r.paramFloats !== layout.size) {
     throw badCheckpoint(file, `has ${r.paramFloats} parameters but its spec needs ${layout.size}; the file is damaged`);
   }
-  return {
+  const checkpoint: Checkpoint = {
     spec: r.spec,
     params: floatsOf(r.params, file, 'parameters', layout.size),
     ema: r.ema ? floatsOf(r.ema, file, 'averaged parameters', layout.size) : null,
@@ -180,6 +180,8 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
     metrics: r.metrics ?? [],
     testAccuracy: r.testAccuracy ?? null,
   };
+  verifyCheckpointTensors(r, file);
+  return checkpoint;
 }
 
 /** The optimiser's state tensors, each checked against the names its module declares. */

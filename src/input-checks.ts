@@ -18,7 +18,7 @@ const OPTION_TYPES: { [K in keyof Required<TrainOptions>]: OptionType } = {
   workers: 'number', epochs: 'number', batchSize: 'number', microBatch: 'number', lr: 'number', momentum: 'number',
   nesterov: 'boolean', weightDecay: 'number', schedule: 'string', lrStepEpochs: 'number', lrGamma: 'number',
   warmupEpochs: 'number', optimizer: 'string', beta1: 'number', beta2: 'number', adamEps: 'number',
-  labelSmoothing: 'number', ema: 'number', augment: 'string', preset: 'string', model: 'string', layers: 'layers',
+  labelSmoothing: 'number', ema: 'number', clipGradNorm: 'number', augment: 'string', preset: 'string', model: 'string', layers: 'layers',
   activation: 'string', outputActivation: 'string', loss: 'string', seed: 'number', valSize: 'number',
   trainSize: 'number', data: 'string', out: 'out', resume: 'string', force: 'boolean', keepBest: 'boolean', kernels: 'string',
 };

@@ -10,6 +10,7 @@ import { readIdxFile } from '../../src/data/idx.js';
 import { MnistDpError, type ErrorCode } from '../../src/errors.js';
 import { paramLayout } from '../../src/model/layout.js';
 import { Model } from '../../src/model/model.js';
+import { optimizerOf } from '../../src/optim/index.js';
 import { makeSpec, parseCnnSpec, type ModelSpec } from '../../src/model/spec.js';
 import { resolveOptions, unresolveOptions } from '../../src/options.js';
 import { below, INTERESTING_U32, mutateBytes, pick, pngCrc, type Random } from './mutate.js';
@@ -114,7 +115,7 @@ async function checkpointSeed(dir: string, name: string, spec: ModelSpec, optimi
   const params = Float32Array.from({ length: size }, (_, i) => Math.sin(i) * 0.1);
   const file = join(dir, name);
   await saveCheckpoint(file, {
-    spec, params, ema: null, optimizer: { kind: optimizer, velocity: new Float32Array(size), moment2: optimizer === 'sgd' ? null : new Float32Array(size) },
+    spec, params, ema: null, optimizer: { kind: optimizer, state: Object.fromEntries(optimizerOf(optimizer)!.state.map((name) => [name, new Float32Array(size)])) },
     options: { ...savedOptions(o), spec }, position: { epoch: 1, step: 2, lossSum: 3.5, samples: 256 }, rng: { kind: 'counter', seed: 1 },
     metrics: [{ epoch: 1, trainLoss: 0.5, valLoss: null, valAccuracy: null, samplesPerSecond: 1000, seconds: 1 }], testAccuracy: null,
   });

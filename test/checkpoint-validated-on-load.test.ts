@@ -94,3 +94,18 @@ describe('a damaged checkpoint is refused on load, naming the file', () => {
     expect(r.lines[0]).toMatch(new RegExp(`^mnist-dp: error: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: holds an invalid model`));
   });
 });
+
+describe('a resume point that does not fit the data', () => {
+  it('is refused before training: a step past the end of the epoch', async () => {
+    const { train } = await import('../src/api.js');
+    const out = join(work(), 'short.ckpt');
+    await train({ epochs: 2, trainSize: 200, valSize: 0, batchSize: 50, layers: '784-8-10', workers: 1, out, seed: 3 }, { signal: AbortSignal.abort() });
+    const r = unpack(await readFile(out)) as Rec;
+    r.position = { epoch: 0, step: 9, lossSum: 1, samples: 450 };
+    delete r.checksum;
+    await writeFile(out, pack(r));
+    const err = await train({ resume: out, workers: 1 }).then(() => expect.fail('resumed'), (e: unknown) => e);
+    expect(err).toMatchObject({ code: 'BAD_CHECKPOINT' });
+    expect((err as Error).message).toBe(`${out}: says step 10 of an epoch of 4 steps; the file is damaged, or --data is not the run's data set`);
+  });
+});

@@ -4,7 +4,7 @@ import { serialize } from 'node:v8';
 import { Piscina } from 'piscina';
 import { bestCheckpointFile, saveCheckpoint, savedOptions, type Checkpoint, type EpochMetrics } from '../checkpoint.js';
 import { defaultMnistDir, loadIdxDataset, type IdxDataset } from '../data/dataset.js';
-import { badOption, MnistDpError } from '../errors.js';
+import { badCheckpoint, badOption, MnistDpError } from '../errors.js';
 import type { BestEpoch, DoneEvent, TrainEvent } from '../events.js';
 import { augmentScratchFloats } from '../data/augment.js';
 import { initParams } from '../model/init.js';
@@ -177,6 +177,9 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
   };
 
   const stepsPerEpoch = Math.ceil(trainCount / o.batchSize);
+  if (resumed && resumed.position.step >= stepsPerEpoch) {
+    throw badCheckpoint(o.resume ?? 'the checkpoint', `says step ${resumed.position.step + 1} of an epoch of ${stepsPerEpoch} steps; the file is damaged, or --data is not the run's data set`);
+  }
   const schedule: ScheduleOptions = { lr: o.lr, schedule: o.schedule, epochs: o.epochs, lrStepEpochs: o.lrStepEpochs, lrGamma: o.lrGamma, warmupEpochs: o.warmupEpochs };
   const spinMicros = o.workers <= availableParallelism() ? 200 : 0;
   const metrics: EpochMetrics[] = resumed ? [...resumed.metrics] : [];

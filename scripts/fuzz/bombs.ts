@@ -7,6 +7,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createDeflate, createGzip } from 'node:zlib';
 import { pack } from 'msgpackr';
+import { savedOptions } from '../../src/checkpoint.js';
+import { paramLayout } from '../../src/model/layout.js';
+import { resolveOptions } from '../../src/options.js';
 import { readInChild } from './fuzz.js';
 import { pngCrc } from './mutate.js';
 import type { Outcome } from './targets.js';
@@ -82,9 +85,11 @@ async function makeBombs(dir: string, zeros: number): Promise<[string, string, s
   await writeFile(f('bin.ckpt'), Buffer.concat([header([0xc6, 0xff, 0xff, 0xff, 0xff]), Buffer.alloc(16)]));
   await writeFile(f('map.ckpt'), Buffer.concat([header([0xdf, 0xff, 0xff, 0xff, 0xff]), Buffer.alloc(16)]));
   await writeFile(f('array.ckpt'), Buffer.concat([header([0xdd, 0xff, 0xff, 0xff, 0xff]), Buffer.alloc(16)]));
+  const wide = resolveOptions({ layers: [16777216, 16777216, 10], workers: 1 });
   await writeFile(f('wide.ckpt'), pack({
-    magic: 'mnist-dp checkpoint', version: 3, spec: { kind: 'mlp', layers: [16777216, 16777216, 10], activation: { kind: 'relu' }, output: { kind: 'softmax' }, loss: 'cross-entropy' },
-    paramFloats: 281475111288842, params: new Uint8Array(8), optimizer: { kind: 'sgd', velocity: new Uint8Array(8) }, options: {}, position: { epoch: 0, step: 0, lossSum: 0, samples: 0 },
+    magic: 'mnist-dp checkpoint', version: 4, spec: wide.spec, paramFloats: paramLayout(wide.spec).size, params: new Uint8Array(8),
+    optimizer: { kind: 'sgd', state: { velocity: new Uint8Array(8) } }, options: { ...savedOptions(wide), spec: wide.spec },
+    position: { epoch: 0, step: 0, lossSum: 0, samples: 0 }, rng: { kind: 'counter', seed: 1 }, metrics: [], testAccuracy: null,
   }));
   bombs.push(['checkpoint', 'checkpoint: msgpack declaring a 4 GB byte string', f('bin.ckpt')], ['checkpoint', 'checkpoint: msgpack declaring a map of 2³²−1 entries', f('map.ckpt')],
     ['checkpoint', 'checkpoint: msgpack declaring an array of 2³²−1 items', f('array.ckpt')], ['checkpoint', 'checkpoint: a spec of 2.8·10¹⁴ parameters, 8 bytes of them', f('wide.ckpt')]);

@@ -9,18 +9,12 @@ import { runTraining, type TrainResult } from './engine/trainer.js';
 import { describeSpec } from './model/spec.js';
 import { checkTrainCallbacks, checkTrainOptions } from './input-checks.js';
 import { claimOut } from './out-guard.js';
-import { kebab, MODEL_OPTION_KEYS, resolveOptions, unresolveOptions, type ResolvedTrainOptions, type TrainOptions } from './options.js';
+import { kebab, MODEL_OPTION_KEYS, RESUMABLE_FLAGS, RESUMABLE_KEYS, resolveOptions, unresolveOptions, type ResolvedTrainOptions, type TrainOptions } from './options.js';
 
 /**
  * The library's front door: `train(options)` runs a training to its end; `Trainer` is the same as an
  * object (run, abort), which `spawnTrainer` hosts in a worker thread of its own behind comlink.
  */
-
-/** Options that may differ from the checkpoint's when resuming; everything else must match or be left out. */
-const RESUMABLE_OVERRIDES = new Set<keyof TrainOptions>(['epochs', 'workers', 'out', 'data', 'kernels', 'resume', 'keepBest', 'force']);
-
-/** Those as flags, for messages and help: `--epochs, --workers, …, --keep-best`. */
-export const RESUMABLE_FLAGS = [...RESUMABLE_OVERRIDES].filter((k) => k !== 'resume').map((k) => `--${kebab(k)}`).join(', ');
 
 /**
  * Resolves options and, with `resume`, loads the checkpoint: the run continues with the checkpoint's own
@@ -44,7 +38,7 @@ export async function prepareRun(options: TrainOptions): Promise<{ options: Reso
   const mergedGiven = unresolveOptions(merged);
   assertSameArchitecture(file, c.spec, merged.spec, describeSpec);
   for (const key of Object.keys(given) as (keyof TrainOptions)[]) {
-    if (RESUMABLE_OVERRIDES.has(key) || (MODEL_OPTION_KEYS as readonly string[]).includes(key)) continue; // the network: compared as a whole above
+    if (RESUMABLE_KEYS.includes(key) || (MODEL_OPTION_KEYS as readonly string[]).includes(key)) continue; // the network: compared as a whole above
     const was = (saved as Record<string, unknown>)[key];
     const now = (mergedGiven as Record<string, unknown>)[key];
     if (JSON.stringify(was) !== JSON.stringify(now)) {
@@ -103,9 +97,16 @@ export class Trainer {
 
   constructor(private readonly options: TrainOptions = {}) {}
 
-  /** Trains; `onEvent` receives progress (through comlink, pass it wrapped in `proxy(...)`). */
-  run(onEvent?: (e: TrainEvent) => void): Promise<TrainResult> {
-    return train(this.options, { onEvent, signal: this.controller.signal });
+  /**
+   * Trains; `onEvent` receives progress (through comlink, pass it wrapped in `proxy(...)`). Resolves only
+   * after the last event has been taken: through comlink, events travel on the proxy's own port, and the
+   * result would otherwise overtake the `done` event.
+   */
+  async run(onEvent?: (e: TrainEvent) => unknown): Promise<TrainResult> {
+    let delivered: unknown;
+    const result = await train(this.options, { onEvent: onEvent && ((e) => void (delivered = onEvent(e))), signal: this.controller.signal });
+    await delivered; // a comlink proxy's call returns a promise of the callee's return; events on one port arrive in order
+    return result;
   }
 
   /** Stops after the current step; `run` then saves a checkpoint and resolves with `aborted: true`. */

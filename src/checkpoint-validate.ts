@@ -19,6 +19,7 @@ import { resolveOptions, unresolveOptions } from './options.js';
 /** The fields of a checkpoint record that are checked here (see checkpoint.ts for the whole record). */
 export interface CheckedRecord {
   spec: unknown;
+  layout?: unknown;
   options: unknown;
   position: unknown;
   metrics?: unknown;
@@ -109,6 +110,12 @@ export function validateCheckpointRecord(r: CheckedRecord, file: string): void {
     batchSize = resolved.batchSize;
   } catch (err) {
     throw badCheckpoint(file, `holds invalid training options (${(err as Error).message}); the file is damaged`);
+  }
+
+  // The stored layout is compared with the compiled network's by loadCheckpoint (checkLayout); here only its form.
+  const tensorOk = (t: unknown) => isObject(t) && typeof t.name === 'string' && Array.isArray(t.shape) && t.shape.every(natural) && natural(t.offset) && natural(t.size);
+  if (r.layout !== undefined && !(Array.isArray(r.layout) && r.layout.every(tensorOk))) {
+    throw damaged(`holds an invalid parameter layout (${canonical(r.layout).slice(0, 120)})`);
   }
 
   const p = r.position;

@@ -1,13 +1,16 @@
 import { open, rename, rm } from 'node:fs/promises';
 import { pack, unpack } from 'msgpackr';
+import { ASSUMED_MNIST, type DataSetRecord } from './data/provenance.js';
 import { badCheckpoint } from './errors.js';
-import { paramLayout } from './model/layout.js';
-import { tempFileFor } from './out-guard.js';
-import { readRegularFile } from './files.js';
+import type { EpochMetrics } from './events.js';
 import { tensorChecksum, validateCheckpointRecord, verifyCheckpointTensors } from './checkpoint-validate.js';
+import { readRegularFile } from './files.js';
+import { paramLayout, type ParamLayout } from './model/layout.js';
+import { Model } from './model/model.js';
+import { tempFileFor } from './out-guard.js';
 import { sameSpec, type ModelSpec } from './model/spec.js';
 import { optimizerOf } from './optim/index.js';
-import { DEFAULT_OPTIONS, type OptimizerKind, type ResolvedTrainOptions, type RunOnlyKey } from './options.js';
+import { DEFAULT_OPTIONS, RUN_ONLY_KEYS, type OptimizerKind, type ResolvedTrainOptions, type RunOnlyKey } from './options.js';
 
 /**
  * A checkpoint is one msgpackr record. Float arrays are stored as their little-endian bytes (msgpack bin),
@@ -19,30 +22,23 @@ export const CHECKPOINT_MAGIC = 'mnist-dp checkpoint';
 /**
  * 2: the first dense layer's weight stored input-major (dense1.wT). 3: CNN specs, the optimiser as an
  * object (Adam's second moment), the weights' moving average. 4: the optimiser's state by the names its
- * module declares (src/optim/), `--clip-grad-norm`. Versions 2 and 3 still load (see migrateOptimizer).
+ * module declares (src/optim/), `--clip-grad-norm`, and the data set it was trained on (DataSetRecord).
+ * Version 2 and 3 files still load (as trained on MNIST; version 2 as SGD runs; see migrateOptimizer).
  */
 export const CHECKPOINT_VERSION = 4;
+const READABLE_VERSIONS = [2, 3, 4];
 
 /** The largest checkpoint loadCheckpoint reads (4 GiB: weights, average and optimiser state of a network that fills the shared memory). */
 const MAX_CHECKPOINT_BYTES = 2 ** 32;
 
-/** Metrics of one finished epoch. */
-export interface EpochMetrics {
-  epoch: number;
-  trainLoss: number;
-  valLoss: number | null;
-  valAccuracy: number | null;
-  samplesPerSecond: number;
-  seconds: number;
-}
+export type { EpochMetrics } from './events.js';
 
 /** The training options a checkpoint keeps (everything but where files go and how many threads ran). */
 export type SavedOptions = Omit<ResolvedTrainOptions, RunOnlyKey>;
 
 /** The options a checkpoint of a run with options `o` keeps. */
 export function savedOptions(o: ResolvedTrainOptions): SavedOptions {
-  const { workers: _w, out: _o, resume: _r, data: _d, force: _f, ...saved } = o;
-  return saved;
+  return Object.fromEntries(Object.entries(o).filter(([key]) => !(RUN_ONLY_KEYS as readonly string[]).includes(key))) as SavedOptions;
 }
 
 /** Where `--keep-best` keeps the best validation epoch's model: `run.ckpt` → `run.best.ckpt`. */
@@ -79,6 +75,11 @@ export interface Checkpoint {
   rng: { kind: 'counter'; seed: number };
   metrics: EpochMetrics[];
   testAccuracy: number | null;
+  /**
+   * The data set the model was trained on (training records it). Loading a file from before version 4,
+   * which recorded none, gives ASSUMED_MNIST; null: saved without a record (by a library call).
+   */
+  data?: DataSetRecord | null;
 }
 
 interface Record {
@@ -96,6 +97,7 @@ interface Record {
   rng: { kind: 'counter'; seed: number };
   metrics: EpochMetrics[];
   testAccuracy: number | null;
+  data?: DataSetRecord | null;
   /** tensorChecksum of the record (absent in files written before it existed). */
   checksum?: string;
 }
@@ -129,6 +131,7 @@ export async function saveCheckpoint(file: string, c: Checkpoint): Promise<void>
     rng: c.rng,
     metrics: c.metrics,
     testAccuracy: c.testAccuracy,
+    data: c.data ?? null,
   };
   record.checksum = tensorChecksum(record);
   const tmp = tempFileFor(file);
@@ -159,16 +162,17 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   if (r === null || typeof r !== 'object' || r.magic !== CHECKPOINT_MAGIC) {
     throw badCheckpoint(file, 'is not a mnist-dp checkpoint (no magic)');
   }
+  if (!READABLE_VERSIONS.includes(r.version)) {
+    throw badCheckpoint(file, `has format version ${r.version}; this mnist-dp reads versions ${READABLE_VERSIONS.slice(0, -1).join(', ')} and ${CHECKPOINT_VERSION}`);
+  }
   if (r.version === 2) migrateFromVersion2(r);
   if (r.version === 2 || r.version === 3) migrateOptimizer(r as unknown as OldRecord);
-  else if (r.version !== CHECKPOINT_VERSION) {
-    throw badCheckpoint(file, `has format version ${r.version}; this mnist-dp reads versions 2 to ${CHECKPOINT_VERSION}`);
-  }
   validateCheckpointRecord(r, file);
   const layout = paramLayout(r.spec);
   if (r.paramFloats !== layout.size) {
     throw badCheckpoint(file, `has ${r.paramFloats} parameters but its spec needs ${layout.size}; the file is damaged`);
   }
+  checkLayout(file, r.layout, layout);
   const checkpoint: Checkpoint = {
     spec: r.spec,
     params: floatsOf(r.params, file, 'parameters', layout.size),
@@ -179,6 +183,7 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
     rng: r.rng,
     metrics: r.metrics ?? [],
     testAccuracy: r.testAccuracy ?? null,
+    data: r.version < 4 ? { ...ASSUMED_MNIST } : r.data ?? null,
   };
   verifyCheckpointTensors(r, file);
   return checkpoint;
@@ -207,6 +212,26 @@ function migrateOptimizer(r: OldRecord): void {
   r.options = { ...r.options, clipGradNorm: r.options?.clipGradNorm ?? 0 };
 }
 
+/**
+ * Throws, naming the first difference, unless the parameter layout stored in the file (names, shapes,
+ * offsets) is the one its network compiles to here: the weights would otherwise be read into the wrong
+ * tensors without a word (a file written by a version of mnist-dp that lays out the network differently).
+ */
+function checkLayout(file: string, stored: Record['layout'] | undefined, layout: ParamLayout): void {
+  if (!Array.isArray(stored)) throw badCheckpoint(file, 'has no parameter layout; the file is damaged');
+  const show = (t: { name: string; shape: number[]; offset: number }) => `${t.name} (${t.shape.join('×')}) at offset ${t.offset}`;
+  const n = Math.max(stored.length, layout.tensors.length);
+  for (let i = 0; i < n; i++) {
+    const s = stored[i];
+    const t = layout.tensors[i];
+    const same = s && t && s.name === t.name && s.offset === t.offset && Array.isArray(s.shape) && s.shape.join() === t.shape.join();
+    if (same) continue;
+    const saved = s ? show(s) : 'nothing';
+    const wanted = t ? show(t) : 'nothing';
+    throw badCheckpoint(file, `its parameter layout does not match its network: tensor ${i + 1} is ${saved} in the file, but ${wanted} in the network; the file was written by another version of mnist-dp, or is damaged`);
+  }
+}
+
 /** A version 2 record (SGD only, options flat) in today's shape. */
 function migrateFromVersion2(r: Record): void {
   const o = r.options as unknown as { momentum: number; nesterov: boolean; weightDecay: number };
@@ -226,4 +251,13 @@ export function assertSameArchitecture(file: string, saved: ModelSpec, wanted: M
   if (!sameSpec(saved, wanted)) {
     throw badCheckpoint(file, `holds a different architecture (${describe(saved)}) from the one asked for (${describe(wanted)}); drop the model flags to resume it as saved`);
   }
+}
+
+/**
+ * Loads a checkpoint written by `train` as a Model (its weights: the moving average when the run kept
+ * one). It lives here, not in model/, so that the model folder does not depend on the checkpoint format.
+ */
+export async function loadModel(file: string): Promise<Model> {
+  const c = await loadCheckpoint(file);
+  return new Model(c.spec, c.ema ?? c.params, { metrics: c.metrics, testAccuracy: c.testAccuracy, epochsTrained: c.position.epoch, data: c.data ?? null });
 }

@@ -1,4 +1,12 @@
-import type { EpochMetrics } from './checkpoint.js';
+/** Metrics of one finished epoch (a checkpoint keeps one per epoch trained). */
+export interface EpochMetrics {
+  epoch: number;
+  trainLoss: number;
+  valLoss: number | null;
+  valAccuracy: number | null;
+  samplesPerSecond: number;
+  seconds: number;
+}
 
 /** Progress of a training run, as the library's callback, the CLI's progress and `--json` lines see it. */
 export type TrainEvent = StartEvent | StepEvent | EpochEvent | DoneEvent;

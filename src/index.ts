@@ -4,17 +4,18 @@
  */
 export { train, Trainer, spawnTrainer, terminateTrainer, prepareRun, type TrainCallbacks } from './api.js';
 export type { TrainResult } from './engine/trainer.js';
-export { loadModel, Model, shippedModelFile, type Pixels, type PredictOptions } from './model/model.js';
-export { readInkPng, toDigitImage, MNIST_SHAPE, type InkImage, type DigitShape } from './data/digit-image.js';
+export { Model, shippedModelFile, type ModelInfo, type Pixels, type PredictOptions } from './model/model.js';
+export { readInkPng, toDigitImage, toResizedImage, MNIST_SHAPE, type InkImage, type DigitShape } from './data/digit-image.js';
+export { dataSetRecord, describeDataSet, MNIST_SHA256, type DataSetRecord } from './data/provenance.js';
 export { predictEnsemble } from './model/ensemble.js';
 export { TTA_VIEWS, type TtaView } from './model/tta.js';
 export { DEFAULT_OPTIONS, resolveOptions, learningRate, type TrainOptions, type ResolvedTrainOptions, type ScheduleKind } from './options.js';
 export { OPTIMIZERS, OPTIMIZER_NAMES, type Optimizer, type OptimizerKind, type OptimizerOptions } from './optim/index.js';
-export type { TrainEvent, StartEvent, StepEvent, EpochEvent, DoneEvent, BestEpoch } from './events.js';
-export { bestCheckpointFile, loadCheckpoint, saveCheckpoint, type Checkpoint, type EpochMetrics } from './checkpoint.js';
+export type { TrainEvent, StartEvent, StepEvent, EpochEvent, DoneEvent, BestEpoch, EpochMetrics } from './events.js';
+export { bestCheckpointFile, loadCheckpoint, loadModel, saveCheckpoint, type Checkpoint } from './checkpoint.js';
 export { loadIdxDataset, defaultMnistDir, type Dataset, type IdxDataset } from './data/dataset.js';
 export { readIdxFile, parseIdx, type IdxArray } from './data/idx.js';
-export { describeSpec, type MlpSpec, type Activation, type OutputActivation, type LossKind } from './model/spec.js';
+export { describeSpec, type MlpSpec, type CnnSpec, type LayerSpec, type ModelSpec, type Activation, type OutputActivation, type LossKind } from './model/spec.js';
 export { MnistDpError, type ErrorCode } from './errors.js';
 export { describeMachine } from './machine.js';
 export { tsKernels, type Kernels } from './kernels/index.js';

@@ -1,4 +1,4 @@
-import { badOption } from './errors.js';
+import { badOption, shown } from './errors.js';
 import type { TrainOptions } from './options.js';
 
 /**
@@ -39,15 +39,6 @@ function fits(type: OptionType, v: unknown): boolean {
     case 'layers': return typeof v === 'string' || (Array.isArray(v) && v.every((s) => typeof s === 'number'));
     case 'out': return typeof v === 'string' || v === null;
   }
-}
-
-/** A value as a caller would write it: `'false'`, `7`, `null`, `an object`. */
-export function shown(v: unknown): string {
-  if (typeof v === 'string') return `'${v}'`;
-  if (typeof v === 'function') return 'a function';
-  if (Array.isArray(v)) return `[${v.map(shown).join(', ')}]`;
-  if (typeof v === 'object' && v !== null) return `an object (${v.constructor?.name ?? 'Object'})`;
-  return String(v);
 }
 
 /** The edit distance of two short words, for "did you mean". */
@@ -95,28 +86,3 @@ export function checkTrainCallbacks(callbacks: unknown): void {
   }
 }
 
-/**
- * How predict reads pixels: the factor that maps them to [0, 1] (1/255 for bytes, 1 for floats). Refuses
- * what it would read wrongly: other typed arrays (an Int32Array of 0-255 values is not 0-1 floats),
- * arrays of numbers above 1 (0-255 values in a plain array), and NaN or infinite pixels.
- */
-export function pixelScale(pixels: unknown): number {
-  if (pixels instanceof Uint8Array || pixels instanceof Uint8ClampedArray) return 1 / 255;
-  const bytesHint = 'pass a Uint8Array of 0-255 values, or a Float32Array or array of 0-1 values';
-  if (ArrayBuffer.isView(pixels) && !(pixels instanceof Float32Array || pixels instanceof Float64Array)) {
-    throw badOption(`predict: cannot read pixels from a ${pixels.constructor.name}; ${bytesHint}`);
-  }
-  if (!(pixels instanceof Float32Array || pixels instanceof Float64Array || Array.isArray(pixels))) {
-    throw badOption(`predict: pixels must be a Uint8Array, Float32Array, Float64Array or array of numbers, got ${shown(pixels)}`);
-  }
-  const values = pixels as ArrayLike<number>;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw badOption(`predict: pixel ${i} is ${shown(v)}; every pixel must be a finite number`);
-    if (v < 0 || v > 1) {
-      const hint = v > 1 && v <= 255 ? ': 0-255 values must come as a Uint8Array (Uint8Array.from(pixels)), or be divided by 255' : '';
-      throw badOption(`predict: pixel ${i} is ${v}, outside 0-1${hint}`);
-    }
-  }
-  return 1;
-}

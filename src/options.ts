@@ -127,8 +127,6 @@ export interface ResolvedTrainOptions {
   kernels: KernelName;
 }
 
-/** Options about where and how a run executes: checkpoints do not keep them, and a resumed run may change them. */
-export type RunOnlyKey = 'workers' | 'out' | 'resume' | 'data' | 'force';
 
 /** The defaults: `npm start` trains exactly this. */
 export const DEFAULT_OPTIONS = {
@@ -170,11 +168,77 @@ export const PRESETS: Record<string, TrainOptions> = {
   },
 };
 
-/** Options that define the network; a checkpoint can only be resumed with the same ones. */
-export const MODEL_OPTION_KEYS = ['model', 'layers', 'activation', 'outputActivation', 'loss'] as const;
-
 /** The CLI flag of an option: `labelSmoothing` → `label-smoothing`. */
 export const kebab = (s: string): string => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/**
+ * What an option is to a checkpoint and to `--resume` (one row per option; the key sets below derive from it):
+ * - `model`: defines the network; a checkpoint stores it as the spec, and a resumed run compares the
+ *   network as a whole (another one is refused as another architecture);
+ * - `recipe`: how the network is trained; saved, and a resumed run must keep it;
+ * - `resumable`: saved, and a resumed run may change it (train longer, other kernels);
+ * - `run`: where and how a run executes (threads, files); not saved, and a resumed run may change it.
+ */
+export type OptionRole = 'model' | 'recipe' | 'resumable' | 'run';
+
+export const OPTION_ROLES = {
+  preset: 'recipe', // a shorthand for recipe options; the checkpoint keeps what it expanded to
+  model: 'model',
+  layers: 'model',
+  activation: 'model',
+  outputActivation: 'model',
+  loss: 'model',
+  epochs: 'resumable',
+  batchSize: 'recipe',
+  microBatch: 'recipe',
+  lr: 'recipe',
+  momentum: 'recipe',
+  nesterov: 'recipe',
+  weightDecay: 'recipe',
+  schedule: 'recipe',
+  lrStepEpochs: 'recipe',
+  lrGamma: 'recipe',
+  warmupEpochs: 'recipe',
+  optimizer: 'recipe',
+  beta1: 'recipe',
+  beta2: 'recipe',
+  adamEps: 'recipe',
+  clipGradNorm: 'recipe',
+  labelSmoothing: 'recipe',
+  ema: 'recipe',
+  augment: 'recipe',
+  seed: 'recipe',
+  valSize: 'recipe',
+  trainSize: 'recipe',
+  workers: 'run',
+  out: 'run',
+  data: 'run',
+  kernels: 'resumable',
+  resume: 'run',
+  force: 'run',
+  keepBest: 'resumable',
+} as const satisfies { [K in keyof Required<TrainOptions>]: OptionRole };
+
+type KeysWithRole<R extends OptionRole> = { [K in keyof typeof OPTION_ROLES]: (typeof OPTION_ROLES)[K] extends R ? K : never }[keyof typeof OPTION_ROLES];
+const keysWithRole = <R extends OptionRole>(...roles: R[]) =>
+  (Object.keys(OPTION_ROLES) as (keyof typeof OPTION_ROLES)[]).filter((k) => (roles as OptionRole[]).includes(OPTION_ROLES[k])) as KeysWithRole<R>[];
+
+/** Options about where and how a run executes: checkpoints do not keep them, and a resumed run may change them. */
+export type RunOnlyKey = KeysWithRole<'run'>;
+export const RUN_ONLY_KEYS: readonly RunOnlyKey[] = keysWithRole('run');
+
+/** Options that define the network; a checkpoint can only be resumed with the same ones. */
+export const MODEL_OPTION_KEYS: readonly KeysWithRole<'model'>[] = keysWithRole('model');
+
+/** Options that may differ from the checkpoint's when resuming; everything else must match or be left out. */
+export const RESUMABLE_KEYS: readonly (keyof TrainOptions)[] = keysWithRole('resumable', 'run');
+
+/** The options a resumed run may change, as flags for messages and help: `--epochs, --data, …, --kernels`. */
+export const RESUMABLE_FLAGS = RESUMABLE_KEYS.filter((k) => k !== 'resume').map((k) => `--${kebab(k)}`).join(', ');
+
+/** The MLP's network flags, for messages: `--layers, --activation, --output-activation or --loss`. */
+const MLP_FLAGS = MODEL_OPTION_KEYS.filter((k) => k !== 'model').map((k) => `--${kebab(k)}`);
+
 
 function integer(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (!Number.isInteger(value) || value < min || value > max) {
@@ -210,8 +274,8 @@ export function resolveOptions(given: TrainOptions = {}): ResolvedTrainOptions {
     throw badOption(`--layers must list at least two positive sizes, got ${JSON.stringify(o.layers)}`);
   }
   const loss = parseLoss(o.loss ?? d.loss);
-  if (o.model !== undefined && (o.layers !== undefined || o.activation !== undefined || o.outputActivation !== undefined || o.loss !== undefined)) {
-    throw badOption('--model (a convolutional network) cannot be combined with --layers, --activation, --output-activation or --loss (MLP flags); use one or the other');
+  if (o.model !== undefined && MODEL_OPTION_KEYS.some((k) => k !== 'model' && o[k] !== undefined)) {
+    throw badOption(`--model (a convolutional network) cannot be combined with ${MLP_FLAGS.slice(0, -1).join(', ')} or ${MLP_FLAGS.at(-1)} (MLP flags); use one or the other`);
   }
   const spec: ModelSpec = o.model !== undefined ? parseCnnSpec(o.model) : makeSpec(layers, parseActivation(o.activation ?? d.activation), loss,
     o.outputActivation === undefined ? undefined : parseOutputActivation(o.outputActivation));

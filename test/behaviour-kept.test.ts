@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { train } from '../src/api.js';
 import { defaultMnistDir, loadIdxDataset } from '../src/data/dataset.js';
-import { loadModel } from '../src/model/model.js';
+import { loadModel } from '../src/checkpoint.js';
 import type { TrainOptions } from '../src/options.js';
 
 // Digests recorded on 2026-12-01 from the code before the redesign of issue 11 ("One home per layer,

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultMnistDir, loadIdxDataset } from '../src/data/dataset.js';
 import { predictEnsemble } from '../src/model/ensemble.js';
-import { loadModel, mostProbable } from '../src/model/model.js';
+import { loadModel } from '../src/checkpoint.js';
+import { mostProbable } from '../src/model/model.js';
 import { makeSpec, parseCnnSpec } from '../src/model/spec.js';
 import { cliTempDir, runCli } from './helpers/cli.js';
 import { trainTinyMlp, untrainedCheckpoint } from './helpers/tiny-models.js';

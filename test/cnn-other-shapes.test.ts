@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { train } from '../src/api.js';
-import { loadModel } from '../src/model/model.js';
+import { loadModel } from '../src/checkpoint.js';
 import { defaultMnistDir, loadIdxDataset, type Dataset } from '../src/data/dataset.js';
 import { MnistDpError } from '../src/errors.js';
 import { idxBytes } from './helpers/idx.js';

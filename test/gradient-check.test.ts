@@ -123,6 +123,17 @@ describe('backpropagation matches finite differences', () => {
     ['two convolutions with pooling between', 'c2k3p1-relu-mp2-c3k2-relu-fc3', 6, 6, 1, 5],
     ['batch norm after a convolution and after a dense layer', 'c3k3-bn-relu-fc5-bn-relu-fc3', 5, 5, 2, 27],
     ['dropout (a fixed mask: keyed by seed, epoch and sample)', 'c2k3-relu-fc6-relu-do0.5-fc3', 5, 5, 1, 6],
+    ['average pooling 2 after a padded convolution', 'c3k3p1-ap2-fc4', 6, 6, 2, 5],
+    ['average pooling 3 over an input it does not divide (7×7), after batch norm and ReLU', 'c2k2-bn-relu-ap3-fc3', 8, 8, 1, 5],
+    ['global average pooling before the classifier', 'c3k3-bn-gap-fc3', 5, 5, 2, 5],
+    ['residual blocks with batch norm inside, an identity and a projection shortcut (1×1 conv stride 2 and bn), then gap',
+      'c3k3p1-bn-res(c3k3p1-bn-c3k3p1-bn)-res(c4k3s2p1-bn-c4k3p1-bn)-gap-fc3', 6, 6, 1, 5],
+    // Deeper ReLU nets put some pre-activation within EPS of 0 for every seed tried (at EPS = 1e-4 they
+    // agree to float32 noise): the sigmoid stands in for it, smooth, through the same paths (an
+    // activation inside the branch and one on the sum), and a small ReLU block is checked on its own.
+    ['residual blocks with activations inside and on the sum, a projection without batch norm (channels change, size kept)',
+      'c3k3p1-sigmoid-res(c3k3p1-sigmoid-c3k3p1)-sigmoid-res(c4k3p1)-sigmoid-fc3', 5, 5, 1, 5],
+    ['a residual block followed by ReLU', 'c3k3p1-res(c3k3p1)-relu-fc3', 4, 4, 1, 9],
   ];
   it.each(cnnCases)('%s', (_name, layers, H, W, C, seed) => {
     const { spec, params, x, y, M } = setupCnn(layers, H, W, C, seed);

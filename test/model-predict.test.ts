@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { train } from '../src/api.js';
 import { defaultMnistDir, loadIdxDataset, type IdxDataset } from '../src/data/dataset.js';
-import { loadModel, type Model } from '../src/model/model.js';
+import { loadModel } from '../src/checkpoint.js';
+import { type Model } from '../src/model/model.js';
 
 let model: Model;
 let data: IdxDataset;

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { defaultMnistDir, loadIdxDataset } from '../src/data/dataset.js';
 import { MnistDpError, predictEnsemble, type PredictOptions } from '../src/index.js';
-import { loadModel, Model } from '../src/model/model.js';
+import { loadModel } from '../src/checkpoint.js';
+import { Model } from '../src/model/model.js';
 import { makeSpec, parseCnnSpec } from '../src/model/spec.js';
 import { randomModel, trainTinyMlp } from './helpers/tiny-models.js';
 

@@ -6,7 +6,8 @@ import { PNG } from 'pngjs';
 import { defaultMnistDir, loadIdxDataset, type Dataset } from '../src/data/dataset.js';
 import { inkFromLight, readInkPng, resampleArea, toDigitImage } from '../src/data/digit-image.js';
 import { MnistDpError } from '../src/errors.js';
-import { loadModel, shippedModelFile } from '../src/model/model.js';
+import { loadModel } from '../src/checkpoint.js';
+import { shippedModelFile } from '../src/model/model.js';
 import { runCli } from './helpers/cli.js';
 
 /**

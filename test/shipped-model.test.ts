@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { loadCheckpoint } from '../src/checkpoint.js';
+import { loadCheckpoint, loadModel } from '../src/checkpoint.js';
 import { defaultMnistDir, loadIdxDataset } from '../src/data/dataset.js';
-import { loadModel } from '../src/model/model.js';
 import { MODEL_PRESETS } from '../src/model/spec.js';
 import { runCli } from './helpers/cli.js';
 

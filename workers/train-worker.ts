@@ -16,12 +16,13 @@ const shared = sharedViews(buffer, init.plan);
 // Each worker thread takes the next free scratch slot; piscina never starts more threads than slots.
 const slot = Atomics.add(shared.control, Control.nextScratch, 1);
 if (slot >= init.plan.scratch.length) throw new Error(`worker scratch slot ${slot} out of range (${init.plan.scratch.length} planned)`);
+const net = compileNet(init.spec);
 const ctx: StepContext = {
   k: createKernels(init.kernels, init.memory),
-  net: compileNet(init.spec),
+  net,
   plan: init.plan,
   shared,
-  scratch: scratchViews(buffer, init.plan.scratch[slot]),
+  scratch: scratchViews(buffer, init.plan.scratch[slot], net),
 };
 
 // A promise rejected and never handled during a task would go unnoticed: piscina's worker waits on

@@ -37,11 +37,11 @@ if (seedText === '--file') {
 
 const seeds = await target.seeds(dir);
 for (let i = Number(fromText); i < Number(toText); i++) {
+  const file = join(dir, `case-${i}.${target.extension}`);
+  await send({ type: 'start', index: i, file }); // before the mutation too: a fuzzer that fails is blamed on its case, not hidden
   const r = caseRandom(seed, i);
   const bytes = target.mutate(seeds[below(r, seeds.length)], r);
-  const file = join(dir, `case-${i}.${target.extension}`);
   await writeFile(file, bytes);
-  await send({ type: 'start', index: i, file });
   const { outcome, message } = await run(file, bytes);
   await send({ type: 'done', index: i, outcome, message });
   if (outcome === 'accepted' || outcome === 'refused') await rm(file, { force: true });

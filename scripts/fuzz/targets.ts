@@ -150,7 +150,7 @@ const checkpointTarget: Target = {
         const bytes = o as Uint8Array;
         new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setFloat32(4 * below(r, bytes.length >> 2), pick(r, [Number.NaN, Number.POSITIVE_INFINITY, 1e38]), true);
       } else {
-        setPath(rec, path, pick(r, ODD_VALUES));
+        setPath(rec, path, structuredClone(pick(r, ODD_VALUES))); // a copy: the shared values must not become part of (or cycles in) a record
       }
     }
     if (r() < 0.8 && 'checksum' in rec) {

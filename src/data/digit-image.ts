@@ -71,15 +71,21 @@ export function inkFromLight(light: Float32Array, width: number, height: number)
   return invert ? light.map((v) => 1 - v) : light.slice();
 }
 
+/** The strongest ink of the picture; throws BAD_DATA, naming `name`, when there is none to speak of. */
+function strongestInk(img: InkImage, name: string): number {
+  let max = 0;
+  for (const v of img.ink) if (v > max) max = v;
+  if (max <= 0.05) throw badData(name, 'has no ink: it is blank (or all one shade)');
+  return max;
+}
+
 /**
  * The MNIST-style image of the digit in `img` (see the top of this file), `shape.height × shape.width`
  * floats in [0, 1]. Throws BAD_DATA, naming `name`, when the image has no ink.
  */
 export function toDigitImage(img: InkImage, shape: DigitShape = MNIST_SHAPE, name = 'the image'): Float32Array {
   const { width: W, height: H, ink } = img;
-  let max = 0;
-  for (const v of ink) if (v > max) max = v;
-  if (max <= 0.05) throw badData(name, 'has no ink: it is blank (or all one shade)');
+  const max = strongestInk(img, name);
 
   // The bounding box of the ink above the floor.
   let x0 = W, y0 = H, x1 = -1, y1 = -1;
@@ -124,6 +130,26 @@ export function toDigitImage(img: InkImage, shape: DigitShape = MNIST_SHAPE, nam
   for (let y = 0; y < oh; y++) {
     for (let x = 0; x < ow; x++) out[(top + y) * shape.width + left + x] = boxed[y * ow + x];
   }
+  return out;
+}
+
+/**
+ * The whole picture scaled to the model's input, for models trained on other pictures than handwritten
+ * digits (clothes, letters in another framing): no cropping to the ink and no recentring, only the aspect
+ * ratio kept (the picture fitted inside, centred, the rest background) and pixels area-averaged. A picture
+ * already of the input's size comes through unchanged. Throws BAD_DATA, naming `name`, for a blank one.
+ */
+export function toResizedImage(img: InkImage, shape: { height: number; width: number }, name = 'the image'): Float32Array {
+  const { width: W, height: H, ink } = img;
+  strongestInk(img, name);
+  const scale = Math.min(shape.width / W, shape.height / H);
+  const ow = Math.max(1, Math.min(shape.width, Math.round(W * scale)));
+  const oh = Math.max(1, Math.min(shape.height, Math.round(H * scale)));
+  const scaled = resampleArea(ink, W, H, ow, oh);
+  const left = Math.floor((shape.width - ow) / 2);
+  const top = Math.floor((shape.height - oh) / 2);
+  const out = new Float32Array(shape.height * shape.width);
+  for (let y = 0; y < oh; y++) out.set(scaled.subarray(y * ow, (y + 1) * ow), (top + y) * shape.width + left);
   return out;
 }
 

@@ -1,5 +1,5 @@
 import type { Net } from '../model/layout.js';
-import { bufferSizes, type NetBuffers } from '../model/network.js';
+import { allocateNetBuffers, BumpAllocator, netBufferBytes, type NetBuffers } from '../model/network.js';
 import { ticketWords } from './queues.js';
 import { blockSumWords } from './update.js';
 
@@ -8,15 +8,16 @@ import { blockSumWords } from './update.js';
  * WebAssembly.Memory (its buffer is a SharedArrayBuffer), so kernels in JavaScript or WebAssembly read
  * weights and write gradients in place and nothing is copied per batch: only control messages move.
  *
- *   ┌──────────┬─────────┬──────────┬────────┬──────┬────────────────┬──────┬──────────────┬───────────┬───────────┬────────────┬──────────────┬─────────────────┐
- *   │ control  │ tickets │ progress │ params │ grad │ optimizerState │ ema  │ slots (S×P)  │ shardLoss │ blockSums │ epochOrder │ train / test │ scratch[0..W-1] │
- *   │ Int32 16 │ 2·W     │ f64 2    │ P f32  │ P    │ P per name     │ P or │ one per      │ S f64     │ f64, per  │ N int32    │ pixels and   │ per-worker      │
- *   │          │ lines   │          │        │      │ (SGD velocity; │ 0    │ micro-shard  │           │ update    │            │ labels, u8   │ NetBuffers      │
- *   │          │         │          │        │      │ Adam m, v)     │      │              │           │ block     │            │              │                 │
- *   └──────────┴─────────┴──────────┴────────┴──────┴────────────────┴──────┴──────────────┴───────────┴───────────┴────────────┴──────────────┴─────────────────┘
+ *   ┌──────────┬─────────┬──────────┬────────┬──────┬──────────────────┬──────┬─────────────┬───────────┬───────────┬────────────┬──────────────┬─────────────────┐
+ *   │ control  │ tickets │ progress │ params │ grad │ optimizerState   │ ema  │ slots (S×P) │ shardLoss │ blockSums │ epochOrder │ train / test │ scratch[0..W-1] │
+ *   │ Int32 16 │ 2·W     │ f64 2    │ P f32  │ P    │ P per state name │ P or │ one per     │ S f64     │ f64, per  │ N int32    │ pixels and   │ per-worker      │
+ *   │          │ lines   │          │        │      │ (SGD: velocity;  │ 0    │ micro-shard │           │ update    │            │ labels, u8   │ NetBuffers      │
+ *   │          │         │          │        │      │ Adam: m, v)      │      │             │           │ block     │            │              │                 │
+ *   └──────────┴─────────┴──────────┴────────┴──────┴──────────────────┴──────┴─────────────┴───────────┴───────────┴────────────┴──────────────┴─────────────────┘
  *
- * The plan holds byte offsets only (a plain object the workers receive once); `sharedViews` and
- * `scratchViews` turn it into typed arrays on either side.
+ * The shared regions are defined once, in SHARED_REGIONS (element type and length); the plan (byte offsets
+ * only, a plain object the workers receive once) and the typed views on either side (`sharedViews`) are
+ * derived from it. Each worker's scratch follows (ScratchPlan, `scratchViews`).
  */
 
 /** Named control words (Int32 indices into the control region). */
@@ -44,23 +45,92 @@ export interface Region {
   bytes: number;
 }
 
-/** A worker's scratch: the network's buffers (see NetBuffers) plus labels, indices and augmentation scratch. */
+/**
+ * A worker's scratch: the network's buffers (NetBuffers, for `rows` rows in micro-shards of `micro`), in
+ * one region sized by replaying allocateNetBuffers over offsets, plus labels, indices and augmentation
+ * scratch.
+ */
 export interface ScratchPlan {
-  x: Region; // (R, inputs) float inputs
+  net: Region; // allocateNetBuffers(net, rows, micro, …), replayed in this region by scratchViews
+  rows: number;
+  micro: number;
   y: Region; // (R) int32 labels
   index: Region; // (R) int32 sample indices, for evaluation ranges
-  outs: Region[]; // per layer (R, outSize_l)
-  aux: Region[];
-  stats: Region[];
-  cols: Region;
-  tmpW: Region;
-  dz: Region; // (R, width)
-  spare: Region; // (R, width)
-  sparse: Region; // int32 scratch of the sparse kernels (their lists of nonzeros) and batch norm (its float64 sums)
   augment: Region; // augmentation scratch
 }
 
-export interface MemoryPlan {
+/** What the plan depends on. */
+export interface PlanInput {
+  net: Net;
+  /** The optimiser's state tensors, P floats each (SGD: ['velocity']; Adam, AdamW: ['m', 'v']). */
+  optimizerState: readonly string[];
+  /** Whether to keep a moving average of the weights. */
+  ema: boolean;
+  /** Floats of augmentation scratch per worker (0 without augmentation). */
+  augmentFloats: number;
+  batch: number;
+  micro: number;
+  workers: number;
+  D: number;
+  /** Images in the train region: the training images, then the validation images. */
+  trainCount: number;
+  testCount: number;
+  /** Training images proper (the epoch order covers these). */
+  trainOnly: number;
+}
+
+/** The sizes the regions' lengths are computed from. */
+interface Sizes extends PlanInput {
+  /** Floats in the parameter layout. */
+  P: number;
+  /** Micro-shards in a full batch. */
+  shards: number;
+}
+
+type ElementType = 'i32' | 'f32' | 'f64' | 'u8';
+const BYTES: Record<ElementType, number> = { i32: 4, f32: 4, f64: 8, u8: 1 };
+type ViewOf<T extends ElementType> = { i32: Int32Array; f32: Float32Array; f64: Float64Array; u8: Uint8Array }[T];
+const VIEW: { [T in ElementType]: new (buf: ArrayBufferLike, offset: number, length: number) => ViewOf<T> } =
+  { i32: Int32Array, f32: Float32Array, f64: Float64Array, u8: Uint8Array };
+
+/**
+ * The shared regions in memory order: element type and length in elements. `perName` regions exist once
+ * for each name the plan input lists (the optimiser's state tensors).
+ */
+const SHARED_REGIONS = {
+  control: { type: 'i32', length: () => CONTROL_WORDS },
+  /** The step's work queues (see queues.ts): one counter per worker and phase, each on its own cache line. */
+  tickets: { type: 'i32', length: (s: Sizes) => ticketWords(s.workers) },
+  /** [lossSum, samples] of the current epoch so far, written by worker 0 for progress reports. */
+  progress: { type: 'f64', length: () => 2 },
+  params: { type: 'f32', length: (s: Sizes) => s.P },
+  grad: { type: 'f32', length: (s: Sizes) => s.P },
+  optimizerState: { type: 'f32', length: (s: Sizes) => s.P, perName: (s: Sizes) => s.optimizerState },
+  /** The weights' moving average (empty without one). */
+  ema: { type: 'f32', length: (s: Sizes) => (s.ema ? s.P : 0) },
+  /** One gradient per micro-shard of a full batch. */
+  slots: { type: 'f32', length: (s: Sizes) => s.shards * s.P },
+  shardLoss: { type: 'f64', length: (s: Sizes) => s.shards },
+  /** Partial sums of the update's fixed blocks, for norms (clipping, LAMB; see update.ts). */
+  blockSums: { type: 'f64', length: (s: Sizes) => blockSumWords(s.net.layout) },
+  /** The current epoch's visiting order of the training images. */
+  epochOrder: { type: 'i32', length: (s: Sizes) => s.trainOnly },
+  trainImages: { type: 'u8', length: (s: Sizes) => s.trainCount * s.D },
+  trainLabels: { type: 'u8', length: (s: Sizes) => s.trainCount },
+  testImages: { type: 'u8', length: (s: Sizes) => s.testCount * s.D },
+  testLabels: { type: 'u8', length: (s: Sizes) => s.testCount },
+} as const satisfies Record<string, { type: ElementType; length: (s: Sizes) => number; perName?: (s: Sizes) => readonly string[] }>;
+
+type RegionName = keyof typeof SHARED_REGIONS;
+type Entry<K extends RegionName> = (typeof SHARED_REGIONS)[K];
+
+/** The byte ranges of the shared regions: a Region each, or a record of them for per-name regions. */
+type SharedRegions = { [K in RegionName]: Entry<K> extends { perName: unknown } ? Record<string, Region> : Region };
+
+/** Typed arrays over the shared regions, of each region's element type. */
+export type SharedViews = { [K in RegionName]: Entry<K> extends { perName: unknown } ? Record<string, ViewOf<Entry<K>['type']>> : ViewOf<Entry<K>['type']> };
+
+export interface MemoryPlan extends SharedRegions {
   bytes: number;
   /** Floats in the parameter layout (padding included). */
   P: number;
@@ -76,100 +146,45 @@ export interface MemoryPlan {
   D: number;
   trainCount: number;
   testCount: number;
-  control: Region;
-  /** The step's work queues (see queues.ts): one counter per worker and phase, each on its own cache line. */
-  tickets: Region;
-  progress: Region;
-  params: Region;
-  grad: Region;
-  /** The optimiser's state tensors by name (its `state`, src/optim/), P floats each. */
-  optimizerState: Record<string, Region>;
-  /** The weights' moving average (0 bytes without one). */
-  ema: Region;
-  slots: Region;
-  shardLoss: Region;
-  /** Partial sums of the update's fixed blocks, for norms (clipping, LAMB; see update.ts). */
-  blockSums: Region;
-  /** The current epoch's visiting order of the training images. */
-  epochOrder: Region;
-  trainImages: Region;
-  trainLabels: Region;
-  testImages: Region;
-  testLabels: Region;
   scratch: ScratchPlan[];
-}
-
-export interface PlanInput {
-  net: Net;
-  /** Names of the optimiser's state tensors (src/optim/), each P floats. */
-  optimizerState: readonly string[];
-  /** Whether to allocate the weights' moving average. */
-  ema: boolean;
-  /** Floats of augmentation scratch per worker (0 without augmentation). */
-  augmentFloats: number;
-  batch: number;
-  micro: number;
-  workers: number;
-  D: number;
-  /** Images in the train region: the training images, then the validation images. */
-  trainCount: number;
-  testCount: number;
-  /** Training images proper (the epoch order covers these). */
-  trainOnly: number;
 }
 
 const ALIGN = 64; // a cache line; also keeps every region 16-byte aligned for SIMD
 
+/** Lays out the shared regions (in SHARED_REGIONS order) and then each worker's scratch, every region on its own cache line. */
 export function planMemory(input: PlanInput): MemoryPlan {
   const { net, batch, micro, workers, D } = input;
   const P = net.layout.size;
   const shards = Math.ceil(batch / micro);
   const rows = Math.ceil(shards / workers) * micro;
-  const sizes = bufferSizes(net, rows, micro);
+  const netBytes = netBufferBytes(net, rows, micro);
   let end = 0;
   const take = (bytes: number): Region => {
     const r = { offset: end, bytes };
     end = Math.ceil((end + bytes) / ALIGN) * ALIGN;
     return r;
   };
-  const plan: Omit<MemoryPlan, 'bytes' | 'scratch'> = {
-    P, micro, shards, batch, rows, D,
-    trainCount: input.trainCount,
-    testCount: input.testCount,
-    control: take(CONTROL_WORDS * 4),
-    tickets: take(ticketWords(workers) * 4),
-    progress: take(2 * 8),
-    params: take(P * 4),
-    grad: take(P * 4),
-    optimizerState: Object.fromEntries(input.optimizerState.map((name) => [name, take(P * 4)])),
-    ema: take(input.ema ? P * 4 : 0),
-    slots: take(shards * P * 4),
-    shardLoss: take(shards * 8),
-    blockSums: take(blockSumWords(net.layout) * 8),
-    epochOrder: take(input.trainOnly * 4),
-    trainImages: take(input.trainCount * D),
-    trainLabels: take(input.trainCount),
-    testImages: take(input.testCount * D),
-    testLabels: take(input.testCount),
-  };
+  const s: Sizes = { ...input, P, shards };
+  const regions: Record<string, Region | Record<string, Region>> = {};
+  for (const [name, r] of Object.entries(SHARED_REGIONS) as [RegionName, Entry<RegionName>][]) {
+    const bytes = r.length(s) * BYTES[r.type];
+    regions[name] = 'perName' in r ? Object.fromEntries(r.perName(s).map((n) => [n, take(bytes)])) : take(bytes);
+  }
   const scratch: ScratchPlan[] = [];
   for (let w = 0; w < workers; w++) {
     scratch.push({
-      x: take(sizes.x * 4),
+      net: take(netBytes),
+      rows,
+      micro,
       y: take(rows * 4),
       index: take(rows * 4),
-      outs: sizes.outs.map((n) => take(n * 4)),
-      aux: sizes.aux.map((n) => take(n * 4)),
-      stats: sizes.stats.map((n) => take(n * 4)),
-      cols: take(sizes.cols * 4),
-      tmpW: take(sizes.tmpW * 4),
-      dz: take(sizes.dz * 4),
-      spare: take(sizes.dz * 4),
-      sparse: take(sizes.sparse * 4),
       augment: take(input.augmentFloats * 4),
     });
   }
-  return { ...plan, scratch, bytes: end };
+  return {
+    ...(regions as SharedRegions), P, micro, shards, batch, rows, D,
+    trainCount: input.trainCount, testCount: input.testCount, scratch, bytes: end,
+  };
 }
 
 /** A shared WebAssembly.Memory big enough for the plan (its buffer is a SharedArrayBuffer). */
@@ -178,48 +193,21 @@ export function createSharedMemory(plan: MemoryPlan): WebAssembly.Memory {
   return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
 }
 
+/** Typed arrays over the shared regions of `plan`, in `buf` (the coordinator's or a worker's). */
+export function sharedViews(buf: ArrayBufferLike, plan: MemoryPlan): SharedViews {
+  const view = (type: ElementType, r: Region) => new VIEW[type](buf, r.offset, r.bytes / BYTES[type]);
+  const views: Record<string, unknown> = {};
+  for (const [name, r] of Object.entries(SHARED_REGIONS) as [RegionName, Entry<RegionName>][]) {
+    const planned = plan[name];
+    views[name] = 'perName' in r
+      ? Object.fromEntries(Object.entries(planned as Record<string, Region>).map(([n, region]) => [n, view(r.type, region)]))
+      : view(r.type, planned as Region);
+  }
+  return views as SharedViews;
+}
+
 const f32 = (buf: ArrayBufferLike, r: Region) => new Float32Array(buf, r.offset, r.bytes / 4);
 const i32 = (buf: ArrayBufferLike, r: Region) => new Int32Array(buf, r.offset, r.bytes / 4);
-const u8 = (buf: ArrayBufferLike, r: Region) => new Uint8Array(buf, r.offset, r.bytes);
-
-export interface SharedViews {
-  control: Int32Array;
-  tickets: Int32Array;
-  /** [lossSum, samples] of the current epoch so far, written by worker 0 for progress reports. */
-  progress: Float64Array;
-  params: Float32Array;
-  grad: Float32Array;
-  optimizerState: Record<string, Float32Array>;
-  ema: Float32Array;
-  slots: Float32Array;
-  shardLoss: Float64Array;
-  blockSums: Float64Array;
-  epochOrder: Int32Array;
-  trainImages: Uint8Array;
-  trainLabels: Uint8Array;
-  testImages: Uint8Array;
-  testLabels: Uint8Array;
-}
-
-export function sharedViews(buf: ArrayBufferLike, plan: MemoryPlan): SharedViews {
-  return {
-    control: i32(buf, plan.control),
-    tickets: i32(buf, plan.tickets),
-    progress: new Float64Array(buf, plan.progress.offset, 2),
-    params: f32(buf, plan.params),
-    grad: f32(buf, plan.grad),
-    optimizerState: Object.fromEntries(Object.entries(plan.optimizerState).map(([name, r]) => [name, f32(buf, r)])),
-    ema: f32(buf, plan.ema),
-    slots: f32(buf, plan.slots),
-    shardLoss: new Float64Array(buf, plan.shardLoss.offset, plan.shardLoss.bytes / 8),
-    blockSums: new Float64Array(buf, plan.blockSums.offset, plan.blockSums.bytes / 8),
-    epochOrder: i32(buf, plan.epochOrder),
-    trainImages: u8(buf, plan.trainImages),
-    trainLabels: u8(buf, plan.trainLabels),
-    testImages: u8(buf, plan.testImages),
-    testLabels: u8(buf, plan.testLabels),
-  };
-}
 
 export interface ScratchViews extends NetBuffers {
   y: Int32Array;
@@ -227,20 +215,10 @@ export interface ScratchViews extends NetBuffers {
   augment: Float32Array;
 }
 
-export function scratchViews(buf: ArrayBufferLike, s: ScratchPlan): ScratchViews {
-  return {
-    x: f32(buf, s.x),
-    y: i32(buf, s.y),
-    index: i32(buf, s.index),
-    outs: s.outs.map((r) => f32(buf, r)),
-    aux: s.aux.map((r) => f32(buf, r)),
-    auxInt: s.aux.map((r) => i32(buf, r)),
-    stats: s.stats.map((r) => f32(buf, r)),
-    cols: f32(buf, s.cols),
-    tmpW: f32(buf, s.tmpW),
-    dz: f32(buf, s.dz),
-    spare: f32(buf, s.spare),
-    sparse: i32(buf, s.sparse),
-    augment: f32(buf, s.augment),
-  };
+/** A worker's scratch views: the network's buffers replayed in its region (the same calls planMemory measured). */
+export function scratchViews(buf: ArrayBufferLike, s: ScratchPlan, net: Net): ScratchViews {
+  const alloc = new BumpAllocator(buf, s.net.offset, ALIGN);
+  const views = allocateNetBuffers(net, s.rows, s.micro, alloc);
+  if (alloc.used > s.net.bytes) throw new Error(`scratch: the network's buffers take ${alloc.used} bytes, ${s.net.bytes} were planned`);
+  return { ...views, y: i32(buf, s.y), index: i32(buf, s.index), augment: f32(buf, s.augment) };
 }

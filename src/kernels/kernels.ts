@@ -86,6 +86,17 @@ export interface Kernels {
   /** dx (M, H, W, C) = 0, then dx[argmax[i]] += dy[i]: the gradient flows to each window's maximum. n = dy's length. */
   maxPoolBackward(dx: Float32Array, dy: Float32Array, argmax: Int32Array, n: number, dxLength: number): void;
   /**
+   * Average pooling over size×size windows, stride size (the last rows and columns that do not fill a
+   * window are dropped): y (M, H/size, W/size, C) = the window's sum, in (dy, dx) order, / size².
+   */
+  avgPoolForward(y: Float32Array, x: Float32Array, M: number, H: number, W: number, C: number, size: number): void;
+  /** dx (M, H, W, C) = dy / size² at each element of its window, 0 in the dropped rows and columns (every element written). */
+  avgPoolBackward(dx: Float32Array, dy: Float32Array, M: number, H: number, W: number, C: number, size: number): void;
+  /** Global average pooling: y (M, C) = the sum over the P pixels of x (M, P, C), in ascending pixel, / P. */
+  globalAvgPoolForward(y: Float32Array, x: Float32Array, M: number, P: number, C: number): void;
+  /** dx (M, P, C) = dy (M, C) / P at every pixel. */
+  globalAvgPoolBackward(dx: Float32Array, dy: Float32Array, M: number, P: number, C: number): void;
+  /**
    * Batch normalisation over R rows of C channels (x (R, C); a micro-shard's pixels): per channel the mean
    * and the biased variance over the R rows (sums in ascending row), invstd = 1/√(var + eps),
    * xhat = (x − mean)·invstd, y = gamma·xhat + beta. stats (3C) ← [mean, var, invstd]. y may be x.

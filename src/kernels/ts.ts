@@ -260,6 +260,58 @@ function maxPoolBackward(dx: Float32Array, dy: Float32Array, argmax: Int32Array,
   for (let i = 0; i < n; i++) dx[argmax[i]] += dy[i];
 }
 
+function avgPoolForward(y: Float32Array, x: Float32Array, M: number, H: number, W: number, C: number, size: number): void {
+  const OH = Math.floor(H / size);
+  const OW = Math.floor(W / size);
+  const area = size * size;
+  let o = 0;
+  for (let n = 0; n < M; n++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        for (let c = 0; c < C; c++, o++) {
+          let sum = 0;
+          for (let dy = 0; dy < size; dy++) for (let dx = 0; dx < size; dx++) sum += x[((n * H + oy * size + dy) * W + ox * size + dx) * C + c];
+          y[o] = sum / area;
+        }
+      }
+    }
+  }
+}
+
+function avgPoolBackward(dx: Float32Array, dy: Float32Array, M: number, H: number, W: number, C: number, size: number): void {
+  const OH = Math.floor(H / size);
+  const OW = Math.floor(W / size);
+  const area = size * size;
+  dx.fill(0, 0, M * H * W * C);
+  let o = 0;
+  for (let n = 0; n < M; n++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        for (let c = 0; c < C; c++, o++) {
+          const g = dy[o] / area;
+          for (let wy = 0; wy < size; wy++) for (let wx = 0; wx < size; wx++) dx[((n * H + oy * size + wy) * W + ox * size + wx) * C + c] = g;
+        }
+      }
+    }
+  }
+}
+
+function globalAvgPoolForward(y: Float32Array, x: Float32Array, M: number, P: number, C: number): void {
+  for (let n = 0; n < M; n++) {
+    for (let c = 0; c < C; c++) {
+      let sum = 0;
+      for (let p = 0; p < P; p++) sum += x[(n * P + p) * C + c];
+      y[n * C + c] = sum / P;
+    }
+  }
+}
+
+function globalAvgPoolBackward(dx: Float32Array, dy: Float32Array, M: number, P: number, C: number): void {
+  for (let n = 0; n < M; n++) {
+    for (let p = 0; p < P; p++) for (let c = 0; c < C; c++) dx[(n * P + p) * C + c] = dy[n * C + c] / P;
+  }
+}
+
 function batchNormForward(y: Float32Array, xhat: Float32Array, stats: Float32Array, x: Float32Array, gamma: Float32Array, beta: Float32Array, R: number,
   C: number, eps: number, _scratch: Int32Array): void {
   for (let c = 0; c < C; c++) {
@@ -387,6 +439,10 @@ export const tsKernels: Kernels = {
   col2im,
   maxPoolForward,
   maxPoolBackward,
+  avgPoolForward,
+  avgPoolBackward,
+  globalAvgPoolForward,
+  globalAvgPoolBackward,
   batchNormForward,
   batchNormBackward,
   scaleShift,

@@ -327,6 +327,10 @@ function bind(instance: WebAssembly.Instance, memory: WebAssembly.Memory, name: 
         throw new RangeError(`${name} kernels, ${m}: argmax[${i}] = ${argmax[i]} is outside dx (${dxLength} elements)`);
       }
     },
+    avgPoolForward: tsKernels.avgPoolForward, // TS reference
+    avgPoolBackward: tsKernels.avgPoolBackward, // TS reference
+    globalAvgPoolForward: tsKernels.globalAvgPoolForward, // TS reference
+    globalAvgPoolBackward: tsKernels.globalAvgPoolBackward, // TS reference
     batchNormForward(y, xhat, stats, v, gamma, beta, R, C, eps, scratch) {
       const m = 'batchNormForward';
       dims(m, R, C);

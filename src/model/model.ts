@@ -1,13 +1,14 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { loadCheckpoint, type EpochMetrics } from '../checkpoint.js';
 import { badCheckpoint, badOption } from '../errors.js';
+import type { EpochMetrics } from '../events.js';
+import type { DataSetRecord } from '../data/provenance.js';
 import { bestKernels, createKernels, type Kernels } from '../kernels/index.js';
 import { tsKernels } from '../kernels/ts.js';
 import { SharedArena } from '../kernels/wasm.js';
-import { pixelScale } from '../input-checks.js';
+import { pixelScale } from './pixels.js';
 import { compileNet, type Net, type ParamLayout } from './layout.js';
-import { bufferSizes, forward, type NetBuffers } from './network.js';
+import { allocateNetBuffers, forward, netBufferBytes, type NetBuffers } from './network.js';
 import { specClasses, specInputs, type ModelSpec } from './spec.js';
 import { ttaImageShape, ttaTransforms, warpRows } from './tta.js';
 
@@ -26,6 +27,15 @@ export interface PredictOptions {
   tta?: boolean;
 }
 
+/** What a checkpoint recorded of a model's training. */
+export interface ModelInfo {
+  metrics: EpochMetrics[];
+  testAccuracy: number | null;
+  epochsTrained: number;
+  /** The data set it was trained on; null when the checkpoint records none (before version 4: MNIST, as far as anyone knows). */
+  data?: DataSetRecord | null;
+}
+
 /**
  * A trained network, for inference on the calling thread. Its weights and buffers live in a WebAssembly
  * memory of its own, so the fastest kernels this runtime has (see bestKernels) run the forward pass.
@@ -42,7 +52,7 @@ export class Model {
     /** The weights (for a run that kept a moving average, the average). */
     readonly params: Float32Array,
     /** What the checkpoint recorded of its training. */
-    readonly info: { metrics: EpochMetrics[]; testAccuracy: number | null; epochsTrained: number } = { metrics: [], testAccuracy: null, epochsTrained: 0 },
+    readonly info: ModelInfo = { metrics: [], testAccuracy: null, epochsTrained: 0 },
   ) {
     this.net = compileNet(spec);
     this.layout = this.net.layout;
@@ -54,26 +64,11 @@ export class Model {
   /** Kernels, a copy of the weights and CHUNK rows of buffers, in one memory; made on first use. */
   private setup(): { k: Kernels; params: Float32Array; buf: NetBuffers } {
     if (this.engine) return this.engine;
-    const sizes = bufferSizes(this.net, CHUNK, CHUNK);
-    const words = this.layout.size + sizes.x + sizes.cols + sizes.tmpW + 2 * sizes.dz + sizes.sparse +
-      [...sizes.outs, ...sizes.aux, ...sizes.stats].reduce((a, b) => a + b, 0);
     const name = bestKernels();
-    const arena = new SharedArena(words * 4 + 64 * (8 + 3 * this.net.layers.length));
-    const f32 = (n: number) => arena.f32(n);
-    const aux = sizes.aux.map(f32);
-    const buf: NetBuffers = {
-      x: f32(sizes.x),
-      outs: sizes.outs.map(f32),
-      aux,
-      auxInt: aux.map((a) => new Int32Array(a.buffer, a.byteOffset, a.length)),
-      stats: sizes.stats.map(f32),
-      cols: f32(sizes.cols),
-      tmpW: f32(sizes.tmpW),
-      dz: f32(sizes.dz),
-      spare: f32(sizes.dz),
-      sparse: arena.i32(sizes.sparse),
-    };
-    const params = f32(this.layout.size);
+    // The arena aligns each view to 64 bytes, as the allocator's measure does; the weights come after the buffers.
+    const arena = new SharedArena(netBufferBytes(this.net, CHUNK, CHUNK) + 64 + this.layout.size * 4);
+    const buf = allocateNetBuffers(this.net, CHUNK, CHUNK, arena);
+    const params = arena.f32(this.layout.size);
     params.set(this.params);
     const k = name === 'ts' ? tsKernels : createKernels(name, arena.memory);
     this.engine = { k, params, buf };
@@ -185,10 +180,4 @@ export function shippedModelFile(): string {
     if (existsSync(file)) return file;
   }
   throw badCheckpoint('models/mnist-best.ckpt', 'the shipped model is missing from this installation; give --model FILE');
-}
-
-/** Loads a checkpoint written by `train` as a Model. */
-export async function loadModel(file: string): Promise<Model> {
-  const c = await loadCheckpoint(file);
-  return new Model(c.spec, c.ema ?? c.params, { metrics: c.metrics, testAccuracy: c.testAccuracy, epochsTrained: c.position.epoch });
 }

@@ -1,4 +1,18 @@
 import { badOption } from '../errors.js';
+import { checkActivationHosts, parseActivation, formatActivation, type ActivationSpec } from './layers/activation.js';
+import type { AvgPoolSpec } from './layers/avgpool.js';
+import type { BatchNormSpec } from './layers/batchnorm.js';
+import type { ConvSpec } from './layers/conv.js';
+import type { DenseSpec } from './layers/dense.js';
+import type { DropoutSpec } from './layers/dropout.js';
+import type { GapSpec } from './layers/gap.js';
+import { layerKind, LAYER_KINDS } from './layers/index.js';
+import type { ParseContext } from './layers/layer.js';
+import type { MaxPoolSpec } from './layers/maxpool.js';
+import type { ResidualSpec } from './layers/residual.js';
+
+export { formatActivation, parseActivation };
+export type { ActivationSpec, AvgPoolSpec, BatchNormSpec, ConvSpec, DenseSpec, DropoutSpec, GapSpec, MaxPoolSpec, ResidualSpec };
 
 /**
  * A model is described by a small plain object (the spec): the CLI builds it from flags, the checkpoint
@@ -23,14 +37,11 @@ export interface MlpSpec {
   loss: LossKind;
 }
 
-/** One layer of a convolutional network, in the order the data flows. Images are NHWC. */
-export type LayerSpec =
-  | { kind: 'conv'; filters: number; size: number; stride: number; pad: number }
-  | { kind: 'maxpool'; size: number }
-  | { kind: 'batchnorm' }
-  | { kind: 'dropout'; rate: number }
-  | { kind: 'dense'; units: number }
-  | { kind: 'activation'; activation: Activation };
+/**
+ * One layer of a convolutional network, in the order the data flows (images are NHWC). Each kind's spec
+ * lives with its record in src/model/layers/; checkpoints store these objects as they are.
+ */
+export type LayerSpec = ConvSpec | MaxPoolSpec | AvgPoolSpec | GapSpec | BatchNormSpec | DropoutSpec | DenseSpec | ActivationSpec | ResidualSpec;
 
 /**
  * A network of layers over (height, width, channels) images: convolutions, pooling, batch norm, dropout,
@@ -60,35 +71,51 @@ export const MODEL_PRESETS: Record<string, string> = {
   'cnn-bn': 'c32k5-bn-relu-mp2-c64k5-bn-relu-mp2-fc256-bn-relu-do0.25-fc10',
   'cnn-wide': 'c32k3-bn-relu-c32k3-bn-relu-mp2-c64k3-bn-relu-c64k3-bn-relu-mp2-fc256-bn-relu-do0.3-fc10',
   'cnn-strided': 'c32k3-bn-relu-c32k3-bn-relu-c32k5s2p2-bn-relu-do0.4-c64k3-bn-relu-c64k3-bn-relu-c64k5s2p2-bn-relu-do0.4-fc128-bn-relu-do0.4-fc10',
+  'cnn-res': 'c16k3p1-bn-relu-res(c16k3p1-bn-relu-c16k3p1-bn)-relu-res(c32k3s2p1-bn-relu-c32k3p1-bn)-relu-res(c64k3s2p1-bn-relu-c64k3p1-bn)-relu-gap-fc10',
 };
 
-const LAYER_HELP = 'layers such as c32k5 (conv: 32 filters 5×5, optional s2 stride, p2 padding), mp2 (max pool), bn (batch norm), ' +
-  'relu / sigmoid / identity, do0.25 (dropout), fc256 (dense), e.g. c32k5-relu-mp2-fc10';
+/** The layer tokens, from their records: what --help and the errors of --model list. */
+export const LAYER_HELP = `layers such as ${LAYER_KINDS.map((k) => k.help).join(', ')}, e.g. c32k5-relu-mp2-fc10`;
 
-/** Parses one token of a layer string. */
-function parseLayerToken(token: string, text: string): LayerSpec {
-  let m = /^c(\d+)k(\d+)(?:s(\d+))?(?:p(\d+))?$/.exec(token);
-  if (m) {
-    const [filters, size, stride, pad] = [Number(m[1]), Number(m[2]), Number(m[3] ?? 1), Number(m[4] ?? 0)];
-    if (filters < 1 || size < 1 || stride < 1) throw badOption(`--model "${text}": "${token}" needs filters, size and stride ≥ 1`);
-    return { kind: 'conv', filters, size, stride, pad };
+/**
+ * The tokens of a layer string, split at `-`, `,` or spaces outside parentheses (a residual block's
+ * inside stays one token: `res(c8k3p1-bn)`).
+ */
+function splitTokens(source: string, fail: (why: string) => never): string[] {
+  const tokens: string[] = [];
+  let depth = 0;
+  let token = '';
+  for (const ch of source) {
+    if (ch === '(') depth++;
+    if (ch === ')' && --depth < 0) fail('has a ")" without its "("; write a residual block as res(c32k3p1-bn-relu-c32k3p1-bn)');
+    if (depth === 0 && /[-,\s]/.test(ch)) {
+      if (token) tokens.push(token);
+      token = '';
+    } else token += ch;
   }
-  if ((m = /^mp(\d+)$/.exec(token))) {
-    if (Number(m[1]) < 2) throw badOption(`--model "${text}": "${token}" needs a pool size ≥ 2`);
-    return { kind: 'maxpool', size: Number(m[1]) };
-  }
-  if (token === 'bn') return { kind: 'batchnorm' };
-  if ((m = /^do(0?\.\d+)$/.exec(token))) {
-    const rate = Number(m[1]);
-    if (!(rate > 0 && rate < 1)) throw badOption(`--model "${text}": dropout rate in "${token}" must be in (0, 1)`);
-    return { kind: 'dropout', rate };
-  }
-  if ((m = /^fc(\d+)$/.exec(token))) {
-    if (Number(m[1]) < 1) throw badOption(`--model "${text}": "${token}" needs at least one unit`);
-    return { kind: 'dense', units: Number(m[1]) };
-  }
-  if (/^(relu|identity|sigmoid(:.*)?)$/.test(token)) return { kind: 'activation', activation: parseActivation(token) };
-  throw badOption(`--model "${text}": "${token}" is not a layer; use ${LAYER_HELP}`);
+  if (depth > 0) fail('has a "(" without its ")"; write a residual block as res(c32k3p1-bn-relu-c32k3p1-bn)');
+  if (token) tokens.push(token);
+  return tokens;
+}
+
+/** Parses a chain of layer tokens (a whole layer string, or a residual block's inside) with the records of LAYER_KINDS. */
+function parseChain(source: string, text: string): LayerSpec[] {
+  const fail = (why: string): never => {
+    throw badOption(`--model "${text}" ${why}`);
+  };
+  const layers = splitTokens(source, fail).map((token) => {
+    const p: ParseContext = {
+      fail: (why) => fail(`: "${token}" ${why}`),
+      chain: (inner) => parseChain(inner, text),
+    };
+    for (const kind of LAYER_KINDS) {
+      const spec = kind.parse(token, p);
+      if (spec) return spec as LayerSpec;
+    }
+    return fail(`: "${token}" is not a layer; use ${LAYER_HELP}`);
+  });
+  checkActivationHosts(layers, (why, i) => fail(`: ${why} (layer ${i + 1}${source === text ? '' : ` of "${source}"`})`));
+  return layers;
 }
 
 /**
@@ -98,38 +125,21 @@ function parseLayerToken(token: string, text: string): LayerSpec {
  */
 export function parseCnnSpec(text: string, input = { height: 28, width: 28, channels: 1 }): CnnSpec {
   const source = MODEL_PRESETS[String(text).trim()] ?? String(text).trim().toLowerCase();
-  const tokens = source.split(/[-,\s]+/).filter((t) => t.length > 0);
-  if (tokens.length === 0) throw badOption(`--model "${text}" is empty; use a preset (${Object.keys(MODEL_PRESETS).join(', ')}) or ${LAYER_HELP}`);
-  const layers = tokens.map((t) => parseLayerToken(t, String(text)));
+  const layers = parseChain(source, String(text));
+  if (layers.length === 0) throw badOption(`--model "${text}" is empty; use a preset (${Object.keys(MODEL_PRESETS).join(', ')}) or ${LAYER_HELP}`);
   const last = layers[layers.length - 1];
   if (last.kind !== 'dense') throw badOption(`--model "${text}" must end with a dense layer with one unit per class, such as fc10`);
-  layers.forEach((l, i) => {
-    const before = layers[i - 1];
-    if (l.kind === 'activation' && !(before && (before.kind === 'conv' || before.kind === 'dense' || before.kind === 'batchnorm'))) {
-      throw badOption(`--model "${text}": an activation must follow a conv, dense or bn layer (layer ${i + 1})`);
-    }
-  });
   return { kind: 'cnn', input: { ...input }, layers, output: { kind: 'softmax' }, loss: 'cross-entropy' };
+}
+
+/** The layer string of a chain of specs, by each kind's record. */
+function formatChain(layers: readonly LayerSpec[]): string {
+  return layers.map((l) => layerKind(l).format(l, formatChain)).join('-');
 }
 
 /** The canonical layer string of a CNN spec (what parseCnnSpec reads back). */
 export function formatCnnLayers(spec: CnnSpec): string {
-  return spec.layers.map((l) => {
-    switch (l.kind) {
-      case 'conv':
-        return `c${l.filters}k${l.size}${l.stride !== 1 ? `s${l.stride}` : ''}${l.pad !== 0 ? `p${l.pad}` : ''}`;
-      case 'maxpool':
-        return `mp${l.size}`;
-      case 'batchnorm':
-        return 'bn';
-      case 'dropout':
-        return `do${l.rate}`;
-      case 'dense':
-        return `fc${l.units}`;
-      case 'activation':
-        return formatActivation(l.activation);
-    }
-  }).join('-');
+  return formatChain(spec.layers);
 }
 
 /** Inputs per sample and classes of any spec. */
@@ -156,21 +166,6 @@ export function parseLayers(text: string): number[] {
   return sizes;
 }
 
-/** Parses `relu`, `identity`, `sigmoid` or `sigmoid:A` (slope a > 0, default 1). */
-export function parseActivation(text: string): Activation {
-  const [name, arg, ...rest] = String(text).trim().toLowerCase().split(':');
-  if (name === 'relu' && arg === undefined) return { kind: 'relu' };
-  if (name === 'identity' && arg === undefined) return { kind: 'identity' };
-  if (name === 'sigmoid' && rest.length === 0) {
-    const slope = arg === undefined ? 1 : Number(arg);
-    if (!(slope > 0) || !Number.isFinite(slope)) {
-      throw badOption(`--activation "${text}": the sigmoid slope a must be a positive number, as in sigmoid:2`);
-    }
-    return { kind: 'sigmoid', slope };
-  }
-  throw badOption(`--activation "${text}" is unknown; use relu, identity, sigmoid or sigmoid:A (slope A)`);
-}
-
 /** Parses an output activation: `softmax` or any hidden activation. */
 export function parseOutputActivation(text: string): OutputActivation {
   return String(text).trim().toLowerCase() === 'softmax' ? { kind: 'softmax' } : parseActivation(text);
@@ -180,10 +175,6 @@ export function parseLoss(text: string): LossKind {
   const name = String(text).trim().toLowerCase();
   if ((LOSS_NAMES as readonly string[]).includes(name)) return name as LossKind;
   throw badOption(`--loss "${text}" is unknown; use cross-entropy or squared-error`);
-}
-
-export function formatActivation(a: OutputActivation): string {
-  return a.kind === 'sigmoid' ? (a.slope === 1 ? 'sigmoid' : `sigmoid:${a.slope}`) : a.kind;
 }
 
 /** One line such as `mlp 784-256-128-10 relu → softmax, cross-entropy`. */

@@ -211,3 +211,38 @@ export function refAdamStep(theta: Float64Array, grad: ArrayLike<number>, m: Flo
     theta[p] -= hp.lr * (mHat / (Math.sqrt(vHat) + hp.eps)) + (hp.decoupled ? hp.lr * hp.weightDecay * theta[p] : 0);
   }
 }
+
+/** Average pooling in float64: each output is the mean of its size×size window (stride size; leftover rows and columns dropped). */
+export function refAvgPool(x: ArrayLike<number>, M: number, H: number, W: number, C: number, size: number): Float64Array {
+  const OH = Math.floor(H / size), OW = Math.floor(W / size);
+  const y = new Float64Array(M * OH * OW * C);
+  for (let q = 0; q < y.length; q++) {
+    const c = q % C, ox = Math.floor(q / C) % OW, oy = Math.floor(q / (C * OW)) % OH, n = Math.floor(q / (C * OW * OH));
+    let s = 0;
+    for (let dy = 0; dy < size; dy++) for (let dx = 0; dx < size; dx++) s += x[((n * H + oy * size + dy) * W + ox * size + dx) * C + c];
+    y[q] = s / (size * size);
+  }
+  return y;
+}
+
+/** Its adjoint: dx (M, H, W, C) = Σ over the windows holding an element of dy / size² (0 for dropped rows and columns). */
+export function refAvgPoolBackward(dy: ArrayLike<number>, M: number, H: number, W: number, C: number, size: number): Float64Array {
+  const OH = Math.floor(H / size), OW = Math.floor(W / size);
+  const dx = new Float64Array(M * H * W * C);
+  for (let q = 0; q < M * OH * OW * C; q++) {
+    const c = q % C, ox = Math.floor(q / C) % OW, oy = Math.floor(q / (C * OW)) % OH, n = Math.floor(q / (C * OW * OH));
+    for (let dy_ = 0; dy_ < size; dy_++) for (let dx_ = 0; dx_ < size; dx_++) dx[((n * H + oy * size + dy_) * W + ox * size + dx_) * C + c] += dy[q] / (size * size);
+  }
+  return dx;
+}
+
+/** Global average pooling in float64: y (M, C) = the mean over the P pixels of x (M, P, C). */
+export function refGlobalAvgPool(x: ArrayLike<number>, M: number, P: number, C: number): Float64Array {
+  const y = new Float64Array(M * C);
+  for (let n = 0; n < M; n++) for (let c = 0; c < C; c++) {
+    let s = 0;
+    for (let p = 0; p < P; p++) s += x[(n * P + p) * C + c];
+    y[n * C + c] = s / P;
+  }
+  return y;
+}

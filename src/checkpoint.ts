@@ -1,13 +1,13 @@
-import { open, rename, rm } from 'node:fs/promises';
 import { pack, unpack } from 'msgpackr';
+import { writeFileAtomic } from './atomic-write.js';
 import { ASSUMED_MNIST, type DataSetRecord } from './data/provenance.js';
 import { badCheckpoint } from './errors.js';
 import type { EpochMetrics } from './events.js';
 import { tensorChecksum, validateCheckpointRecord, verifyCheckpointTensors } from './checkpoint-validate.js';
 import { readRegularFile } from './files.js';
+import { describeMachine } from './machine.js';
 import { paramLayout, type ParamLayout } from './model/layout.js';
 import { Model } from './model/model.js';
-import { tempFileFor } from './out-guard.js';
 import { sameSpec, type ModelSpec } from './model/spec.js';
 import { optimizerOf } from './optim/index.js';
 import { DEFAULT_OPTIONS, RUN_ONLY_KEYS, type OptimizerKind, type ResolvedTrainOptions, type RunOnlyKey } from './options.js';
@@ -31,7 +31,7 @@ const READABLE_VERSIONS = [2, 3, 4];
 /** The largest checkpoint loadCheckpoint reads (4 GiB: weights, average and optimiser state of a network that fills the shared memory). */
 const MAX_CHECKPOINT_BYTES = 2 ** 32;
 
-export type { EpochMetrics } from './events.js';
+export type { EpochMetrics, StepMicros } from './events.js';
 
 /** The training options a checkpoint keeps (everything but where files go and how many threads ran). */
 export type SavedOptions = Omit<ResolvedTrainOptions, RunOnlyKey>;
@@ -75,6 +75,8 @@ export interface Checkpoint {
   rng: { kind: 'counter'; seed: number };
   metrics: EpochMetrics[];
   testAccuracy: number | null;
+  /** When and on what machine (describeMachine) the file was written; filled by saveCheckpoint, null in files written before they were kept. */
+  written?: { at: string | null; machine: string | null };
   /**
    * The data set the model was trained on (training records it). Loading a file from before version 4,
    * which recorded none, gives ASSUMED_MNIST; null: saved without a record (by a library call).
@@ -86,6 +88,7 @@ interface Record {
   magic: string;
   version: number;
   createdAt: string;
+  machine?: string;
   spec: ModelSpec;
   layout: { name: string; shape: number[]; offset: number; size: number }[];
   paramFloats: number;
@@ -120,6 +123,7 @@ export async function saveCheckpoint(file: string, c: Checkpoint): Promise<void>
     magic: CHECKPOINT_MAGIC,
     version: CHECKPOINT_VERSION,
     createdAt: new Date().toISOString(),
+    machine: describeMachine(),
     spec: c.spec,
     layout: layout.tensors,
     paramFloats: layout.size,
@@ -134,18 +138,9 @@ export async function saveCheckpoint(file: string, c: Checkpoint): Promise<void>
     data: c.data ?? null,
   };
   record.checksum = tensorChecksum(record);
-  const tmp = tempFileFor(file);
   try {
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(pack(record));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, file);
+    await writeFileAtomic(file, pack(record));
   } catch (err) {
-    await rm(tmp, { force: true });
     throw badCheckpoint(file, `could not be written (${(err as Error).message}); check that the folder exists and is writable`);
   }
 }
@@ -183,6 +178,7 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
     rng: r.rng,
     metrics: r.metrics ?? [],
     testAccuracy: r.testAccuracy ?? null,
+    written: { at: r.createdAt ?? null, machine: r.machine ?? null },
     data: r.version < 4 ? { ...ASSUMED_MNIST } : r.data ?? null,
   };
   verifyCheckpointTensors(r, file);

@@ -5,6 +5,8 @@ import { hideBin } from 'yargs/helpers';
 import { MnistDpError } from '../errors.js';
 import { evalBuilder, evalHandler, infoBuilder, infoHandler, type EvalArgs } from './model-commands.js';
 import { predictBuilder, predictHandler, type PredictArgs } from './predict.js';
+import { reportBuilder, reportHandler, type ReportArgs } from './report.js';
+import { serveBuilder, serveHandler, type ServeArgs } from './serve.js';
 import { TRAIN_BOOLEAN_FLAGS, trainBuilder, trainHandler } from './train.js';
 
 /**
@@ -12,7 +14,7 @@ import { TRAIN_BOOLEAN_FLAGS, trainBuilder, trainHandler } from './train.js';
  * no stack trace; exit 2 for usage errors and bad options, the error's own exitCode otherwise.
  */
 
-const COMMANDS = ['train', 'eval', 'info', 'predict'];
+const COMMANDS = ['train', 'eval', 'info', 'predict', 'report', 'serve'];
 
 /** A yargs validation failure: unknown flag, missing value, missing command. */
 class UsageError extends Error {}
@@ -33,7 +35,7 @@ const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
 
 /** Flags that take no value: yargs would read `--json=maybe` as true and `--help=3` as no help at all. */
 const NO_VALUE_FLAGS = new Set(['help', 'version']);
-const BOOLEAN_FLAGS = new Set([...TRAIN_BOOLEAN_FLAGS, 'json', 'tta', 'show']);
+const BOOLEAN_FLAGS = new Set([...TRAIN_BOOLEAN_FLAGS, 'json', 'tta', 'show', 'any-data']);
 
 /** Refuses `--flag=value` on a flag that takes none, and a boolean flag's value other than true or false. */
 function checkFlagValues(args: readonly string[]): void {
@@ -74,7 +76,11 @@ async function main(args: string[]): Promise<void> {
       infoHandler(argv as unknown as { model: string; json?: boolean }))
     .command('predict [images..]', 'the digit in each PNG picture, by the shipped model or --model', predictBuilder, (argv) =>
       predictHandler(argv as unknown as PredictArgs))
-    .demandCommand(1, 'give a command: train, eval, info or predict')
+    .command('report [runs..]', 'an HTML report of one or more runs: curves, confusion matrix, misclassified digits (--png for PNG charts)', reportBuilder, (argv) =>
+      reportHandler(argv as unknown as ReportArgs))
+    .command('serve', 'a local page to draw a digit and watch the model read it; --watch shows a run\'s curves live', serveBuilder, (argv) =>
+      serveHandler(argv as unknown as ServeArgs))
+    .demandCommand(1, 'give a command: train, eval, info, predict, report or serve')
     .strict()
     .parserConfiguration({ 'duplicate-arguments-array': false })
     .version(version())

@@ -7,7 +7,7 @@ import { evalBuilder, evalHandler, infoBuilder, infoHandler, type EvalArgs } fro
 import { predictBuilder, predictHandler, type PredictArgs } from './predict.js';
 import { reportBuilder, reportHandler, type ReportArgs } from './report.js';
 import { serveBuilder, serveHandler, type ServeArgs } from './serve.js';
-import { trainBuilder, trainHandler } from './train.js';
+import { TRAIN_BOOLEAN_FLAGS, trainBuilder, trainHandler } from './train.js';
 
 /**
  * The `mnist-dp` command line. Every failure ends in `report`: one line `mnist-dp: error: …` on stderr,
@@ -33,10 +33,28 @@ function version(): string {
 
 const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
 
+/** Flags that take no value: yargs would read `--json=maybe` as true and `--help=3` as no help at all. */
+const NO_VALUE_FLAGS = new Set(['help', 'version']);
+const BOOLEAN_FLAGS = new Set([...TRAIN_BOOLEAN_FLAGS, 'json', 'tta', 'show', 'any-data']);
+
+/** Refuses `--flag=value` on a flag that takes none, and a boolean flag's value other than true or false. */
+function checkFlagValues(args: readonly string[]): void {
+  for (const arg of args) {
+    if (arg === '--') return;
+    const match = /^--(?:no-)?([^=]+)=(.*)$/s.exec(arg);
+    if (!match) continue;
+    const [, name, value] = match;
+    if (NO_VALUE_FLAGS.has(name)) throw new UsageError(`--${name} takes no value, got "${arg}"`);
+    if (BOOLEAN_FLAGS.has(name) && value !== 'true' && value !== 'false') {
+      throw new UsageError(`--${name} is a switch: give --${name} or --no-${name} (or =true, =false), got "${arg}"`);
+    }
+  }
+}
+
 function report(err: unknown, args: readonly string[]): number {
   if (err instanceof UsageError) {
     const cmd = args.find((a) => COMMANDS.includes(a));
-    process.stderr.write(`mnist-dp: error: ${oneLine(err.message)}\nrun "mnist-dp ${cmd ? `${cmd} ` : ''}--help" for usage\n`);
+    process.stderr.write(`mnist-dp: error: ${oneLine(err.message)} (run "mnist-dp ${cmd ? `${cmd} ` : ''}--help" for usage)\n`);
     return 2;
   }
   const message = err instanceof Error ? err.message : String(err);
@@ -46,6 +64,7 @@ function report(err: unknown, args: readonly string[]): number {
 }
 
 async function main(args: string[]): Promise<void> {
+  checkFlagValues(args);
   const cli = yargs(args)
     .scriptName('mnist-dp')
     .usage('$0 <command> [flags]\n\nData-parallel training of MLPs and CNNs for MNIST across worker threads.')
@@ -77,10 +96,13 @@ async function main(args: string[]): Promise<void> {
 }
 
 // `mnist-dp train --json | head -1`: a closed pipe ends the program quietly, as it would a Unix tool.
+// A terminal closed under a running train (SIGHUP) fails writes with EIO: the run still saves its checkpoint.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(0);
+  if (err.code === 'EIO') return;
   throw err;
 });
+process.stderr.on('error', () => {}); // nowhere left to report it
 
 const args = hideBin(process.argv);
 main(args).catch((err: unknown) => {

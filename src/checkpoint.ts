@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { pack, unpack } from 'msgpackr';
 import { ASSUMED_MNIST, type DataSetRecord } from './data/provenance.js';
 import { badCheckpoint } from './errors.js';
 import type { EpochMetrics } from './events.js';
+import { writeFileAtomic } from './files.js';
 import { paramLayout, type ParamLayout } from './model/layout.js';
 import { Model } from './model/model.js';
 import { sameSpec, type ModelSpec } from './model/spec.js';
@@ -127,18 +126,9 @@ export async function saveCheckpoint(file: string, c: Checkpoint): Promise<void>
     testAccuracy: c.testAccuracy,
     data: c.data ?? null,
   };
-  const tmp = join(dirname(file), `.${basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(pack(record));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, file);
+    await writeFileAtomic(file, pack(record));
   } catch (err) {
-    await rm(tmp, { force: true });
     throw badCheckpoint(file, `could not be written (${(err as Error).message}); check that the folder exists and is writable`);
   }
 }
@@ -254,5 +244,5 @@ export function assertSameArchitecture(file: string, saved: ModelSpec, wanted: M
  */
 export async function loadModel(file: string): Promise<Model> {
   const c = await loadCheckpoint(file);
-  return new Model(c.spec, c.ema ?? c.params, { metrics: c.metrics, testAccuracy: c.testAccuracy, epochsTrained: c.position.epoch, data: c.data ?? null });
+  return new Model(c.spec, c.ema ?? c.params, { metrics: c.metrics, testAccuracy: c.testAccuracy, epochsTrained: c.position.epoch, data: c.data ?? null, recipe: c.options });
 }

@@ -83,5 +83,7 @@ describe('the shipped models/mnist-best.onnx', () => {
     expect(theirs).toEqual(ours);
     const correct = theirs.filter((c, i) => c === labels[i]).length;
     expect(correct / 10_000).toBe(model.info.testAccuracy);
+    const record = JSON.parse(await readFile(fileURLToPath(new URL('../models/mnist-best.ckpt.json', import.meta.url)), 'utf8')) as { onnx: { testAccuracy: number } };
+    expect(correct / 10_000).toBe(record.onnx.testAccuracy); // the figure the record (and the README) state
   }, 120_000);
 });

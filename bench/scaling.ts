@@ -18,9 +18,11 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import type { TopLevelSpec } from 'vega-lite';
 import { train } from '../src/api.js';
 import { describeMachine } from '../src/machine.js';
 import { resolveKernels } from '../src/kernels/index.js';
+import { lineChart, renderSvg } from '../src/report/charts.js';
 
 const MODELS: Record<string, { layers: string; batchSize: number }> = {
   default: { layers: '784-256-128-10', batchSize: 128 },
@@ -112,27 +114,15 @@ async function barrierMicros(workers: number): Promise<number> {
   return Math.max(...times);
 }
 
-function svgChart(series: { name: string; points: { x: number; y: number }[] }[], maxX: number, title: string): string {
-  const W = 640, H = 420, L = 60, R = 170, T = 40, B = 50;
-  const maxY = Math.max(maxX, ...series.flatMap((s) => s.points.map((p) => p.y)));
-  const x = (v: number) => L + ((v - 1) / Math.max(1, maxX - 1)) * (W - L - R);
-  const y = (v: number) => H - B - (v / maxY) * (H - T - B);
-  const colours = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e'];
-  const ticks = workerCounts.map((w) => `<text x="${x(w)}" y="${H - B + 18}" text-anchor="middle">${w}</text>`).join('');
-  const yTicks = Array.from({ length: 5 }, (_, i) => (maxY * i) / 4)
-    .map((v) => `<text x="${L - 8}" y="${y(v) + 4}" text-anchor="end">${v.toFixed(1)}</text><line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>`).join('');
-  const lines = [{ name: 'ideal', points: workerCounts.map((w) => ({ x: w, y: w })) }, ...series].map((s, i) => {
-    const colour = i === 0 ? '#999' : colours[(i - 1) % colours.length];
-    const path = s.points.map((p, j) => `${j ? 'L' : 'M'}${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}`).join(' ');
-    const dots = s.points.map((p) => `<circle cx="${x(p.x)}" cy="${y(p.y)}" r="3" fill="${colour}"/>`).join('');
-    return `<path d="${path}" fill="none" stroke="${colour}" stroke-width="2"${i === 0 ? ' stroke-dasharray="4 4"' : ''}/>${dots}` +
-      `<text x="${W - R + 10}" y="${T + 20 * i + 4}" fill="${colour}">${s.name}</text>`;
-  }).join('');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">` +
-    `<rect width="100%" height="100%" fill="white"/><text x="${L}" y="22" font-size="14">${title}</text>${yTicks}${ticks}` +
-    `<line x1="${L}" x2="${L}" y1="${T}" y2="${H - B}" stroke="#333"/><line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" stroke="#333"/>` +
-    `<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">workers</text>` +
-    `<text x="16" y="${(T + H - B) / 2}" transform="rotate(-90 16 ${(T + H - B) / 2})" text-anchor="middle">speedup over 1 worker</text>${lines}</svg>`;
+/** The speedup per worker count of each series, beside the ideal (dashed), as SVG: the report's charting (src/report/charts.ts). */
+async function speedupChart(series: { name: string; points: { x: number; y: number }[] }[], title: string): Promise<string> {
+  const values = series.flatMap((s) => s.points.map((p) => ({ series: s.name, workers: p.x, speedup: p.y })));
+  const spec = lineChart(values, {
+    x: { field: 'workers', title: 'workers', integer: true }, y: { field: 'speedup', title: 'speedup over 1 worker', zero: true },
+    color: { field: 'series', title: 'dashed: ideal' }, points: true,
+    reference: { values: workerCounts.map((w) => ({ workers: w, speedup: w })) },
+  });
+  return renderSvg({ ...spec, title } as TopLevelSpec);
 }
 
 async function main(): Promise<void> {
@@ -177,7 +167,7 @@ async function main(): Promise<void> {
   ];
   mkdirSync(dirname(`${argv.out}.json`), { recursive: true });
   writeFileSync(`${argv.out}.json`, JSON.stringify({ machine, cores, kernels, steps: argv.steps, models: MODELS, results, ceiling, barrier }, null, 2));
-  writeFileSync(`${argv.out}.svg`, svgChart(series, Math.max(...workerCounts), `mnist-dp scaling · ${machine}`));
+  writeFileSync(`${argv.out}.svg`, await speedupChart(series, `mnist-dp scaling · ${machine}`));
   console.log(`\nwrote ${argv.out}.json and ${argv.out}.svg`);
 }
 

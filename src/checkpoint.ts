@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { pack, unpack } from 'msgpackr';
+import { writeFileAtomic } from './atomic-write.js';
 import { ASSUMED_MNIST, type DataSetRecord } from './data/provenance.js';
 import { badCheckpoint } from './errors.js';
 import type { EpochMetrics } from './events.js';
-import { writeFileAtomic } from './files.js';
+import { describeMachine } from './machine.js';
 import { paramLayout, type ParamLayout } from './model/layout.js';
 import { Model } from './model/model.js';
 import { sameSpec, type ModelSpec } from './model/spec.js';
@@ -26,7 +27,7 @@ export const CHECKPOINT_MAGIC = 'mnist-dp checkpoint';
 export const CHECKPOINT_VERSION = 4;
 const READABLE_VERSIONS = [2, 3, 4];
 
-export type { EpochMetrics } from './events.js';
+export type { EpochMetrics, StepMicros } from './events.js';
 
 /** The training options a checkpoint keeps (everything but where files go and how many threads ran). */
 export type SavedOptions = Omit<ResolvedTrainOptions, RunOnlyKey>;
@@ -70,6 +71,8 @@ export interface Checkpoint {
   rng: { kind: 'counter'; seed: number };
   metrics: EpochMetrics[];
   testAccuracy: number | null;
+  /** When and on what machine (describeMachine) the file was written; filled by saveCheckpoint, null in files written before they were kept. */
+  written?: { at: string | null; machine: string | null };
   /**
    * The data set the model was trained on (training records it). Loading a file from before version 4,
    * which recorded none, gives ASSUMED_MNIST; null: saved without a record (by a library call).
@@ -81,6 +84,7 @@ interface Record {
   magic: string;
   version: number;
   createdAt: string;
+  machine?: string;
   spec: ModelSpec;
   layout: { name: string; shape: number[]; offset: number; size: number }[];
   paramFloats: number;
@@ -113,6 +117,7 @@ export async function saveCheckpoint(file: string, c: Checkpoint): Promise<void>
     magic: CHECKPOINT_MAGIC,
     version: CHECKPOINT_VERSION,
     createdAt: new Date().toISOString(),
+    machine: describeMachine(),
     spec: c.spec,
     layout: layout.tensors,
     paramFloats: layout.size,
@@ -170,6 +175,7 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
     rng: r.rng,
     metrics: r.metrics ?? [],
     testAccuracy: r.testAccuracy ?? null,
+    written: { at: r.createdAt ?? null, machine: r.machine ?? null },
     data: r.version < 4 ? { ...ASSUMED_MNIST } : r.data ?? null,
   };
 }

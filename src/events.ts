@@ -6,6 +6,15 @@ export interface EpochMetrics {
   valAccuracy: number | null;
   samplesPerSecond: number;
   seconds: number;
+  /** Mean µs per step a worker spent computing gradients, reducing and updating, and at the barriers (absent in checkpoints written before it was kept). */
+  stepMicros?: StepMicros;
+}
+
+/** Where a step's time went, in mean µs per step of a worker. */
+export interface StepMicros {
+  gradients: number;
+  update: number;
+  barriers: number;
 }
 
 /** Progress of a training run, as the library's callback, the CLI's progress and `--json` lines see it. */
@@ -51,7 +60,7 @@ export interface EpochEvent extends EpochMetrics {
   elapsedSeconds: number;
   checkpoint: string | null;
   /** Mean µs per step a worker spent this epoch computing gradients, reducing and updating, and at the barriers. */
-  stepMicros: { gradients: number; update: number; barriers: number };
+  stepMicros: StepMicros;
   /** With `keepBest`: this epoch has the best validation accuracy so far, and its model was saved (DoneEvent.best says where). */
   best: boolean;
 }

@@ -5,7 +5,8 @@
 export { train, Trainer, spawnTrainer, terminateTrainer, prepareRun, type TrainCallbacks } from './api.js';
 export type { TrainResult } from './engine/trainer.js';
 export { Model, shippedModelFile, type ModelInfo, type Pixels, type PredictOptions } from './model/model.js';
-export { readInkPng, toDigitImage, toResizedImage, MNIST_SHAPE, type InkImage, type DigitShape } from './data/digit-image.js';
+export { readInkPng, decodeInkPng, pngSize, toDigitImage, toResizedImage, MNIST_SHAPE, MAX_PICTURE_PIXELS, type InkImage, type DigitShape } from './data/digit-image.js';
+export { predictPicture, defaultPrep, PREP_NAMES, type Prep, type PicturePrediction } from './model/predict-picture.js';
 export { dataSetRecord, describeDataSet, MNIST_SHA256, type DataSetRecord } from './data/provenance.js';
 export { predictEnsemble } from './model/ensemble.js';
 export { TTA_VIEWS, type TtaView } from './model/tta.js';
@@ -15,7 +16,7 @@ export { exportOnnx, type OnnxExportOptions } from './export/onnx.js';
 export { exportSafetensors, importSafetensors } from './export/safetensors.js';
 export { DEFAULT_OPTIONS, resolveOptions, learningRate, type TrainOptions, type ResolvedTrainOptions, type ScheduleKind } from './options.js';
 export { OPTIMIZERS, OPTIMIZER_NAMES, type Optimizer, type OptimizerKind, type OptimizerOptions } from './optim/index.js';
-export type { TrainEvent, StartEvent, StepEvent, EpochEvent, DoneEvent, BestEpoch, EpochMetrics } from './events.js';
+export type { TrainEvent, StartEvent, StepEvent, EpochEvent, DoneEvent, BestEpoch, EpochMetrics, StepMicros } from './events.js';
 export { bestCheckpointFile, loadCheckpoint, loadModel, saveCheckpoint, type Checkpoint } from './checkpoint.js';
 export { loadIdxDataset, defaultMnistDir, type Dataset, type IdxDataset } from './data/dataset.js';
 export { readIdxFile, parseIdx, type IdxArray } from './data/idx.js';
@@ -23,3 +24,8 @@ export { describeSpec, type MlpSpec, type CnnSpec, type LayerSpec, type ModelSpe
 export { MnistDpError, type ErrorCode } from './errors.js';
 export { describeMachine } from './machine.js';
 export { tsKernels, type Kernels } from './kernels/index.js';
+export { logDirListener, CSV_COLUMNS, type RunLogger } from './logs/log-dir.js';
+export { startServer, MAX_BODY_BYTES, type DigitServer, type ServeOptions, type PredictAnswer } from './serve/server.js';
+export { LiveView, type LiveState } from './serve/live.js';
+export { buildReport, type Report, type ReportEvaluation } from './report/report.js';
+export { lineChart, renderSvg, renderPng, type Chart } from './report/charts.js';

@@ -4,7 +4,7 @@ import { loadModel } from '../checkpoint.js';
 import { badCheckpoint, badOption, MnistDpError } from '../errors.js';
 import { exportOnnx } from '../export/onnx.js';
 import { exportSafetensors } from '../export/safetensors.js';
-import { writeFileAtomic } from '../files.js';
+import { writeFileAtomic } from '../atomic-write.js';
 import type { Model } from '../model/model.js';
 import { TTA_VIEWS } from '../model/tta.js';
 

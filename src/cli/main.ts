@@ -6,6 +6,8 @@ import { packageVersion } from '../version.js';
 import { exportBuilder, exportHandler, type ExportArgs } from './export.js';
 import { evalBuilder, evalHandler, infoBuilder, infoHandler, type EvalArgs } from './model-commands.js';
 import { predictBuilder, predictHandler, type PredictArgs } from './predict.js';
+import { reportBuilder, reportHandler, type ReportArgs } from './report.js';
+import { serveBuilder, serveHandler, type ServeArgs } from './serve.js';
 import { trainBuilder, trainHandler } from './train.js';
 
 /**
@@ -13,7 +15,7 @@ import { trainBuilder, trainHandler } from './train.js';
  * no stack trace; exit 2 for usage errors and bad options, the error's own exitCode otherwise.
  */
 
-const COMMANDS = ['train', 'eval', 'info', 'predict', 'export'];
+const COMMANDS = ['train', 'eval', 'info', 'predict', 'report', 'serve', 'export'];
 
 /** A yargs validation failure: unknown flag, missing value, missing command. */
 class UsageError extends Error {}
@@ -44,8 +46,12 @@ async function main(args: string[]): Promise<void> {
       infoHandler(argv as unknown as { model: string; json?: boolean }))
     .command('predict [images..]', 'the digit in each PNG picture, by the shipped model or --model', predictBuilder, (argv) =>
       predictHandler(argv as unknown as PredictArgs))
+    .command('report [runs..]', 'an HTML report of one or more runs: curves, confusion matrix, misclassified digits (--png for PNG charts)', reportBuilder, (argv) =>
+      reportHandler(argv as unknown as ReportArgs))
+    .command('serve', 'a local page to draw a digit and watch the model read it; --watch shows a run\'s curves live', serveBuilder, (argv) =>
+      serveHandler(argv as unknown as ServeArgs))
     .command('export', 'a saved model (or an ensemble) as ONNX for other runtimes, its weights as safetensors for PyTorch', exportBuilder, (argv) => exportHandler(argv as unknown as ExportArgs))
-    .demandCommand(1, 'give a command: train, eval, info, predict or export')
+    .demandCommand(1, 'give a command: train, eval, info, predict, report, serve or export')
     .strict()
     .parserConfiguration({ 'duplicate-arguments-array': false })
     .version(packageVersion())

@@ -86,27 +86,49 @@ function checkTrainedOnData(models: Model[], files: string[], given: DataSetReco
   });
 }
 
-export async function evalHandler(argv: EvalArgs): Promise<void> {
-  const files = typeof argv.model === 'string' ? [argv.model] : argv.model.map(String);
-  const tta = argv.tta === true;
-  const showErrors = argv.errors ?? 0;
-  if (!Number.isInteger(showErrors) || showErrors < 0) throw badOption(`--errors must be a whole number of images ≥ 0, got ${String(argv.errors)}`);
+/** A test image the model (or ensemble) gets wrong: its index in the test set, true and predicted class, and the predicted class's probability. */
+export interface Mistake {
+  index: number;
+  label: number;
+  predicted: number;
+  probability: number;
+}
+
+/** What `eval` measures of one model or an ensemble on the test set (see evaluateOnTestSet). */
+export interface TestEvaluation {
+  models: Model[];
+  test: Dataset;
+  /** `confusion[t][p]`: test images of class t predicted as p. */
+  confusion: number[][];
+  misclassified: Mistake[];
+  /** Right answers of each member alone (only counted for an ensemble; zeros for one model). */
+  memberCorrect: number[];
+  testAccuracy: number;
+}
+
+/**
+ * Loads the checkpoints and evaluates them on the test set of `data` (default MNIST), as one model or, for
+ * several, their ensemble (the mean of their probabilities). Shared by `eval` and `report`. A model trained
+ * on another data set is refused unless `anyData` (see checkTrainedOnData).
+ */
+export async function evaluateOnTestSet(files: readonly string[], options: { tta: boolean; data?: string; anyData?: boolean }): Promise<TestEvaluation> {
+  const tta = options.tta;
   const models = [];
   for (const file of files) models.push(await loadModel(file)); // a missing or corrupt file fails naming itself
-  const dir = argv.data ?? defaultMnistDir();
+  const dir = options.data ?? defaultMnistDir();
   const dataset = await loadIdxDataset(dir);
   const test = dataset.test;
   const D = test.rows * test.cols;
   models.forEach((model, i) => checkFitsData(model, files[i], test, dir, tta));
   checkEnsemble(models, files);
-  checkTrainedOnData(models, files, dataSetRecord(dataset, argv.data ?? null), argv.anyData === true);
+  checkTrainedOnData(models, [...files], dataSetRecord(dataset, options.data ?? null), options.anyData === true);
 
   const C = models[0].classes;
   const memberCorrect = new Array<number>(models.length).fill(0);
   // What the model (or the ensemble) predicts for each class: rows the true class, columns the predicted
   // one. Its accuracy, per class and overall, is read from it.
   const confusion = Array.from({ length: C }, () => new Array<number>(C).fill(0));
-  const misclassified: { index: number; label: number; predicted: number; probability: number }[] = [];
+  const misclassified: Mistake[] = [];
   for (let start = 0; start < test.count; start += CHUNK) {
     const end = Math.min(test.count, start + CHUNK);
     const pixels = test.images.subarray(start * D, end * D);
@@ -123,8 +145,17 @@ export async function evalHandler(argv: EvalArgs): Promise<void> {
       if (predicted !== label) misclassified.push({ index: start + i, label, predicted, probability: p[i * C + predicted] });
     });
   }
+  return { models, test, confusion, misclassified, memberCorrect, testAccuracy: (test.count - misclassified.length) / test.count };
+}
+
+export async function evalHandler(argv: EvalArgs): Promise<void> {
+  const files = typeof argv.model === 'string' ? [argv.model] : argv.model.map(String);
+  const tta = argv.tta === true;
+  const showErrors = argv.errors ?? 0;
+  if (!Number.isInteger(showErrors) || showErrors < 0) throw badOption(`--errors must be a whole number of images ≥ 0, got ${String(argv.errors)}`);
+  const { models, test, confusion, misclassified, memberCorrect, testAccuracy } = await evaluateOnTestSet(files, { tta, data: argv.data, anyData: argv.anyData });
+  const D = test.rows * test.cols;
   const correct = test.count - misclassified.length;
-  const testAccuracy = correct / test.count;
 
   if (argv.json) {
     const errors = { confusion, misclassified: misclassified.map((e) => e.index) };

@@ -1,9 +1,10 @@
 import type { Argv } from 'yargs';
-import { readInkPng, toDigitImage, toResizedImage } from '../data/digit-image.js';
+import { readInkPng } from '../data/digit-image.js';
 import { describeTrainedOn, trainedOnDigits } from '../data/provenance.js';
 import { badOption } from '../errors.js';
 import { loadModel } from '../checkpoint.js';
 import { shippedModelFile } from '../model/model.js';
+import { defaultPrep, predictPicture, PREP_NAMES, type Prep } from '../model/predict-picture.js';
 import { ttaImageShape } from '../model/tta.js';
 import { drawImage, percent } from './progress.js';
 
@@ -36,29 +37,22 @@ export interface PredictArgs {
   prep?: Prep;
 }
 
-/** How a picture becomes a model's input (see toDigitImage and toResizedImage). */
-type Prep = 'digit' | 'resize';
-const PREP_NAMES: readonly Prep[] = ['digit', 'resize'];
-
 export async function predictHandler(argv: PredictArgs): Promise<void> {
   const files = (argv.images ?? []).map(String);
   if (files.length === 0) throw badOption('give one or more PNG files of handwritten digits, e.g. mnist-dp predict digit.png');
   const file = argv.model ?? shippedModelFile();
   const model = await loadModel(file);
-  const shape = ttaImageShape(model.spec, `predict with ${file}`);
-  const digitShape = { ...shape, box: Math.round((20 / 28) * Math.min(shape.height, shape.width)) };
-  const digits = trainedOnDigits(model.info.data);
-  const prep = argv.prep ?? (digits ? 'digit' : 'resize');
-  if (!digits) {
+  const what = `predict with ${file}`;
+  const shape = ttaImageShape(model.spec, what);
+  const prep = argv.prep ?? defaultPrep(model);
+  if (!trainedOnDigits(model.info.data)) {
     // Say which preparation runs and why: a model of another data set read pictures made another way.
     const how = prep === 'resize' ? `each picture is scaled whole to ${shape.height}×${shape.width} (--prep resize; --prep digit prepares it as a handwritten digit)`
       : 'the pictures are prepared as handwritten digits, as asked (--prep digit)';
     process.stderr.write(`mnist-dp: note: ${file} was trained on ${describeTrainedOn(model.info.data)}, not on handwritten digits: ${how}\n`);
   }
   for (const image of files) {
-    const ink = await readInkPng(image);
-    const pixels = prep === 'digit' ? toDigitImage(ink, digitShape, image) : toResizedImage(ink, shape, image);
-    const probabilities = Array.from(model.predict(pixels, { tta: argv.tta === true }));
+    const { image: pixels, probabilities } = predictPicture(model, await readInkPng(image), image, { prep, tta: argv.tta === true, what });
     const ranked = probabilities.map((p, digit) => ({ digit, p })).sort((a, b) => b.p - a.p);
     if (argv.json) {
       process.stdout.write(`${JSON.stringify({ file: image, digit: ranked[0].digit, probability: ranked[0].p, probabilities })}\n`);

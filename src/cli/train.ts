@@ -6,7 +6,10 @@ import { KERNEL_NAMES } from '../kernels/index.js';
 import { ACTIVATION_NAMES, LAYER_HELP, LOSS_NAMES, MODEL_PRESETS } from '../model/spec.js';
 import { HYPER_KEYS, HYPER_PARAMS, OPTIMIZERS, readersOf, type HyperKey } from '../optim/index.js';
 import { DEFAULT_OPTIONS, kebab, OPTIMIZER_NAMES, PRESETS, RESUMABLE_FLAGS, SCHEDULE_NAMES, type TrainOptions } from '../options.js';
+import type { TrainEvent } from '../events.js';
+import { logDirListener } from '../logs/log-dir.js';
 import { humanReporter, jsonReporter, shellQuote } from './progress.js';
+import { closeOnSignal, DEFAULT_PORT, portOption, serveDrawPage } from './serve.js';
 
 /**
  * `mnist-dp train`: one flag per TrainOptions field. Defaults live in DEFAULT_OPTIONS only: no flag has a
@@ -81,11 +84,16 @@ export function trainBuilder(y: Argv): Argv {
   }
   return y
     .option('json', { type: 'boolean', describe: "print one JSON line per event (start, epoch, done) instead of text; no 'step' lines", group: RUN })
+    .option('log-dir', { type: 'string', requiresArg: true, describe: 'write metrics.csv (a row per epoch) and TensorBoard event files into this folder (tensorboard --logdir DIR)', group: RUN })
+    .option('serve', {
+      type: 'string', describe: `serve the draw page with this run's curves, live, on 127.0.0.1 at this port (--serve alone: ${DEFAULT_PORT}; 0: any free one); it stays up after training until Ctrl-C`, group: RUN,
+    })
     .example('$0 train', 'train the default network with the defaults above')
     .example('$0 train --epochs 5 --layers 784-64-10 --out small.ckpt', 'a smaller, shorter run')
     .example('$0 train --preset fast', 'a CNN to 99 % in about a minute')
     .example('$0 train --model cnn --epochs 15 --lr 0.05', 'the benchmark CNN (conv 32 and 64 5×5, fc 256)')
-    .example('$0 train --resume mnist-dp.ckpt', 'continue an interrupted run');
+    .example('$0 train --resume mnist-dp.ckpt', 'continue an interrupted run')
+    .example('$0 train --preset fast --log-dir runs/fast --serve', 'log for TensorBoard and watch the curves at http://127.0.0.1:8080/');
 }
 
 /** The text after `--flag` or `--flag=` in the raw arguments, for error messages. */
@@ -115,8 +123,17 @@ export function toTrainOptions(argv: Record<string, unknown>, args: readonly str
   return o as TrainOptions;
 }
 
+/** `--serve` alone is the default port; `--serve N` that port. */
+function servePort(value: unknown): number {
+  if (value === '' || value === true) return DEFAULT_PORT;
+  const n = Number(value);
+  return portOption(Number.isNaN(n) ? value : n, '--serve');
+}
+
 export async function trainHandler(argv: Record<string, unknown>, args: readonly string[]): Promise<void> {
   const options = toTrainOptions(argv, args);
+  const logs = typeof argv.logDir === 'string' ? logDirListener(argv.logDir) : null;
+  const server = argv.serve === undefined ? null : await serveDrawPage({ port: servePort(argv.serve) });
   const reporter = argv.json ? jsonReporter() : humanReporter();
   const controller = new AbortController();
   let interrupts = 0;
@@ -133,11 +150,24 @@ export async function trainHandler(argv: Record<string, unknown>, args: readonly
   process.on('SIGINT', onSigint);
   let result;
   try {
-    result = await train(options, { onEvent: (e) => reporter.onEvent(e), signal: controller.signal });
+    const onEvent = (e: TrainEvent) => {
+      reporter.onEvent(e);
+      logs?.onEvent(e);
+      server?.live.onEvent(e);
+    };
+    result = await train(options, { onEvent, signal: controller.signal });
+  } catch (err) {
+    await server?.close();
+    throw err;
   } finally {
     reporter.close();
+    logs?.close();
     process.off('SIGINT', onSigint);
   }
+  if (server && !result.aborted) {
+    process.stderr.write(`mnist-dp: training done; its curves stay at ${server.url} until Ctrl-C\n`);
+    await closeOnSignal(server);
+  } else await server?.close();
   if (result.aborted) {
     if (result.checkpoint) {
       const data = options.data === undefined ? '' : ` --data ${shellQuote(options.data)}`;

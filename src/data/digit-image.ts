@@ -29,6 +29,14 @@ export const MNIST_SHAPE: DigitShape = { height: 28, width: 28, box: 20 };
 const INK_FLOOR = 0.2;
 
 /**
+ * The most pixels a picture may have (4096 × 4096): decoding takes about 12 bytes a pixel, so a PNG whose
+ * header claims more (a few hundred bytes can claim 100,000 × 100,000) is refused before it is decoded.
+ */
+export const MAX_PICTURE_PIXELS = 4096 * 4096;
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/**
  * Reads a PNG (grey, RGB, with or without alpha, any bit depth) as ink: luminance over a white background
  * (transparent pixels are background), inverted when the image's border is light.
  */
@@ -40,11 +48,35 @@ export async function readInkPng(file: string): Promise<InkImage> {
     const code = (err as NodeJS.ErrnoException).code;
     throw badData(file, code === 'ENOENT' ? 'no such file' : `cannot be read (${code ?? String(err)})`);
   }
+  return decodeInkPng(bytes, file);
+}
+
+/**
+ * The size a PNG declares in its header (the IHDR chunk, which must come first), read without decoding.
+ * Throws BAD_DATA, naming `name`, when the bytes are not a PNG or the size is zero or over MAX_PICTURE_PIXELS.
+ */
+export function pngSize(bytes: Uint8Array, name: string): { width: number; height: number } {
+  const isPng = bytes.length >= 24 && PNG_SIGNATURE.every((b, i) => bytes[i] === b) &&
+    String.fromCharCode(bytes[12], bytes[13], bytes[14], bytes[15]) === 'IHDR';
+  if (!isPng) throw badData(name, 'is not a readable PNG image (no PNG signature and header); save the digit as PNG');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const width = view.getUint32(16), height = view.getUint32(20);
+  if (width === 0 || height === 0) throw badData(name, `is a PNG of ${width}×${height} pixels: it holds no picture`);
+  if (width * height > MAX_PICTURE_PIXELS) {
+    throw badData(name, `is a PNG of ${width.toLocaleString('en-US')}×${height.toLocaleString('en-US')} pixels; pictures of at most ` +
+      `${MAX_PICTURE_PIXELS.toLocaleString('en-US')} pixels (4096×4096) are read: scale it down`);
+  }
+  return { width, height };
+}
+
+/** readInkPng for PNG bytes already in memory (`name` names them in errors): the size is checked before decoding. */
+export function decodeInkPng(bytes: Uint8Array, name: string): InkImage {
+  pngSize(bytes, name);
   let png: { width: number; height: number; data: Buffer };
   try {
-    png = PNG.sync.read(bytes);
+    png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   } catch (err) {
-    throw badData(file, `is not a readable PNG image (${err instanceof Error ? err.message : String(err)}); save the digit as PNG`);
+    throw badData(name, `is not a readable PNG image (${err instanceof Error ? err.message : String(err)}); save the digit as PNG`);
   }
   const { width, height, data } = png;
   const light = new Float32Array(width * height);

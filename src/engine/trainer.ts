@@ -92,6 +92,8 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
       if (position.step < stepsPerEpoch) return await finish(null); // stopped on request mid-epoch
 
       const val = o.valSize > 0 ? await evaluate(workers, weights, 'train', trainCount, trainCount + o.valSize) : null;
+      const perStep = (key: keyof Timing) => (1e6 * (timing[key] - before.timing[key])) / (stepsPerEpoch - before.step);
+      const stepMicros = { gradients: perStep('gradientSeconds'), update: perStep('updateSeconds'), barriers: perStep('barrierSeconds') };
       const m: EpochMetrics = {
         epoch: epoch + 1,
         trainLoss: position.lossSum / position.samples,
@@ -99,15 +101,14 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
         valAccuracy: val?.accuracy ?? null,
         samplesPerSecond: (position.samples - before.samples) / Math.max(trainSeconds, 1e-9), // a resumed epoch counts only the steps run here
         seconds: (performance.now() - epochStart) / 1000,
+        stepMicros,
       };
       metrics.push(m);
       Object.assign(position, { epoch: epoch + 1, step: 0, lossSum: 0, samples: 0 });
       await checkpoints.save(position, metrics, null);
       const best = await checkpoints.keepIfBest(m, position, metrics);
-      const perStep = (key: keyof Timing) => (1e6 * (timing[key] - before.timing[key])) / (stepsPerEpoch - before.step);
       emit({ type: 'epoch', ...m, epochs: o.epochs, lr: learningRate(o, epoch, stepsPerEpoch - 1, stepsPerEpoch),
-        elapsedSeconds: (performance.now() - started) / 1000, checkpoint: o.out,
-        stepMicros: { gradients: perStep('gradientSeconds'), update: perStep('updateSeconds'), barriers: perStep('barrierSeconds') }, best });
+        elapsedSeconds: (performance.now() - started) / 1000, checkpoint: o.out, stepMicros, best });
     }
     return await finish(await evaluate(workers, weights, 'test', 0, run.data.test.count));
   } catch (err) {

@@ -3,8 +3,9 @@ import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /**
- * Writes a file so that a crash leaves the old one or the new one, never half of one: a temporary file in
- * the same folder, flushed, then renamed over the target.
+ * Writes `data` to `file` so that a crash leaves either the old file or the new one, never half of one:
+ * a temporary file in the same folder, flushed to disk, then renamed over the target. Rethrows the
+ * file system's error after removing the temporary file.
  */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
   const tmp = join(dirname(file), `.${basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);

@@ -255,5 +255,5 @@ export function assertSameArchitecture(file: string, saved: ModelSpec, wanted: M
  */
 export async function loadModel(file: string): Promise<Model> {
   const c = await loadCheckpoint(file);
-  return new Model(c.spec, c.ema ?? c.params, { metrics: c.metrics, testAccuracy: c.testAccuracy, epochsTrained: c.position.epoch, data: c.data ?? null });
+  return new Model(c.spec, c.ema ?? c.params, { metrics: c.metrics, testAccuracy: c.testAccuracy, epochsTrained: c.position.epoch, data: c.data ?? null, recipe: c.options });
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { MnistDpError } from '../errors.js';
+import { packageVersion } from '../version.js';
+import { exportBuilder, exportHandler, type ExportArgs } from './export.js';
 import { evalBuilder, evalHandler, infoBuilder, infoHandler, type EvalArgs } from './model-commands.js';
 import { predictBuilder, predictHandler, type PredictArgs } from './predict.js';
 import { reportBuilder, reportHandler, type ReportArgs } from './report.js';
@@ -14,22 +15,10 @@ import { TRAIN_BOOLEAN_FLAGS, trainBuilder, trainHandler } from './train.js';
  * no stack trace; exit 2 for usage errors and bad options, the error's own exitCode otherwise.
  */
 
-const COMMANDS = ['train', 'eval', 'info', 'predict', 'report', 'serve'];
+const COMMANDS = ['train', 'eval', 'info', 'predict', 'report', 'serve', 'export'];
 
 /** A yargs validation failure: unknown flag, missing value, missing command. */
 class UsageError extends Error {}
-
-function version(): string {
-  for (const rel of ['../../../package.json', '../../package.json']) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'mnist-dp' && pkg.version) return pkg.version;
-    } catch {
-      // try the next
-    }
-  }
-  return 'unknown';
-}
 
 const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
 
@@ -80,10 +69,11 @@ async function main(args: string[]): Promise<void> {
       reportHandler(argv as unknown as ReportArgs))
     .command('serve', 'a local page to draw a digit and watch the model read it; --watch shows a run\'s curves live', serveBuilder, (argv) =>
       serveHandler(argv as unknown as ServeArgs))
-    .demandCommand(1, 'give a command: train, eval, info, predict, report or serve')
+    .command('export', 'a saved model (or an ensemble) as ONNX for other runtimes, its weights as safetensors for PyTorch', exportBuilder, (argv) => exportHandler(argv as unknown as ExportArgs))
+    .demandCommand(1, 'give a command: train, eval, info, predict, report, serve or export')
     .strict()
     .parserConfiguration({ 'duplicate-arguments-array': false })
-    .version(version())
+    .version(packageVersion())
     .help()
     .alias('h', 'help')
     .wrap(Math.min(110, process.stdout.columns || 80))

@@ -34,6 +34,8 @@ export interface ModelInfo {
   epochsTrained: number;
   /** The data set it was trained on; null when the checkpoint records none (before version 4: MNIST, as far as anyone knows). */
   data?: DataSetRecord | null;
+  /** The training options it recorded (its recipe, as checkpoint.ts's SavedOptions), for exported files' metadata; absent when unknown. */
+  recipe?: Readonly<Record<string, unknown>>;
 }
 
 /**

@@ -34,3 +34,12 @@ export function badData(file: string, problem: string): MnistDpError {
 export function badCheckpoint(file: string, problem: string): MnistDpError {
   return new MnistDpError('BAD_CHECKPOINT', `${file}: ${problem}`);
 }
+
+/** A value as a caller would write it: `'false'`, `7`, `null`, `an object`. */
+export function shown(v: unknown): string {
+  if (typeof v === 'string') return `'${v}'`;
+  if (typeof v === 'function') return 'a function';
+  if (Array.isArray(v)) return `[${v.map(shown).join(', ')}]`;
+  if (typeof v === 'object' && v !== null) return `an object (${v.constructor?.name ?? 'Object'})`;
+  return String(v);
+}

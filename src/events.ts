@@ -38,6 +38,8 @@ export interface StartEvent {
   /** Where the run starts: 0/0 for a new run, later when resuming. */
   startEpoch: number;
   startStep: number;
+  /** The checkpoint file this run writes (null: none); with the default `out` taken, the next free `mnist-dp-N.ckpt`. */
+  checkpoint: string | null;
 }
 
 /** Sent at most every 100 ms and after the last step of each epoch. Epochs count from 1. */

@@ -10,6 +10,10 @@ export { predictPicture, defaultPrep, PREP_NAMES, type Prep, type PicturePredict
 export { dataSetRecord, describeDataSet, MNIST_SHA256, type DataSetRecord } from './data/provenance.js';
 export { predictEnsemble } from './model/ensemble.js';
 export { TTA_VIEWS, type TtaView } from './model/tta.js';
+/** A model or an ensemble as one ONNX file (opset 13: input float32 [N, 1, H, W] in 0-1, output probabilities [N, classes]), optionally with TTA. */
+export { exportOnnx, type OnnxExportOptions } from './export/onnx.js';
+/** A model's weights as safetensors, named and laid out as the equivalent PyTorch nn.Sequential's state_dict; and read back into a Model. */
+export { exportSafetensors, importSafetensors } from './export/safetensors.js';
 export { DEFAULT_OPTIONS, resolveOptions, learningRate, type TrainOptions, type ResolvedTrainOptions, type ScheduleKind } from './options.js';
 export { OPTIMIZERS, OPTIMIZER_NAMES, type Optimizer, type OptimizerKind, type OptimizerOptions } from './optim/index.js';
 export type { TrainEvent, StartEvent, StepEvent, EpochEvent, DoneEvent, BestEpoch, EpochMetrics, StepMicros } from './events.js';

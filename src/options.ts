@@ -86,6 +86,11 @@ export interface TrainOptions {
   /** Continue the run saved in this checkpoint. */
   resume?: string;
   /**
+   * Let a new run overwrite what `out` (or its `keepBest` file) holds already. Without it such a run is
+   * refused, except with the default `out`, which moves to the first free `mnist-dp-N.ckpt` instead.
+   */
+  force?: boolean;
+  /**
    * Also keep the model of the epoch with the best validation accuracy, in `<out>.best.ckpt` (see
    * bestCheckpointFile): model selection on the validation split, never the test set. Needs a validation split and `out`.
    */
@@ -121,6 +126,7 @@ export interface ResolvedTrainOptions {
   data: string | null;
   out: string | null;
   resume: string | null;
+  force: boolean;
   keepBest: boolean;
   earlyStop: number;
   minDelta: number;
@@ -217,6 +223,7 @@ export const OPTION_ROLES = {
   data: 'run',
   kernels: 'resumable',
   resume: 'run',
+  force: 'run',
   keepBest: 'resumable',
   earlyStop: 'recipe',
   minDelta: 'recipe',
@@ -313,6 +320,7 @@ export function resolveOptions(given: TrainOptions = {}): ResolvedTrainOptions {
     data: o.data ?? null,
     out,
     resume: o.resume ?? null,
+    force: Boolean(o.force),
     keepBest,
     earlyStop,
     minDelta: real('min-delta', o.minDelta ?? d.minDelta, (v) => v >= 0 && v < 1, 'a gain in accuracy in [0, 1), such as 0.001'),

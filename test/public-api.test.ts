@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import type { Remote } from 'comlink';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
-  DEFAULT_OPTIONS, loadModel, Model, MnistDpError, parseSweepSpec, resolveOptions, runLocalSweep, spawnTrainer, train, Trainer,
+  DEFAULT_OPTIONS, exportOnnx, exportSafetensors, loadModel, Model, MnistDpError, parseSweepSpec, resolveOptions, runLocalSweep, spawnTrainer, train, Trainer,
   type SweepResults, type SweepSpec, type TrainEvent, type TrainOptions, type TrainResult,
 } from '../src/index.js';
 
@@ -13,6 +13,8 @@ describe('the public API', () => {
     expectTypeOf(loadModel).returns.resolves.toEqualTypeOf<Model>();
     expectTypeOf<Model['predict']>().returns.toEqualTypeOf<Float32Array>();
     expectTypeOf<Model['classify']>().returns.toEqualTypeOf<Int32Array>();
+    expectTypeOf(exportOnnx).returns.toEqualTypeOf<Uint8Array>();
+    expectTypeOf(exportSafetensors).parameter(0).toEqualTypeOf<Model>();
     expectTypeOf(spawnTrainer).returns.resolves.toEqualTypeOf<Remote<Trainer>>();
     expectTypeOf<TrainResult['testAccuracy']>().toEqualTypeOf<number | null>();
     expectTypeOf<Extract<TrainEvent, { type: 'epoch' }>['valAccuracy']>().toEqualTypeOf<number | null>();
@@ -29,7 +31,7 @@ describe('the public API', () => {
       "const m = await import('mnist-dp'); console.log(Object.keys(m).sort().join(','))"], { encoding: 'utf8' });
     const names = out.trim().split(',');
     for (const name of ['train', 'Trainer', 'spawnTrainer', 'loadModel', 'Model', 'DEFAULT_OPTIONS', 'MnistDpError', 'predictEnsemble',
-      'shippedModelFile', 'readInkPng', 'toDigitImage']) expect(names).toContain(name);
+      'shippedModelFile', 'readInkPng', 'toDigitImage', 'exportOnnx', 'exportSafetensors', 'importSafetensors']) expect(names).toContain(name);
   });
 
   it('defines the defaults once, as the CLI shows them', () => {

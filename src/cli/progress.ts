@@ -57,7 +57,7 @@ export function jsonReporter(out: NodeJS.WritableStream = process.stdout): Repor
 export function startLine(e: StartEvent): string {
   const resumed = e.startEpoch > 0 || e.startStep > 0 ? ` · resuming at epoch ${e.startEpoch + 1}, step ${e.startStep + 1}` : '';
   return `mnist-dp: ${e.spec} · ${int(e.parameters)} parameters · ${e.workers} worker${e.workers === 1 ? '' : 's'} · ${e.kernels} kernels · ` +
-    `${int(e.trainSize)} train / ${int(e.valSize)} val / ${int(e.testSize)} test${resumed}\n          ${e.recipe}`;
+    `${int(e.trainSize)} train / ${int(e.valSize)} val / ${int(e.testSize)} test${resumed}\n          ${e.recipe}${e.checkpoint ? ` → ${e.checkpoint}` : ''}`;
 }
 
 export function epochLine(e: EpochEvent): string {

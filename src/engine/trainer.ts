@@ -1,15 +1,17 @@
 import { loadCheckpoint, saveCheckpoint, type Checkpoint, type Position } from '../checkpoint.js';
 import { dataSetRecord } from '../data/provenance.js';
-import { MnistDpError } from '../errors.js';
+import { badCheckpoint, MnistDpError } from '../errors.js';
 import type { BestEpoch, DoneEvent, EpochMetrics, TrainEvent } from '../events.js';
 import { parameterCount } from '../model/layout.js';
 import { describeSpec, type ModelSpec } from '../model/spec.js';
 import { describeRecipe, learningRate, type ResolvedTrainOptions } from '../options.js';
 import { epochPermutation } from '../rng.js';
+import { failAll } from './barrier.js';
 import { Checkpointer } from './checkpointer.js';
 import { EarlyStop } from './early-stop.js';
 import { evaluate, runEpochSteps, type Timing } from './epoch.js';
 import { workerFile } from './pool.js';
+import { STEP_BARRIER } from './memory.js';
 import { loadRunMemory } from './run-memory.js';
 import { WorkerGroup } from './worker-group.js';
 
@@ -55,7 +57,8 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
   const emit = hooks.onEvent ?? (() => {});
   const run = await loadRunMemory(o, resumed);
   const { spec, trainCount, views: v } = run;
-  const workers = new WorkerGroup(hooks.workerFile ?? workerFile('train-worker'), o.workers, { memory: run.memory, plan: run.plan, spec, kernels: o.kernels });
+  const workers = new WorkerGroup(hooks.workerFile ?? workerFile('train-worker'), o.workers, { memory: run.memory, plan: run.plan, spec, kernels: o.kernels },
+    () => failAll(v.control, STEP_BARRIER)); // a worker lost between tasks: none may wait at a barrier for it
   const checkpoints = new Checkpointer(o, spec, v, resumed, { data: dataSetRecord(run.data, o.data) });
   const weights = o.ema > 0 ? 'ema' : 'params';
   const stepsPerEpoch = Math.ceil(trainCount / o.batchSize);
@@ -76,10 +79,13 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
   };
 
   try {
+    if (resumed && position.step >= stepsPerEpoch) {
+      throw badCheckpoint(o.resume ?? 'the checkpoint', `says step ${position.step + 1} of an epoch of ${stepsPerEpoch} steps; the file is damaged, or --data is not the run's data set`);
+    }
     emit({
       type: 'start', spec: describeSpec(spec), recipe: describeRecipe(o), kernels: o.kernels, workers: o.workers, parameters: parameterCount(run.net.layout),
       trainSize: trainCount, valSize: o.valSize, testSize: run.data.test.count, epochs: o.epochs, batchSize: o.batchSize,
-      microBatch: o.microBatch, stepsPerEpoch, startEpoch: position.epoch, startStep: position.step,
+      microBatch: o.microBatch, stepsPerEpoch, startEpoch: position.epoch, startStep: position.step, checkpoint: o.out,
     });
     while (position.epoch < o.epochs) {
       if (hooks.signal?.aborted) return await finish(null);

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { badOption, MnistDpError } from '../errors.js';
-import { DEFAULT_OPTIONS, kebab, OPTION_ROLES, resolveOptions, type TrainOptions } from '../options.js';
+import { OPTION_TYPES } from '../input-checks.js';
+import { kebab, OPTION_ROLES, resolveOptions, type TrainOptions } from '../options.js';
 import { CounterRng, hash4, Stream } from '../rng.js';
 
 /**
@@ -58,6 +59,7 @@ export interface Trial {
 /** Flags that a sweep sets itself: a spec may not give them. */
 const MANAGED = new Map<string, string>([
   ['out', 'each trial\'s checkpoint is kept by the sweep (see --dir and --store)'],
+  ['force', 'a sweep writes only its own trials\' checkpoints, in --dir or --store'],
   ['resume', 'a sweep resumes its own trials (mnist-dp sweep --resume)'],
   ['epochs', 'the budget is the spec\'s top-level "epochs" (a trial of a fixed list may set its own)'],
   ['workers', 'worker threads per trial are the spec\'s top-level "workers"'],
@@ -75,12 +77,11 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 const json = (v: unknown) => JSON.stringify(v);
 
 type JsonType = 'string' | 'number' | 'boolean';
-/** The JSON type of the options without a default (the others take their default's). */
-const TYPES_WITHOUT_DEFAULT: { [K in Exclude<keyof TrainOptions, keyof typeof DEFAULT_OPTIONS>]-?: JsonType } = {
-  preset: 'string', model: 'string', outputActivation: 'string', microBatch: 'number', workers: 'number', data: 'string', resume: 'string', keepBest: 'boolean',
+/** The JSON type a spec gives an option in: the library's run-time types, a network and a file name as strings. */
+const typeOf = (key: keyof TrainOptions): JsonType => {
+  const type = OPTION_TYPES[key];
+  return type === 'layers' || type === 'out' ? 'string' : type;
 };
-const typeOf = (key: keyof TrainOptions): JsonType =>
-  key in DEFAULT_OPTIONS ? (typeof DEFAULT_OPTIONS[key as keyof typeof DEFAULT_OPTIONS] as JsonType) : TYPES_WITHOUT_DEFAULT[key as keyof typeof TYPES_WITHOUT_DEFAULT];
 
 /** camelCase option key of a flag the spec names (`weight-decay` → `weightDecay`), or null if there is no such flag. */
 function optionKey(flag: string): keyof TrainOptions | null {

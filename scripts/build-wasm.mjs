@@ -1,7 +1,10 @@
 #!/usr/bin/env node
+// @ts-check
 /**
- * Builds the WebAssembly kernels from source: src/kernels/wasm/generate.mjs writes WebAssembly text,
- * wabt (the npm package: the wabt C++ tools compiled to WebAssembly, so this works offline) assembles it.
+ * Builds the WebAssembly kernels from source: src/kernels/wasm/generate.mjs (with the family files beside
+ * it) writes WebAssembly text, wabt (the npm package: the wabt C++ tools compiled to WebAssembly, so this
+ * works offline) assembles it. The generator is JavaScript checked by tsc (`// @ts-check`, in
+ * `npm run typecheck`), so that this script runs it from source with no compile step.
  *
  *   dist/wasm/kernels.wasm           plain SIMD                (+ kernels.wat, the text, for reading)
  *   dist/wasm/kernels-relaxed.wasm   relaxed SIMD (fused madd) (+ kernels-relaxed.wat)
@@ -10,7 +13,7 @@
  *   node scripts/build-wasm.mjs [--out DIR] [--quiet] [--if-stale]
  * --if-stale does nothing when every output is newer than the sources (what the tests use).
  */
-import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
@@ -21,7 +24,8 @@ const args = process.argv.slice(2);
 const outIdx = args.indexOf('--out');
 const outDir = outIdx >= 0 ? resolve(args[outIdx + 1]) : join(root, 'dist', 'wasm');
 const quiet = args.includes('--quiet');
-const SOURCES = [fileURLToPath(import.meta.url), join(root, 'src', 'kernels', 'wasm', 'generate.mjs')];
+const generatorDir = join(root, 'src', 'kernels', 'wasm');
+const SOURCES = [fileURLToPath(import.meta.url), ...readdirSync(generatorDir).filter((f) => f.endsWith('.mjs')).map((f) => join(generatorDir, f))];
 
 const FEATURES = { simd: true, relaxed_simd: true, threads: true };
 const VARIANTS = [
@@ -38,7 +42,10 @@ if (args.includes('--if-stale')) {
 const wabt = await wabtInit();
 mkdirSync(outDir, { recursive: true });
 
-/** Writes through a temporary name, so that a reader never sees half a file. */
+/**
+ * Writes through a temporary name, so that a reader never sees half a file.
+ * @param {string} path @param {string | Uint8Array} data
+ */
 function writeAtomic(path, data) {
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, data);
@@ -51,6 +58,7 @@ for (const { file, relaxed } of VARIANTS) {
   try {
     mod = wabt.parseWat(`${file}.wat`, wat, FEATURES);
     mod.resolveNames();
+    // @ts-expect-error wabt's index.d.ts leaves out validate's features argument, which its JavaScript reads
     mod.validate(FEATURES);
   } catch (err) {
     // wabt's message names lines of the generated text: keep it to look at.

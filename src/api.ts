@@ -1,12 +1,15 @@
 import { Worker } from 'node:worker_threads';
 import { wrap, type Remote } from 'comlink';
 import { nodeEndpoint } from './engine/comlink-endpoint.js';
-import { assertSameArchitecture, loadCheckpoint, type Checkpoint } from './checkpoint.js';
+import { assertSameArchitecture, bestCheckpointFile, loadCheckpoint, type Checkpoint } from './checkpoint.js';
 import { badOption } from './errors.js';
 import type { TrainEvent } from './events.js';
 import { workerFile } from './engine/pool.js';
+import { joinRanks } from './engine/ranks.js';
 import { runTraining, type TrainResult } from './engine/trainer.js';
 import { describeSpec } from './model/spec.js';
+import { checkTrainCallbacks, checkTrainOptions } from './input-checks.js';
+import { claimOut } from './out-guard.js';
 import { kebab, MODEL_OPTION_KEYS, RESUMABLE_FLAGS, RESUMABLE_KEYS, resolveOptions, unresolveOptions, type ResolvedTrainOptions, type TrainOptions } from './options.js';
 
 /**
@@ -20,6 +23,7 @@ import { kebab, MODEL_OPTION_KEYS, RESUMABLE_FLAGS, RESUMABLE_KEYS, resolveOptio
  * another architecture). By default a resumed run keeps writing to the file it resumed from.
  */
 export async function prepareRun(options: TrainOptions): Promise<{ options: ResolvedTrainOptions; resumed: Checkpoint | null }> {
+  checkTrainOptions(options);
   if (!options.resume) return { options: resolveOptions(options), resumed: null };
   const file = options.resume;
   const c = await loadCheckpoint(file);
@@ -57,8 +61,38 @@ export interface TrainCallbacks {
 
 /** Trains a model as the options say and resolves with its parameters and metrics. */
 export async function train(options: TrainOptions = {}, callbacks: TrainCallbacks = {}): Promise<TrainResult> {
+  checkTrainCallbacks(callbacks);
   const run = await prepareRun(options);
-  return runTraining(run.options, run.resumed, callbacks);
+  // In an MPI job only rank 0 writes files (runTraining), so it alone claims --out; the others join first, so
+  // that a rank 0 refused here aborts them (src/cli/main.ts) rather than leaving them waiting for it.
+  if ((joinRanks(run.options)?.rank ?? 0) !== 0) return await runTraining(run.options, run.resumed, callbacks);
+  // Before any data is loaded: the output is free, ours, and its folder writable (see out-guard.ts).
+  const claim = await claimOut({
+    out: run.options.out,
+    companions: (out) => (run.options.keepBest ? [bestCheckpointFile(out)] : []),
+    defaulted: options.out === undefined && !options.resume,
+    resumedFrom: run.resumed ? options.resume! : null,
+    force: run.options.force,
+    describe: describeCheckpointFile,
+  });
+  run.options.out = claim.out;
+  try {
+    return await runTraining(run.options, run.resumed, callbacks);
+  } finally {
+    claim.release();
+  }
+}
+
+/** What a checkpoint a new run would overwrite holds, for the refusal; null when it is not one. */
+async function describeCheckpointFile(file: string): Promise<string | null> {
+  try {
+    const c = await loadCheckpoint(file);
+    const model = describeSpec(c.spec);
+    if (c.testAccuracy !== null) return `a finished model (${model}, test accuracy ${(100 * c.testAccuracy).toFixed(2)} %)`;
+    return `the resume point of an unfinished run (${model}, ${c.position.epoch} of ${c.options.epochs} epochs done)`;
+  } catch {
+    return null;
+  }
 }
 
 /** A training run as an object: `run` it once, `abort` it from anywhere. */

@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { tempFileFor } from './out-guard.js';
 
 /**
  * Writes `data` to `file` so that a crash leaves either the old file or the new one, never half of one:
@@ -8,7 +7,7 @@ import { basename, dirname, join } from 'node:path';
  * file system's error after removing the temporary file.
  */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  const tmp = join(dirname(file), `.${basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = tempFileFor(file); // named so that the next run's start can find it if this process is killed (out-guard.ts)
   try {
     const fh = await open(tmp, 'w');
     try {

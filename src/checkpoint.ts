@@ -1,9 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { pack, unpack } from 'msgpackr';
 import { writeFileAtomic } from './atomic-write.js';
 import { ASSUMED_MNIST, type DataSetRecord } from './data/provenance.js';
 import { badCheckpoint } from './errors.js';
 import type { EpochMetrics } from './events.js';
+import { tensorChecksum, validateCheckpointRecord, verifyCheckpointTensors } from './checkpoint-validate.js';
+import { readRegularFile } from './files.js';
 import { describeMachine } from './machine.js';
 import { paramLayout, type ParamLayout } from './model/layout.js';
 import { Model } from './model/model.js';
@@ -26,6 +27,9 @@ export const CHECKPOINT_MAGIC = 'mnist-dp checkpoint';
  */
 export const CHECKPOINT_VERSION = 4;
 const READABLE_VERSIONS = [2, 3, 4];
+
+/** The largest checkpoint loadCheckpoint reads (4 GiB: weights, average and optimiser state of a network that fills the shared memory). */
+const MAX_CHECKPOINT_BYTES = 2 ** 32;
 
 export type { EpochMetrics, StepMicros } from './events.js';
 
@@ -97,6 +101,8 @@ interface Record {
   metrics: EpochMetrics[];
   testAccuracy: number | null;
   data?: DataSetRecord | null;
+  /** tensorChecksum of the record (absent in files written before it existed). */
+  checksum?: string;
 }
 
 const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -131,6 +137,7 @@ export async function saveCheckpoint(file: string, c: Checkpoint): Promise<void>
     testAccuracy: c.testAccuracy,
     data: c.data ?? null,
   };
+  record.checksum = tensorChecksum(record);
   try {
     await writeFileAtomic(file, pack(record));
   } catch (err) {
@@ -140,12 +147,7 @@ export async function saveCheckpoint(file: string, c: Checkpoint): Promise<void>
 
 /** Reads and validates a checkpoint; every problem names the file. */
 export async function loadCheckpoint(file: string): Promise<Checkpoint> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (err) {
-    throw badCheckpoint(file, `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the path`);
-  }
+  const bytes = await readRegularFile(file, MAX_CHECKPOINT_BYTES, badCheckpoint, 'checkpoint');
   let r: Record;
   try {
     r = unpack(bytes) as Record;
@@ -160,12 +162,13 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   }
   if (r.version === 2) migrateFromVersion2(r);
   if (r.version === 2 || r.version === 3) migrateOptimizer(r as unknown as OldRecord);
+  validateCheckpointRecord(r, file);
   const layout = paramLayout(r.spec);
   if (r.paramFloats !== layout.size) {
     throw badCheckpoint(file, `has ${r.paramFloats} parameters but its spec needs ${layout.size}; the file is damaged`);
   }
   checkLayout(file, r.layout, layout);
-  return {
+  const checkpoint: Checkpoint = {
     spec: r.spec,
     params: floatsOf(r.params, file, 'parameters', layout.size),
     ema: r.ema ? floatsOf(r.ema, file, 'averaged parameters', layout.size) : null,
@@ -178,6 +181,8 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
     written: { at: r.createdAt ?? null, machine: r.machine ?? null },
     data: r.version < 4 ? { ...ASSUMED_MNIST } : r.data ?? null,
   };
+  verifyCheckpointTensors(r, file);
+  return checkpoint;
 }
 
 /** The optimiser's state tensors, each checked against the names its module declares. */
@@ -250,5 +255,5 @@ export function assertSameArchitecture(file: string, saved: ModelSpec, wanted: M
  */
 export async function loadModel(file: string): Promise<Model> {
   const c = await loadCheckpoint(file);
-  return new Model(c.spec, c.ema ?? c.params, { metrics: c.metrics, testAccuracy: c.testAccuracy, epochsTrained: c.position.epoch, data: c.data ?? null });
+  return new Model(c.spec, c.ema ?? c.params, { metrics: c.metrics, testAccuracy: c.testAccuracy, epochsTrained: c.position.epoch, data: c.data ?? null, recipe: c.options });
 }

@@ -9,7 +9,8 @@ export type ErrorCode =
   | 'BAD_CHECKPOINT' // a checkpoint is unreadable or of another architecture
   | 'DIVERGED' // the loss became NaN or infinite
   | 'WORKER_FAILED' // a worker thread threw or died
-  | 'MPI_FAILED'; // MPI is missing, an MPI call failed, or the ranks of a job disagree
+  | 'MPI_FAILED' // MPI is missing, an MPI call failed, or the ranks of a job disagree
+  | 'UNREACHABLE'; // a sweep's Redis (--queue) cannot be reached
 
 export class MnistDpError extends Error {
   readonly code: ErrorCode;
@@ -33,4 +34,13 @@ export function badData(file: string, problem: string): MnistDpError {
 
 export function badCheckpoint(file: string, problem: string): MnistDpError {
   return new MnistDpError('BAD_CHECKPOINT', `${file}: ${problem}`);
+}
+
+/** A value as a caller would write it: `'false'`, `7`, `null`, `an object`. */
+export function shown(v: unknown): string {
+  if (typeof v === 'string') return `'${v}'`;
+  if (typeof v === 'function') return 'a function';
+  if (Array.isArray(v)) return `[${v.map(shown).join(', ')}]`;
+  if (typeof v === 'object' && v !== null) return `an object (${v.constructor?.name ?? 'Object'})`;
+  return String(v);
 }

@@ -40,6 +40,8 @@ export interface StartEvent {
   /** Where the run starts: 0/0 for a new run, later when resuming. */
   startEpoch: number;
   startStep: number;
+  /** The checkpoint file this run writes (null: none); with the default `out` taken, the next free `mnist-dp-N.ckpt`. */
+  checkpoint: string | null;
 }
 
 /** Sent at most every 100 ms and after the last step of each epoch. Epochs count from 1. */
@@ -65,6 +67,8 @@ export interface EpochEvent extends EpochMetrics {
   stepMicros: StepMicros;
   /** With `keepBest`: this epoch has the best validation accuracy so far, and its model was saved (DoneEvent.best says where). */
   best: boolean;
+  /** With `earlyStop`: validation accuracy has not improved for that many epochs, and the run stops after this one. */
+  stopsEarly: boolean;
 }
 
 export interface DoneEvent {
@@ -78,6 +82,8 @@ export interface DoneEvent {
   checkpoint: string | null;
   /** With `keepBest`: the epoch with the best validation accuracy and the file that keeps its model; else null. */
   best: BestEpoch | null;
+  /** With `earlyStop`: the run stopped before its last epoch; testAccuracy is then the best epoch's model's. */
+  stoppedEarly: boolean;
 }
 
 /** The epoch (from 1) with the best validation accuracy, whose model `keepBest` keeps in `checkpoint`. */

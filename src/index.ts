@@ -10,6 +10,10 @@ export { predictPicture, defaultPrep, PREP_NAMES, type Prep, type PicturePredict
 export { dataSetRecord, describeDataSet, MNIST_SHA256, type DataSetRecord } from './data/provenance.js';
 export { predictEnsemble } from './model/ensemble.js';
 export { TTA_VIEWS, type TtaView } from './model/tta.js';
+/** A model or an ensemble as one ONNX file (opset 13: input float32 [N, 1, H, W] in 0-1, output probabilities [N, classes]), optionally with TTA. */
+export { exportOnnx, type OnnxExportOptions } from './export/onnx.js';
+/** A model's weights as safetensors, named and laid out as the equivalent PyTorch nn.Sequential's state_dict; and read back into a Model. */
+export { exportSafetensors, importSafetensors } from './export/safetensors.js';
 export { DEFAULT_OPTIONS, resolveOptions, learningRate, type TrainOptions, type ResolvedTrainOptions, type ScheduleKind } from './options.js';
 export { OPTIMIZERS, OPTIMIZER_NAMES, type Optimizer, type OptimizerKind, type OptimizerOptions } from './optim/index.js';
 export type { TrainEvent, StartEvent, StepEvent, EpochEvent, DoneEvent, BestEpoch, EpochMetrics, StepMicros } from './events.js';
@@ -27,3 +31,8 @@ export { startServer, MAX_BODY_BYTES, type DigitServer, type ServeOptions, type 
 export { LiveView, type LiveState } from './serve/live.js';
 export { buildReport, type Report, type ReportEvaluation } from './report/report.js';
 export { lineChart, renderSvg, renderPng, type Chart } from './report/charts.js';
+export { parseSweepSpec, readSweepSpec, trialsOf, type SweepSpec, type SchedulerSpec, type Domain, type Trial } from './sweep/spec.js';
+export { runLocalSweep, type SweepHooks } from './sweep/local.js';
+export type { SweepResults } from './sweep/report.js';
+export type { TrialOutcome, TrialProgress, TrialStatus } from './sweep/trial.js';
+export { decide, ashaRungs, type EpochReport, type Decision } from './sweep/schedulers.js';

@@ -87,10 +87,19 @@ export interface TrainOptions {
   /** Continue the run saved in this checkpoint. */
   resume?: string;
   /**
+   * Let a new run overwrite what `out` (or its `keepBest` file) holds already. Without it such a run is
+   * refused, except with the default `out`, which moves to the first free `mnist-dp-N.ckpt` instead.
+   */
+  force?: boolean;
+  /**
    * Also keep the model of the epoch with the best validation accuracy, in `<out>.best.ckpt` (see
    * bestCheckpointFile): model selection on the validation split, never the test set. Needs a validation split and `out`.
    */
   keepBest?: boolean;
+  /** Stop when validation accuracy has not improved by more than `minDelta` for this many epochs (0: never); implies keepBest. */
+  earlyStop?: number;
+  /** With earlyStop: the gain in validation accuracy (0-1) that counts as an improvement. */
+  minDelta?: number;
   /** Kernel implementation: 'auto' (the fastest that runs here), 'ts', 'wasm' or 'wasm-relaxed'. */
   kernels?: string;
   /**
@@ -123,7 +132,10 @@ export interface ResolvedTrainOptions {
   data: string | null;
   out: string | null;
   resume: string | null;
+  force: boolean;
   keepBest: boolean;
+  earlyStop: number;
+  minDelta: number;
   kernels: KernelName;
   mpi: MpiMode;
 }
@@ -151,6 +163,8 @@ export const DEFAULT_OPTIONS = {
   valSize: 5000,
   trainSize: 0,
   out: 'mnist-dp.ckpt',
+  earlyStop: 0,
+  minDelta: 0,
   kernels: 'auto',
   mpi: 'auto',
 } as const;
@@ -217,7 +231,10 @@ export const OPTION_ROLES = {
   data: 'run',
   kernels: 'resumable',
   resume: 'run',
+  force: 'run',
   keepBest: 'resumable',
+  earlyStop: 'recipe',
+  minDelta: 'recipe',
   mpi: 'run',
 } as const satisfies { [K in keyof Required<TrainOptions>]: OptionRole };
 
@@ -281,11 +298,13 @@ export function resolveOptions(given: TrainOptions = {}): ResolvedTrainOptions {
   }
   const spec: ModelSpec = o.model !== undefined ? parseCnnSpec(o.model) : makeSpec(layers, parseActivation(o.activation ?? d.activation), loss,
     o.outputActivation === undefined ? undefined : parseOutputActivation(o.outputActivation));
-  const keepBest = Boolean(o.keepBest);
+  const earlyStop = integer('early-stop', o.earlyStop ?? d.earlyStop, 0);
+  const keepBest = Boolean(o.keepBest) || earlyStop > 0; // the kept model of an early-stopped run is its best epoch's
   const valSize = integer('val-size', o.valSize ?? d.valSize, 0);
   const out = o.out === undefined ? d.out : o.out;
+  if (earlyStop > 0 && valSize === 0) throw badOption('--early-stop watches validation accuracy, but this run holds out no validation images; give --val-size (e.g. 5000)');
   if (keepBest && valSize === 0) throw badOption('--keep-best picks the epoch with the best validation accuracy, but this run holds out no validation images; give --val-size (e.g. 5000)');
-  if (keepBest && !out) throw badOption("--keep-best writes the best epoch's model beside the checkpoint; give --out FILE (not --out '')");
+  if (keepBest && !out) throw badOption(`--${earlyStop > 0 ? 'early-stop' : 'keep-best'} writes the best epoch's model beside the checkpoint; give --out FILE (not --out '')`);
   const optimizer = o.optimizer ?? d.optimizer;
   if (!(OPTIMIZER_NAMES as readonly string[]).includes(optimizer)) throw badOption(`--optimizer "${optimizer}" is unknown; use ${OPTIMIZER_NAMES.join(', ')}`);
   return {
@@ -310,7 +329,10 @@ export function resolveOptions(given: TrainOptions = {}): ResolvedTrainOptions {
     data: o.data ?? null,
     out,
     resume: o.resume ?? null,
+    force: Boolean(o.force),
     keepBest,
+    earlyStop,
+    minDelta: real('min-delta', o.minDelta ?? d.minDelta, (v) => v >= 0 && v < 1, 'a gain in accuracy in [0, 1), such as 0.001'),
     kernels: resolveKernels(o.kernels ?? d.kernels),
     mpi: resolveMpi(o.mpi ?? d.mpi),
   };

@@ -50,7 +50,7 @@ describe('a run that goes wrong', () => {
     const out = join(dir, 'run.ckpt');
     await train({ ...base, epochs: 1, out });
     const before = await readFile(out);
-    const error = await train({ ...base, lr: 1e6, out }).catch((e: unknown) => e);
+    const error = await train({ ...base, lr: 1e6, out, force: true }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'DIVERGED' });
     expect((error as Error).message).toMatch(/the training loss became (NaN|Infinity) at epoch 1, step \d+; .* try --lr 100000/);
     expect((await readFile(out)).equals(before)).toBe(true);

@@ -101,12 +101,12 @@ describe.skipIf(!canRun)('training across MPI ranks', () => {
     job.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<void>((resolve) => job.on('close', () => resolve()));
     for (let i = 0; i < 400 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
-    // As Slurm and Kubernetes stop a job: SIGTERM to every task (here rank 1 first, rank 0 a moment later).
-    process.kill(rankPid(job.pid!, 1), 'SIGTERM');
-    await new Promise((r) => setTimeout(r, 20));
-    process.kill(rankPid(job.pid!, 0), 'SIGTERM');
+    // As Slurm and Kubernetes stop a job: SIGTERM to every task (rank 1 first: any rank's request stops all).
+    const ranks = [rankPid(job.pid!, 1), rankPid(job.pid!, 0)];
+    for (const pid of ranks) process.kill(pid, 'SIGTERM');
     await exited;
-    expect(stderr).toMatch(/interrupted: checkpoint saved to/);
+    // Rank 0 names its own signal, or says interrupted where rank 1's request stopped the step before its signal came.
+    expect(stderr).toMatch(/^(stopped by SIGTERM|interrupted): checkpoint saved to/m);
     const stopped = await loadCheckpoint(file);
     expect(stopped.position.epoch, 'stopped before the end').toBeLessThan(30);
     const resumed = mpirun(dir(), 3, ['train', '--resume', file, '--workers', '1'], TCP);

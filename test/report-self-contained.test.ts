@@ -75,6 +75,6 @@ describe('mnist-dp report', () => {
     const missing = runCli(dir(), ['report', 'no-such.ckpt']);
     expect(missing.code).toBe(1);
     expect(missing.lines).toHaveLength(1);
-    expect(missing.stderr).toMatch(/^mnist-dp: error: no-such\.ckpt: cannot be read \(ENOENT\); check the path\n$/);
+    expect(missing.stderr).toMatch(/^mnist-dp: error: no-such\.ckpt: cannot be read \(ENOENT\); check the path and its permissions\n$/);
   });
 });

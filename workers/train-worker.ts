@@ -28,7 +28,15 @@ const ctx: StepContext = {
   ranks: init.ranks ? new RankExchange(init.ranks, loadMpi()) : undefined,
 };
 
-export default function run(task: Task): EvalResult | RunResult {
+// A promise rejected and never handled during a task would go unnoticed: piscina's worker waits on
+// Atomics between tasks, so Node never gets to report it. Each task lets Node report such rejections
+// before it returns (one turn of the event loop), and fails with the first one's reason.
+let unhandled: { reason: unknown } | null = null;
+process.on('unhandledRejection', (reason) => {
+  unhandled ??= { reason };
+});
+
+function runTask(task: Task): EvalResult | RunResult {
   if (task.kind === 'eval') return runEvalTask(ctx, task);
   try {
     return runSteps(ctx, task);
@@ -37,4 +45,16 @@ export default function run(task: Task): EvalResult | RunResult {
     failAll(shared.control, STEP_BARRIER);
     throw err;
   }
+}
+
+export default async function run(task: Task): Promise<EvalResult | RunResult> {
+  const result = runTask(task);
+  await new Promise((resolve) => setImmediate(resolve));
+  if (unhandled !== null) {
+    const { reason } = unhandled;
+    unhandled = null;
+    failAll(shared.control, STEP_BARRIER);
+    throw reason;
+  }
+  return result;
 }

@@ -71,7 +71,10 @@ const FLAGS: { [K in keyof Required<TrainOptions>]: FlagSpec } = {
   out: { type: 'string', group: RUN, describe: "checkpoint file, written after every epoch and on Ctrl-C; --out '' or --no-out: none", shows: `${D.out}, or the --resume file` },
   resume: { type: 'string', group: RUN, describe: `continue the run saved in this checkpoint (only ${RESUMABLE_FLAGS} may change)` },
   mpi: { type: 'string', group: RUN, describe: 'train across the ranks of an MPI job: auto (when mpirun, srun or an MPIJob started more than one rank), on, off', shows: D.mpi },
+  force: { type: 'boolean', group: RUN, describe: 'let a new run overwrite the model or resume point already in --out (without it such a run is refused; the default --out moves to the first free mnist-dp-N.ckpt instead)' },
   keepBest: { type: 'boolean', group: RUN, describe: "also keep the model of the epoch with the best validation accuracy, in <out>.best.ckpt (needs --val-size > 0)" },
+  earlyStop: { type: 'number', group: RUN, describe: 'stop when validation accuracy has not improved by --min-delta for this many epochs (0: never); keeps the best epoch as --keep-best does', shows: String(D.earlyStop) },
+  minDelta: { type: 'number', group: RUN, describe: 'with --early-stop: the gain in validation accuracy (0-1) that counts as an improvement', shows: String(D.minDelta) },
 };
 
 const KEYS = Object.keys(FLAGS) as (keyof TrainOptions)[];
@@ -98,10 +101,16 @@ export function trainBuilder(y: Argv): Argv {
     .example('$0 train --preset fast --log-dir runs/fast --serve', 'log for TensorBoard and watch the curves at http://127.0.0.1:8080/');
 }
 
-/** The text after `--flag` or `--flag=` in the raw arguments, for error messages. */
+/** The flags of `train` that take no value (given as --flag, --no-flag, or --flag=true/false). */
+export const TRAIN_BOOLEAN_FLAGS = [...KEYS.filter((k) => FLAGS[k].type === 'boolean').map(kebab), 'json'];
+
+/**
+ * The text after `--flag` or `--flag=` in the raw arguments, for error messages: the last one given,
+ * since the last of a repeated flag is the one that counts.
+ */
 function rawValue(args: readonly string[], key: string): string | undefined {
-  for (const name of [kebab(key), key]) {
-    for (let i = 0; i < args.length; i++) {
+  for (let i = args.length - 1; i >= 0; i--) {
+    for (const name of [kebab(key), key]) {
       if (args[i].startsWith(`--${name}=`)) return args[i].slice(name.length + 3);
       if (args[i] === `--${name}` && i + 1 < args.length) return args[i + 1];
     }
@@ -115,14 +124,58 @@ export function toTrainOptions(argv: Record<string, unknown>, args: readonly str
   for (const key of KEYS) {
     const v = argv[key];
     if (v === undefined) continue;
-    if (FLAGS[key].type === 'number' && (typeof v !== 'number' || Number.isNaN(v))) {
+    if (FLAGS[key].type === 'number') {
+      // yargs reads an empty value as 0 and a repeated flag as its last value; the message quotes what was typed.
       const raw = rawValue(args, key);
-      throw badOption(`--${kebab(key)} must be a number${raw === undefined ? '' : `, got "${raw}"`}`);
+      if (typeof v !== 'number' || Number.isNaN(v) || raw?.trim() === '') {
+        throw badOption(`--${kebab(key)} must be a number${raw === undefined ? '' : `, got "${raw}"`}`);
+      }
     }
     o[key] = v;
   }
   if (o.out === '' || o.out === false) o.out = null;
   return o as TrainOptions;
+}
+
+/** The signals that stop a run after its current step, with the exit status a shell gives each (128 + number). */
+const STOP_SIGNALS = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+type StopSignal = keyof typeof STOP_SIGNALS;
+
+/**
+ * Ctrl-C, `kill`, a job scheduler's stop (SIGTERM: Kubernetes, Slurm, systemd) and a closed terminal
+ * (SIGHUP) all stop the run after its current step, with a checkpoint; a second signal quits at once.
+ * After SIGHUP the terminal may be gone, so writes to it may fail: they must not stop the save (main.ts
+ * ignores EIO on stdout).
+ */
+function onStopSignals(stop: (signal: StopSignal) => void): () => void {
+  let first: StopSignal | null = null;
+  const handlers = Object.keys(STOP_SIGNALS).map((name) => {
+    const signal = name as StopSignal;
+    const handler = () => {
+      if (first !== null) {
+        writeQuietly(`mnist-dp: ${signal} again: quitting without waiting\n`);
+        process.exit(STOP_SIGNALS[signal]);
+      }
+      first = signal;
+      const again = signal === 'SIGINT' ? 'Ctrl-C' : `${signal}`;
+      if (isLeadRank()) writeQuietly(`mnist-dp: ${signal === 'SIGINT' ? 'interrupted' : `received ${signal}`}: stopping after this step (${again} again to quit at once)\n`);
+      stop(signal);
+    };
+    process.on(signal, handler);
+    return () => process.off(signal, handler);
+  });
+  return () => handlers.forEach((off) => off());
+}
+
+const stoppedHow = (signal: StopSignal) => (signal === 'SIGINT' ? 'interrupted' : `stopped by ${signal}`);
+
+/** Writes to stderr, ignoring a terminal that is gone. */
+function writeQuietly(text: string): void {
+  try {
+    process.stderr.write(text);
+  } catch {
+    // the terminal closed (SIGHUP): the checkpoint matters more than the message
+  }
 }
 
 /** `--serve` alone is the default port; `--serve N` that port. */
@@ -138,19 +191,12 @@ export async function trainHandler(argv: Record<string, unknown>, args: readonly
   const server = argv.serve === undefined ? null : await serveDrawPage({ port: servePort(argv.serve) });
   const reporter = argv.json ? jsonReporter() : humanReporter();
   const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
+  let stoppedBy: StopSignal = 'SIGINT';
+  const offSignals = onStopSignals((signal) => {
+    stoppedBy = signal;
     reporter.close();
-    if (interrupts > 1) {
-      process.stderr.write('mnist-dp: interrupted again: quitting without waiting\n');
-      process.exit(130);
-    }
-    if (isLeadRank()) process.stderr.write('mnist-dp: stopping after this step (Ctrl-C again to quit at once)\n');
     controller.abort();
-  };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint); // as Slurm and Kubernetes stop a job: checkpoint after this step
+  });
   let result;
   try {
     const onEvent = (e: TrainEvent) => {
@@ -165,22 +211,21 @@ export async function trainHandler(argv: Record<string, unknown>, args: readonly
   } finally {
     reporter.close();
     logs?.close();
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
+    offSignals();
   }
   if (server && !result.aborted) {
     process.stderr.write(`mnist-dp: training done; its curves stay at ${server.url} until Ctrl-C\n`);
     await closeOnSignal(server);
   } else await server?.close();
-  if (result.aborted && !isLeadRank()) process.exitCode = 130;
+  if (result.aborted && !isLeadRank()) process.exitCode = STOP_SIGNALS[stoppedBy]; // rank 0 tells how to continue
   else if (result.aborted) {
     if (result.checkpoint) {
       const data = options.data === undefined ? '' : ` --data ${shellQuote(options.data)}`;
       const file = shellQuote(result.checkpoint);
-      process.stderr.write(`interrupted: checkpoint saved to ${result.checkpoint}; continue with: mnist-dp train --resume ${file}${data}\n`);
+      writeQuietly(`${stoppedHow(stoppedBy)}: checkpoint saved to ${result.checkpoint}; continue with: mnist-dp train --resume ${file}${data}\n`);
     } else {
-      process.stderr.write("interrupted: no checkpoint saved (--out ''); the run cannot be continued\n");
+      writeQuietly(`${stoppedHow(stoppedBy)}: no checkpoint saved (--out ''); the run cannot be continued\n`);
     }
-    process.exitCode = 130;
+    process.exitCode = STOP_SIGNALS[stoppedBy];
   }
 }

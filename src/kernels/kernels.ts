@@ -1,5 +1,3 @@
-import type { LossKind, OutputActivation, Activation } from '../model/spec.js';
-
 /**
  * The hot loops of training, behind one interface so that implementations can be swapped (TypeScript
  * reference now; WebAssembly SIMD next). Every buffer is a typed-array view; a WebAssembly implementation
@@ -143,6 +141,15 @@ export interface Kernels {
    */
   lambDirection(params: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, begin: number, end: number, hp: LambHyper): void;
 }
+
+/** Hidden-layer activations from the notes: sigmoid S_a(x) = 1/(1+e^(-a x)), identity, ReLU. */
+export type Activation = { kind: 'relu' } | { kind: 'sigmoid'; slope: number } | { kind: 'identity' };
+
+/** What the output layer applies before the loss. */
+export type OutputActivation = Activation | { kind: 'softmax' };
+
+/** `cross-entropy` (with softmax) or the notes' squared error C = Σ(ŷ − y)² per sample. */
+export type LossKind = 'cross-entropy' | 'squared-error';
 
 /** The shape numbers of a convolution, its input (H, W, C), its k×k window, and its output (OH, OW). */
 export interface ConvGeometry {

@@ -1,5 +1,4 @@
-import type { Activation, LossKind, OutputActivation } from '../model/spec.js';
-import type { AdamHyper, ConvGeometry, Kernels, LambHyper, SgdHyper } from './kernels.js';
+import type { Activation, AdamHyper, ConvGeometry, Kernels, LambHyper, LossKind, OutputActivation, SgdHyper } from './kernels.js';
 
 /**
  * The TypeScript kernels: the reference every faster implementation is tested against, and the fallback.

@@ -2,9 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { distPath } from '../dist-path.js';
 import { setFlagsFromString } from 'node:v8';
-import type { Activation, LossKind, OutputActivation } from '../model/spec.js';
-import { tsKernels } from './ts.js';
-import { batchNormScratchWords, type AdamHyper, type ConvGeometry, type Kernels, type SgdHyper } from './kernels.js';
+import type { Kernels } from './kernels.js';
+import { bindAdapter } from './wasm/adapter.js';
+
+export type { WasmExports } from './wasm/signatures.js';
 
 /**
  * WebAssembly SIMD kernels. The module (built from src/kernels/wasm/generate.mjs by `npm run build:wasm`
@@ -19,11 +20,13 @@ import { batchNormScratchWords, type AdamHyper, type ConvGeometry, type Kernels,
  * and both keep the contract of kernels.ts (an element depends on its own row, column and K only); they
  * differ from each other, and from the TypeScript kernels, in the low bits. One difference in how:
  * gemmABt sums each dot product as four partial sums along k (k mod 4), added at the end in a fixed
- * order, instead of one running sum (see src/kernels/wasm/generate.mjs).
+ * order, instead of one running sum (see src/kernels/wasm/gemm.mjs).
  *
  * Every method checks, cheaply, that its views are views of `memory` and long enough for the shapes it
  * is given (a WebAssembly kernel would otherwise read or write past a view, into its neighbours), and
- * throws a clear Error / RangeError otherwise.
+ * throws a clear Error / RangeError otherwise. Those methods are derived from one table of the kernels'
+ * signatures (src/kernels/wasm/signatures.ts: each argument's dtype and needed length, and the export
+ * call) by src/kernels/wasm/adapter.ts.
  */
 
 export type WasmVariant = 'wasm' | 'wasm-relaxed';
@@ -158,227 +161,9 @@ export function createWasmKernelsSync(memory: WebAssembly.Memory, variant: WasmV
 
 // ── The Kernels object ─────────────────────────────────────────────────────────────────────────────────
 
-interface Exports {
-  gemmABt(C: number, A: number, B: number, bias: number, hasBias: number, relu: number, M: number, N: number, K: number): void;
-  gemmAB(C: number, A: number, B: number, M: number, N: number, K: number): void;
-  gemmAtB(C: number, A: number, B: number, M: number, N: number, K: number): void;
-  sparseForward(Y: number, X: number, WT: number, bias: number, hasBias: number, relu: number, M: number, OUT: number, IN: number, S: number): void;
-  sparseWeightGrad(dWT: number, X: number, dZ: number, K: number, IN: number, OUT: number, S: number): void;
-  colSum(out: number, A: number, M: number, N: number): void;
-  activationForward(x: number, n: number, kind: number, slope: number): void;
-  activationBackward(dz: number, a: number, n: number, kind: number, slope: number): void;
-  gather(X: number, y: number, pixels: number, labels: number, index: number, M: number, D: number): void;
-  lossForwardBackward(z: number, dz: number, y: number, M: number, C: number, out: number, loss: number, slope: number): number;
-  reduceSlots(grad: number, slots: number, count: number, stride: number, begin: number, end: number, scale: number): void;
-  sgdStep(params: number, grad: number, vel: number, begin: number, end: number, lr: number, momentum: number, nesterov: number, wd: number): void;
-  exp(out: number, x: number, n: number): void;
-  im2col(cols: number, x: number, M: number, H: number, W: number, C: number, k: number, stride: number, pad: number, OH: number, OW: number): void;
-  col2im(dx: number, dcols: number, M: number, H: number, W: number, C: number, k: number, stride: number, pad: number, OH: number, OW: number): void;
-  maxPoolForward(y: number, argmax: number, x: number, M: number, H: number, W: number, C: number, size: number): void;
-  /** 0, or 1 (nothing written) when an index is outside [0, len). */
-  maxPoolBackward(dx: number, dy: number, argmax: number, n: number, len: number): number;
-  batchNormForward(y: number, xhat: number, stats: number, x: number, gamma: number, beta: number, R: number, C: number, eps: number, scratch: number): void;
-  batchNormBackward(dx: number, dgamma: number, dbeta: number, dy: number, xhat: number, gamma: number, invstd: number, R: number, C: number,
-    scratch: number): void;
-  scaleShift(y: number, x: number, scale: number, shift: number, R: number, C: number): void;
-  multiply(y: number, x: number, mask: number, n: number): void;
-  addTo(dst: number, src: number, n: number): void;
-  adamStep(params: number, grad: number, m: number, v: number, begin: number, end: number, lr: number, b1: number, omb1: number, b2: number, omb2: number,
-    eps: number, wd: number, c1: number, c2: number, decoupled: number): void;
-  emaUpdate(avg: number, x: number, begin: number, end: number, decay: number, omd: number): void;
-}
-
-const ACT_CODE = { identity: 0, relu: 1, sigmoid: 2, softmax: 3 } as const;
-
-function actCode(act: OutputActivation, method: string, allowSoftmax: boolean): number {
-  const code = (ACT_CODE as Record<string, number | undefined>)[act.kind];
-  if (code === undefined || (code === 3 && !allowSoftmax)) throw new Error(`${method}: unsupported activation "${act.kind}"`);
-  return code;
-}
-
-const slopeOf = (act: OutputActivation) => (act.kind === 'sigmoid' ? act.slope : 1);
-
+/** The methods over one instance: the adapter derived from the signature table (./wasm/signatures.ts). */
 function bind(instance: WebAssembly.Instance, memory: WebAssembly.Memory, name: WasmVariant): WasmKernels {
-  const x = instance.exports as unknown as Exports;
-  let buffer: ArrayBufferLike = memory.buffer;
-
-  /** The view's byteOffset, after checking that it lies in the memory and holds at least `need` elements. */
-  const ptr = (v: ArrayBufferView & { length: number }, need: number, what: string, method: string): number => {
-    if (v.buffer !== buffer) {
-      buffer = memory.buffer; // the memory may have grown (a new buffer object)
-      if (v.buffer !== buffer) {
-        throw new Error(
-          `${name} kernels, ${method}: ${what} is not a view of the kernels' shared WebAssembly.Memory; ` +
-          'every buffer a WebAssembly kernel reads or writes must live in that memory (see the memory plan, or allocate with SharedArena)');
-      }
-    }
-    if (v.length < need) throw new RangeError(`${name} kernels, ${method}: ${what} has ${v.length} elements, the call needs ${need}`);
-    return v.byteOffset;
-  };
-  const dims = (method: string, ...ns: number[]) => {
-    for (const n of ns) if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff) throw new RangeError(`${name} kernels, ${method}: bad size ${n}`);
-  };
-
-  /** The geometry's numbers, checked: sizes, and positions (o·stride − pad + k) that stay in int32. */
-  const geometry = (method: string, M: number, g: ConvGeometry): ConvGeometry => {
-    const { H, W, C, k, stride, pad, OH, OW } = g;
-    dims(method, M, H, W, C, k, stride, pad, OH, OW);
-    if (Math.max(OH * stride, OW * stride) + k + pad > 0x7fffffff) throw new RangeError(`${name} kernels, ${method}: the geometry's positions overflow int32`);
-    return g;
-  };
-
-  const gemmABt = (relu: number, method: string) =>
-    (C: Float32Array, A: Float32Array, B: Float32Array, bias: Float32Array | null, M: number, N: number, K: number): void => {
-      dims(method, M, N, K);
-      x.gemmABt(ptr(C, M * N, 'C', method), ptr(A, M * K, 'A', method), ptr(B, N * K, 'B', method),
-        bias ? ptr(bias, N, 'bias', method) : 0, bias ? 1 : 0, relu, M, N, K);
-    };
-
-  const kernels: WasmKernels = {
-    name,
-    memory,
-    gemmABt: gemmABt(0, 'gemmABt'),
-    gemmABtRelu: gemmABt(1, 'gemmABtRelu'),
-    gemmAB(C, A, B, M, N, K) {
-      dims('gemmAB', M, N, K);
-      x.gemmAB(ptr(C, M * N, 'C', 'gemmAB'), ptr(A, M * K, 'A', 'gemmAB'), ptr(B, K * N, 'B', 'gemmAB'), M, N, K);
-    },
-    gemmAtB(C, A, B, M, N, K) {
-      dims('gemmAtB', M, N, K);
-      x.gemmAtB(ptr(C, M * N, 'C', 'gemmAtB'), ptr(A, K * M, 'A', 'gemmAtB'), ptr(B, K * N, 'B', 'gemmAtB'), M, N, K);
-    },
-    sparseForward(Y, X, WT, bias, M, OUT, IN, relu, scratch) {
-      const m = 'sparseForward';
-      dims(m, M, OUT, IN);
-      x.sparseForward(ptr(Y, M * OUT, 'Y', m), ptr(X, M * IN, 'X', m), ptr(WT, IN * OUT, 'WT', m),
-        bias ? ptr(bias, OUT, 'bias', m) : 0, bias ? 1 : 0, relu ? 1 : 0, M, OUT, IN, ptr(scratch, M > 0 ? 2 * IN : 0, 'scratch', m));
-    },
-    sparseWeightGrad(dWT, X, dZ, K, IN, OUT, scratch) {
-      const m = 'sparseWeightGrad';
-      dims(m, K, IN, OUT);
-      x.sparseWeightGrad(ptr(dWT, IN * OUT, 'dWT', m), ptr(X, K * IN, 'X', m), ptr(dZ, K * OUT, 'dZ', m), K, IN, OUT,
-        ptr(scratch, IN > 0 ? 2 * K : 0, 'scratch', m));
-    },
-    colSum(out, A, M, N) {
-      dims('colSum', M, N);
-      x.colSum(ptr(out, N, 'out', 'colSum'), ptr(A, M * N, 'A', 'colSum'), M, N);
-    },
-    activationForward(v: Float32Array, n: number, act: Activation) {
-      dims('activationForward', n);
-      x.activationForward(ptr(v, n, 'x', 'activationForward'), n, actCode(act, 'activationForward', false), slopeOf(act));
-    },
-    activationBackward(dz: Float32Array, a: Float32Array, n: number, act: Activation) {
-      dims('activationBackward', n);
-      x.activationBackward(ptr(dz, n, 'dz', 'activationBackward'), ptr(a, n, 'a', 'activationBackward'), n,
-        actCode(act, 'activationBackward', false), slopeOf(act));
-    },
-    gather(X, y, pixels, labels, index, M, D) {
-      dims('gather', M, D);
-      const images = D > 0 ? Math.min(Math.floor(pixels.length / D), labels.length) : labels.length;
-      for (let r = 0; r < M; r++) {
-        const i = index[r];
-        if (!(i >= 0 && i < images)) throw new RangeError(`${name} kernels, gather: index[${r}] = ${i} is outside the ${images} images`);
-      }
-      x.gather(ptr(X, M * D, 'X', 'gather'), ptr(y, M, 'y', 'gather'), ptr(pixels, 0, 'pixels', 'gather'),
-        ptr(labels, 0, 'labels', 'gather'), ptr(index, M, 'index', 'gather'), M, D);
-    },
-    lossForwardBackward(z, dz, y, M, C, out: OutputActivation, loss: LossKind) {
-      dims('lossForwardBackward', M, C);
-      const lossCode = loss === 'cross-entropy' ? 0 : loss === 'squared-error' ? 1 : -1;
-      if (lossCode < 0) throw new Error(`lossForwardBackward: unsupported loss "${String(loss)}"`);
-      return x.lossForwardBackward(ptr(z, M * C, 'z', 'lossForwardBackward'), ptr(dz, M * C, 'dz', 'lossForwardBackward'),
-        ptr(y, M, 'y', 'lossForwardBackward'), M, C, actCode(out, 'lossForwardBackward', true), lossCode, slopeOf(out));
-    },
-    reduceSlots(grad, slots, count, stride, begin, end, scale) {
-      dims('reduceSlots', count, stride, begin, end);
-      if (end <= begin) return;
-      x.reduceSlots(ptr(grad, end, 'grad', 'reduceSlots'), ptr(slots, count > 0 ? (count - 1) * stride + end : 0, 'slots', 'reduceSlots'),
-        count, stride, begin, end, scale);
-    },
-    sgdStep(params, grad, velocity, begin, end, hp: SgdHyper) {
-      dims('sgdStep', begin, end);
-      if (end <= begin) return;
-      x.sgdStep(ptr(params, end, 'params', 'sgdStep'), ptr(grad, end, 'grad', 'sgdStep'), ptr(velocity, end, 'velocity', 'sgdStep'),
-        begin, end, hp.lr, hp.momentum, hp.nesterov ? 1 : 0, hp.weightDecay);
-    },
-    im2col(cols, v, M, g) {
-      const m = 'im2col';
-      const { H, W, C, k: kk, stride, pad, OH, OW } = geometry(m, M, g);
-      x.im2col(ptr(cols, M * OH * OW * kk * kk * C, 'cols', m), ptr(v, M * H * W * C, 'x', m), M, H, W, C, kk, stride, pad, OH, OW);
-    },
-    col2im(dx, dcols, M, g) {
-      const m = 'col2im';
-      const { H, W, C, k: kk, stride, pad, OH, OW } = geometry(m, M, g);
-      x.col2im(ptr(dx, M * H * W * C, 'dx', m), ptr(dcols, M * OH * OW * kk * kk * C, 'dcols', m), M, H, W, C, kk, stride, pad, OH, OW);
-    },
-    maxPoolForward(y, argmax, v, M, H, W, C, size) {
-      const m = 'maxPoolForward';
-      dims(m, M, H, W, C, size);
-      if (size < 1) throw new RangeError(`${name} kernels, ${m}: bad window size ${size}`);
-      const out = M * Math.floor(H / size) * Math.floor(W / size) * C;
-      x.maxPoolForward(ptr(y, out, 'y', m), ptr(argmax, out, 'argmax', m), ptr(v, M * H * W * C, 'x', m), M, H, W, C, size);
-    },
-    maxPoolBackward(dx, dy, argmax, n, dxLength) {
-      const m = 'maxPoolBackward';
-      dims(m, n, dxLength);
-      if (x.maxPoolBackward(ptr(dx, dxLength, 'dx', m), ptr(dy, n, 'dy', m), ptr(argmax, n, 'argmax', m), n, dxLength) !== 0) {
-        let i = 0;
-        while (argmax[i] >= 0 && argmax[i] < dxLength) i++;
-        throw new RangeError(`${name} kernels, ${m}: argmax[${i}] = ${argmax[i]} is outside dx (${dxLength} elements)`);
-      }
-    },
-    avgPoolForward: tsKernels.avgPoolForward, // TS reference
-    avgPoolBackward: tsKernels.avgPoolBackward, // TS reference
-    globalAvgPoolForward: tsKernels.globalAvgPoolForward, // TS reference
-    globalAvgPoolBackward: tsKernels.globalAvgPoolBackward, // TS reference
-    batchNormForward(y, xhat, stats, v, gamma, beta, R, C, eps, scratch) {
-      const m = 'batchNormForward';
-      dims(m, R, C);
-      x.batchNormForward(ptr(y, R * C, 'y', m), ptr(xhat, R * C, 'xhat', m), ptr(stats, 3 * C, 'stats', m), ptr(v, R * C, 'x', m),
-        ptr(gamma, C, 'gamma', m), ptr(beta, C, 'beta', m), R, C, eps, ptr(scratch, batchNormScratchWords(C), 'scratch', m));
-    },
-    batchNormBackward(dx, dgamma, dbeta, dy, xhat, gamma, invstd, R, C, scratch) {
-      const m = 'batchNormBackward';
-      dims(m, R, C);
-      x.batchNormBackward(ptr(dx, R * C, 'dx', m), ptr(dgamma, C, 'dgamma', m), ptr(dbeta, C, 'dbeta', m), ptr(dy, R * C, 'dy', m),
-        ptr(xhat, R * C, 'xhat', m), ptr(gamma, C, 'gamma', m), ptr(invstd, C, 'invstd', m), R, C, ptr(scratch, batchNormScratchWords(C), 'scratch', m));
-    },
-    scaleShift(y, v, scale, shift, R, C) {
-      const m = 'scaleShift';
-      dims(m, R, C);
-      x.scaleShift(ptr(y, R * C, 'y', m), ptr(v, R * C, 'x', m), ptr(scale, C, 'scale', m), ptr(shift, C, 'shift', m), R, C);
-    },
-    multiply(y, v, mask, n) {
-      dims('multiply', n);
-      x.multiply(ptr(y, n, 'y', 'multiply'), ptr(v, n, 'x', 'multiply'), ptr(mask, n, 'mask', 'multiply'), n);
-    },
-    addTo(dst, src, n) {
-      dims('addTo', n);
-      x.addTo(ptr(dst, n, 'dst', 'addTo'), ptr(src, n, 'src', 'addTo'), n);
-    },
-    adamStep(params, grad, mom, vel, begin, end, hp: AdamHyper) {
-      const m = 'adamStep';
-      dims(m, begin, end);
-      if (end <= begin) return;
-      const { lr, beta1, beta2, eps, weightDecay, decoupled, step } = hp;
-      x.adamStep(ptr(params, end, 'params', m), ptr(grad, end, 'grad', m), ptr(mom, end, 'm', m), ptr(vel, end, 'v', m), begin, end,
-        lr, beta1, 1 - beta1, beta2, 1 - beta2, eps, weightDecay, 1 / (1 - beta1 ** step), 1 / (1 - beta2 ** step), decoupled ? 1 : 0);
-    },
-    emaUpdate(avg, v, begin, end, decay) {
-      dims('emaUpdate', begin, end);
-      if (end <= begin) return;
-      x.emaUpdate(ptr(avg, end, 'avg', 'emaUpdate'), ptr(v, end, 'x', 'emaUpdate'), begin, end, decay, 1 - decay);
-    },
-    sumSquares: tsKernels.sumSquares, // TS reference
-    scale: tsKernels.scale, // TS reference
-    axpy: tsKernels.axpy, // TS reference
-    lambDirection: tsKernels.lambDirection, // TS reference
-    exp(out, v, n) {
-      dims('exp', n);
-      x.exp(ptr(out, n, 'out', 'exp'), ptr(v, n, 'x', 'exp'), n);
-    },
-  };
-  return kernels;
+  return { name, memory, ...bindAdapter(instance, memory, name) };
 }
 
 // ── A bump allocator over a fresh shared memory (tests, benchmarks) ────────────────────────────────────

@@ -6,13 +6,14 @@ import type { DataSetRecord } from '../data/provenance.js';
 import { bestKernels, createKernels, type Kernels } from '../kernels/index.js';
 import { tsKernels } from '../kernels/ts.js';
 import { SharedArena } from '../kernels/wasm.js';
+import { pixelScale } from './pixels.js';
 import { compileNet, type Net, type ParamLayout } from './layout.js';
 import { allocateNetBuffers, forward, netBufferBytes, type NetBuffers } from './network.js';
 import { specClasses, specInputs, type ModelSpec } from './spec.js';
 import { ttaImageShape, ttaTransforms, warpRows } from './tta.js';
 
-/** Pixels of one or many images: uint8 0-255, or floats 0-1. */
-export type Pixels = Uint8Array | Uint8ClampedArray | Float32Array | Float64Array | ArrayLike<number>;
+/** Pixels of one or many images: uint8 0-255, or floats 0-1 (a Float32Array, Float64Array or plain array; other typed arrays are refused). */
+export type Pixels = Uint8Array | Uint8ClampedArray | Float32Array | Float64Array | readonly number[];
 
 const CHUNK = 256; // rows per forward pass in predict: bounds scratch memory for large inputs
 
@@ -33,6 +34,8 @@ export interface ModelInfo {
   epochsTrained: number;
   /** The data set it was trained on; null when the checkpoint records none (before version 4: MNIST, as far as anyone knows). */
   data?: DataSetRecord | null;
+  /** The training options it recorded (its recipe, as checkpoint.ts's SavedOptions), for exported files' metadata; absent when unknown. */
+  recipe?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -81,6 +84,7 @@ export class Model {
    * image's probabilities are the mean over its views (see PredictOptions).
    */
   predict(pixels: Pixels, options: PredictOptions = {}): Float32Array {
+    const scale = pixelScale(pixels); // refuses what it would misread (an Int32Array, NaN, 0-255 in a plain array)
     const D = this.inputs;
     const C = this.classes;
     const n = pixels.length / D;
@@ -88,7 +92,6 @@ export class Model {
       throw badOption(`predict: got ${pixels.length} pixels, expected a positive multiple of ${D} (one ${D}-pixel image per row)`);
     }
     const shape = options.tta ? ttaImageShape(this.spec) : null;
-    const scale = pixels instanceof Uint8Array || pixels instanceof Uint8ClampedArray ? 1 / 255 : 1;
     const { buf } = this.setup();
     const out = new Float32Array(n * C);
     if (shape === null) {

@@ -1,4 +1,5 @@
 import { badOption } from '../errors.js';
+import type { Activation, LossKind, OutputActivation } from '../kernels/kernels.js';
 import { checkActivationHosts, parseActivation, formatActivation, type ActivationSpec } from './layers/activation.js';
 import type { AvgPoolSpec } from './layers/avgpool.js';
 import type { BatchNormSpec } from './layers/batchnorm.js';
@@ -19,14 +20,8 @@ export type { ActivationSpec, AvgPoolSpec, BatchNormSpec, ConvSpec, DenseSpec, D
  * stores it, and the layout of the parameters is a pure function of it.
  */
 
-/** Hidden-layer activations from the notes: sigmoid S_a(x) = 1/(1+e^(-a x)), identity, ReLU. */
-export type Activation = { kind: 'relu' } | { kind: 'sigmoid'; slope: number } | { kind: 'identity' };
-
-/** What the output layer applies before the loss. */
-export type OutputActivation = Activation | { kind: 'softmax' };
-
-/** `cross-entropy` (with softmax) or the notes' squared error C = Σ(ŷ − y)² per sample. */
-export type LossKind = 'cross-entropy' | 'squared-error';
+// The activation and loss types are the kernels' argument types (kernels/ imports nothing from model/).
+export type { Activation, LossKind, OutputActivation } from '../kernels/kernels.js';
 
 /** A feedforward network of dense layers: layers[0] inputs, layers[n-1] outputs. */
 export interface MlpSpec {

@@ -1,6 +1,7 @@
 import { badOption } from '../../errors.js';
 import type { Activation, OutputActivation } from '../spec.js';
 import type { LayerKind, Node } from './layer.js';
+import type { OnnxGraph, TorchModule } from './portable.js';
 
 /** `relu`, `sigmoid`, `sigmoid:2`, `identity`: applied to the output of the layer before. */
 export interface ActivationSpec {
@@ -44,6 +45,11 @@ export const activation: LayerKind<ActivationSpec, Node> = {
     if (host.act && !(host.act.kind === 'relu' && host.layer.fusesRelu)) k.activationForward(out, M * host.outSize, host.act);
   },
 
+  /** The host's activation on its output `x`. */
+  onnx: (host, g, x) => (host.act ? onnxActivation(g, host.act, x) : x),
+
+  torch: (host) => (host.act ? torchActivation(host.act) : []),
+
   /** dout ← dout ⊙ φ'(z), φ' read from the output a = φ(z). */
   backward({ k, M }, host, _dx, dout, _x, out) {
     if (host.act) k.activationBackward(dout, out, M * host.outSize, host.act);
@@ -67,4 +73,34 @@ export function parseActivation(text: string): Activation {
 
 export function formatActivation(a: OutputActivation): string {
   return a.kind === 'sigmoid' ? (a.slope === 1 ? 'sigmoid' : `sigmoid:${a.slope}`) : a.kind;
+}
+
+/** `Relu`; `Sigmoid`, its slope a ≠ 1 as a `Mul` before it; nothing for identity. */
+export function onnxActivation(g: OnnxGraph, a: Activation, x: string): string {
+  if (a.kind === 'relu') return g.op('Relu', [x]);
+  if (a.kind === 'identity') return x;
+  return g.op('Sigmoid', [a.slope === 1 ? x : g.op('Mul', [x, g.constant([a.slope], [])])]);
+}
+
+export function torchActivation(a: Activation): TorchModule[] {
+  if (a.kind === 'relu') return [{ type: 'ReLU' }];
+  if (a.kind === 'identity') return [];
+  return [...(a.slope === 1 ? [] : [{ type: 'Scale', args: { factor: a.slope } }]), { type: 'Sigmoid' }];
+}
+
+/**
+ * The probabilities from the last layer's outputs `z` (N, classes), as Model.predict makes them: softmax;
+ * any other output activation clipped at 0 and normalised to sum to 1 (1/classes each where all are 0).
+ */
+export function onnxProbabilities(g: OnnxGraph, out: OutputActivation, z: string, classes: number): string {
+  if (out.kind === 'softmax') return g.op('Softmax', [z], { axis: 1 });
+  const p = g.op('Relu', [onnxActivation(g, out, z)]);
+  const sum = g.op('ReduceSum', [p, g.constant([1], [1], 'int64')], { keepdims: 1 });
+  const allZero = g.op('Equal', [sum, g.constant([0], [])]);
+  return g.op('Where', [allZero, g.constant([1 / classes], []), g.op('Div', [p, sum])]);
+}
+
+/** The same as PyTorch modules: Softmax, or the activation and the README's Normalize (clip at 0, divide by the sum). */
+export function torchProbabilities(out: OutputActivation): TorchModule[] {
+  return out.kind === 'softmax' ? [{ type: 'Softmax', args: { dim: 1 } }] : [...torchActivation(out), { type: 'Normalize' }];
 }

@@ -26,6 +26,10 @@ export const avgpool: LayerKind<AvgPoolSpec, AvgPoolNode> = {
 
   compile: (s, c) => ({ ...c.node(avgpool, pooled(c, s.size)), size: s.size }),
 
+  onnx: (n, g, x) => g.op('AveragePool', [x], { kernel_shape: [n.size, n.size], strides: [n.size, n.size] }),
+
+  torch: (n) => [{ type: 'AvgPool2d', args: { kernel_size: n.size, stride: n.size } }],
+
   /** out (M, OH, OW, C) = the mean of each window of x (M, H, W, C). */
   forward({ k, M }, n, out, x) {
     k.avgPoolForward(out, x, M, n.input.h, n.input.w, n.input.c, n.size);

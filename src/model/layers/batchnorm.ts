@@ -1,6 +1,7 @@
 import { batchNormScratchWords } from '../../kernels/kernels.js';
 import type { TensorInfo } from '../layout.js';
 import { eachShard, tensorOf, training, view, type LayerKind, type NodeBase, type Pass, type TrainPass } from './layer.js';
+import { asIs } from './portable.js';
 
 /** `bn`: batch normalisation per channel (per unit after a dense layer). */
 export interface BatchNormSpec {
@@ -42,6 +43,16 @@ export const batchnorm: LayerKind<BatchNormSpec, BatchNormNode> = {
       variance: c.param(`bn${id}.var`, [C], one, false),
     };
   },
+
+  /** With the running statistics, as at inference here; ε is BN_EPS (also ONNX's and PyTorch's default). */
+  onnx: (n, g, x) => g.op('BatchNormalization', [x, g.weight(asIs(n.gamma)), g.weight(asIs(n.beta)), g.weight(asIs(n.mean)), g.weight(asIs(n.variance))],
+    { epsilon: { float: BN_EPS } }),
+
+  torch: (n) => [{
+    type: n.input.flat ? 'BatchNorm1d' : 'BatchNorm2d',
+    args: { num_features: n.channels, eps: BN_EPS },
+    tensors: { weight: asIs(n.gamma), bias: asIs(n.beta), running_mean: asIs(n.mean), running_var: asIs(n.variance) },
+  }],
 
   /**
    * xhat (M, size) for backward; stats: per micro-shard [mean, var, invstd] (3C each) in training, the

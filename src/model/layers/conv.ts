@@ -1,6 +1,7 @@
 import { sparseScratchWords, type ConvGeometry } from '../../kernels/kernels.js';
 import type { TensorInfo } from '../layout.js';
 import { eachShard, tensorOf, training, type Compiler, type LayerKind, type NodeBase } from './layer.js';
+import { asIs, permuted, type PortableTensor } from './portable.js';
 
 /** `c32k5s2p2`: 32 filters of 5×5, stride 2 (default 1), zero padding 2 (default 0). */
 export interface ConvSpec {
@@ -28,6 +29,9 @@ export interface ConvNode extends NodeBase {
    */
   sparseGrad: boolean;
 }
+
+/** The weights (F, k, k, C) as ONNX's and PyTorch's OIHW (F, C, k, k). */
+const oihw = (c: ConvNode): PortableTensor => permuted(c.w, c.w.shape, [0, 3, 1, 2]);
 
 /** Rows (output pixels) an im2col chunk aims at: enough for the GEMM to run at speed, small enough to stay in cache. */
 const CHUNK_PIXELS = 512;
@@ -72,6 +76,16 @@ export const conv: LayerKind<ConvSpec, ConvNode> = {
   format: (s) => `c${s.filters}k${s.size}${s.stride !== 1 ? `s${s.stride}` : ''}${s.pad !== 0 ? `p${s.pad}` : ''}`,
 
   compile: (s, c) => compileConv(c, s),
+
+  onnx: (c, g, x) => g.op('Conv', [x, g.weight(oihw(c)), g.weight(asIs(c.b))], {
+    kernel_shape: [c.g.k, c.g.k], strides: [c.g.stride, c.g.stride], pads: [c.g.pad, c.g.pad, c.g.pad, c.g.pad],
+  }),
+
+  torch: (c) => [{
+    type: 'Conv2d',
+    args: { in_channels: c.g.C, out_channels: c.filters, kernel_size: c.g.k, stride: c.g.stride, padding: c.g.pad },
+    tensors: { weight: oihw(c), bias: asIs(c.b) },
+  }],
 
   scratch(c) {
     const kkC = c.g.k * c.g.k * c.g.C;

@@ -1,6 +1,7 @@
 import { sparseScratchWords } from '../../kernels/kernels.js';
 import type { TensorInfo } from '../layout.js';
 import { eachShard, tensorOf, training, type Compiler, type LayerKind, type NodeBase } from './layer.js';
+import { asIs, permuted, type PortableTensor } from './portable.js';
 
 /** `fc256`: a dense layer of 256 units (an image before it is flattened in NHWC order). */
 export interface DenseSpec {
@@ -30,6 +31,21 @@ export function compileDense(c: Compiler, units: number, inputMajor: boolean): D
   return { ...c.node(dense, { h: 1, w: 1, c: units, flat: true }), inputMajor, w, b };
 }
 
+/**
+ * The weights as ONNX's Gemm (transB) and PyTorch's Linear read them, (OUT, IN) with the inputs in the
+ * order a flatten of NCHW images gives (C, H, W): the input-major Wᵀ transposed, and after an image the
+ * columns, which read it flattened in NHWC order, reordered.
+ */
+function linearWeight(d: DenseNode): PortableTensor {
+  const { h, w, c, flat } = d.input;
+  if (d.inputMajor) {
+    if (!flat) throw new Error('an input-major dense layer reads a flat input');
+    return permuted(d.w, d.w.shape, [1, 0]);
+  }
+  if (flat) return asIs(d.w);
+  return permuted(d.w, [d.outSize, h, w, c], [0, 3, 1, 2], d.w.shape);
+}
+
 export const dense: LayerKind<DenseSpec, DenseNode> = {
   kind: 'dense',
   help: 'fc256 (dense)',
@@ -45,6 +61,17 @@ export const dense: LayerKind<DenseSpec, DenseNode> = {
   format: (s) => `fc${s.units}`,
 
   compile: (s, c) => compileDense(c, s.units, false),
+
+  /** An image is flattened first (NCHW order; the weights' columns are reordered to match). */
+  onnx(d, g, x) {
+    const input = d.input.flat ? x : g.op('Flatten', [x], { axis: 1 });
+    return g.op('Gemm', [input, g.weight(linearWeight(d)), g.weight(asIs(d.b))], { transB: 1 });
+  },
+
+  torch: (d) => [
+    ...(d.input.flat ? [] : [{ type: 'Flatten' }]),
+    { type: 'Linear', args: { in_features: d.inSize, out_features: d.outSize }, tensors: { weight: linearWeight(d), bias: asIs(d.b) } },
+  ],
 
   scratch: (d, micro) => ({ sparse: d.inputMajor ? sparseScratchWords(d.inSize, micro) : 0 }),
 

@@ -29,6 +29,11 @@ export const dropout: LayerKind<DropoutSpec, DropoutNode> = {
 
   compile: (s, c) => ({ ...c.node(dropout, c.input), rate: s.rate, ordinal: c.dropoutOrdinal() }),
 
+  /** Nothing at inference. */
+  onnx: (_n, _g, x) => x,
+
+  torch: (n) => [{ type: 'Dropout', args: { p: n.rate } }],
+
   /** mask (M, size): 0 or 1/(1 − rate). */
   saved: (n, rows) => ({ f32: { mask: rows * n.outSize } }),
 

@@ -18,6 +18,11 @@ export const gap: LayerKind<GapSpec, NodeBase> = {
     return c.node(gap, { h: 1, w: 1, c: c.input.c, flat: true });
   },
 
+  /** (N, C, 1, 1), flattened to the (N, C) vector it is here. */
+  onnx: (_n, g, x) => g.op('Flatten', [g.op('GlobalAveragePool', [x])], { axis: 1 }),
+
+  torch: () => [{ type: 'AdaptiveAvgPool2d', args: { output_size: 1 } }, { type: 'Flatten' }],
+
   /** out (M, C) = the mean over the H·W pixels of x (M, H·W, C). */
   forward({ k, M }, n, out, x) {
     k.globalAvgPoolForward(out, x, M, n.input.h * n.input.w, n.input.c);

@@ -1,6 +1,7 @@
 import type { Kernels } from '../../kernels/kernels.js';
 import type { Activation, LayerSpec } from '../spec.js';
 import type { TensorInfo } from '../layout.js';
+import type { OnnxGraph, TorchChain, TorchModule } from './portable.js';
 
 /**
  * What every layer kind provides, in one record per file (src/model/layers/<kind>.ts): how its token of
@@ -12,8 +13,9 @@ import type { TensorInfo } from '../layout.js';
  * residual block's node holds chains of its own. Activations are not nodes: `relu` after a conv, dense,
  * bn or res layer attaches to that node (`act`), and the dense and conv GEMMs fuse a ReLU.
  *
- * Adding a layer kind: a file here exporting its record, one line in index.ts (LAYER_KINDS), its spec
- * in spec.ts's LayerSpec union, its kernels in src/kernels if it needs new ones, and its tests.
+ * Adding a layer kind: a file here exporting its record (with its ONNX and PyTorch forms, portable.ts),
+ * one line in index.ts (LAYER_KINDS), its spec in spec.ts's LayerSpec union, its kernels in src/kernels
+ * if it needs new ones, and its tests.
  */
 export interface LayerKind<S extends LayerSpec = LayerSpec, N extends Node = Node> {
   /** The spec's `kind` field. */
@@ -43,7 +45,13 @@ export interface LayerKind<S extends LayerSpec = LayerSpec, N extends Node = Nod
   backward(p: Pass, node: N, dx: Float32Array | null, dout: Float32Array, x: Float32Array, out: Float32Array): void;
   /** True when forward applies a ReLU itself (fused into its GEMM), so that the chain does not apply it again. */
   readonly fusesRelu?: boolean;
-  // Issue 13 (ONNX export) adds here: onnx?(node: N, graph: OnnxGraph): void, each kind emitting its own operators.
+  /**
+   * Its ONNX operators (portable.ts): emits them on `x`, the name of its input (images NCHW, as ONNX has
+   * them), and returns the name of its output. A kind without it cannot be exported.
+   */
+  onnx?(node: N, g: OnnxGraph, x: string): string;
+  /** The PyTorch modules it is in an equivalent nn.Sequential, with its tensors in their layouts; `chain` builds a block's insides. */
+  torch?(node: N, chain: TorchChain): TorchModule[];
 }
 
 /**

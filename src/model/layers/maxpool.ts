@@ -25,6 +25,11 @@ export const maxpool: LayerKind<MaxPoolSpec, MaxPoolNode> = {
 
   compile: (s, c) => ({ ...c.node(maxpool, pooled(c, s.size)), size: s.size }),
 
+  /** ONNX's and PyTorch's default (no ceil mode) drop the rows and columns that do not fill a window, as here. */
+  onnx: (n, g, x) => g.op('MaxPool', [x], { kernel_shape: [n.size, n.size], strides: [n.size, n.size] }),
+
+  torch: (n) => [{ type: 'MaxPool2d', args: { kernel_size: n.size, stride: n.size } }],
+
   /** argmax (M, OH, OW, C): the index into x of each window's maximum, for backward. */
   saved: (n, rows) => ({ i32: { argmax: rows * n.outSize } }),
 

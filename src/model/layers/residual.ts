@@ -57,6 +57,10 @@ export const residual: LayerKind<ResidualSpec, ResidualNode> = {
     return { ...c.node(residual, y), branch, shortcut, width };
   },
 
+  onnx: (r, g, x) => g.op('Add', [g.chain(r.branch, x), r.shortcut.length > 0 ? g.chain(r.shortcut, x) : x]),
+
+  torch: (r, chain) => [{ type: 'Residual', branch: chain(r.branch), shortcut: chain(r.shortcut) }],
+
   /** Two gradient buffers (M, width) for the chains inside. */
   saved: (r, rows) => ({ f32: { gradA: rows * r.width, gradB: rows * r.width } }),
 

@@ -101,7 +101,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 process.stderr.on('error', () => {}); // nowhere left to report it
 
 const args = hideBin(process.argv);
-main(args).then(() => leaveWorld(Number(process.exitCode ?? 0)), (err: unknown) => {
+main(args).then(() => leaveWorld(null), (err: unknown) => {
   process.exitCode = report(err, args);
   leaveWorld(process.exitCode); // in an MPI job: MPI_Abort ends the other ranks too
 });

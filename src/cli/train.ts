@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import type { Argv, Options } from 'yargs';
 import { train } from '../api.js';
 import { badOption } from '../errors.js';
-import { isLeadRank } from '../mpi/world.js';
+import { isLeadRank, joinWorld, usesMpi, type MpiMode } from '../mpi/world.js';
 import { KERNEL_NAMES } from '../kernels/index.js';
 import { ACTIVATION_NAMES, LAYER_HELP, LOSS_NAMES, MODEL_PRESETS } from '../model/spec.js';
 import { HYPER_KEYS, HYPER_PARAMS, OPTIMIZERS, readersOf, type HyperKey } from '../optim/index.js';
@@ -187,8 +187,11 @@ function servePort(value: unknown): number {
 
 export async function trainHandler(argv: Record<string, unknown>, args: readonly string[]): Promise<void> {
   const options = toTrainOptions(argv, args);
-  const logs = typeof argv.logDir === 'string' ? logDirListener(argv.logDir) : null;
-  const server = argv.serve === undefined ? null : await serveDrawPage({ port: servePort(argv.serve) });
+  // In an MPI job only rank 0 reports, so it alone writes --log-dir and serves --serve: joining the job now (an
+  // unknown --mpi is refused later, with the other options) tells this process its rank before they start.
+  if (usesMpi((options.mpi ?? D.mpi) as MpiMode)) joinWorld();
+  const logs = typeof argv.logDir === 'string' && isLeadRank() ? logDirListener(argv.logDir) : null;
+  const server = argv.serve === undefined || !isLeadRank() ? null : await serveDrawPage({ port: servePort(argv.serve) });
   const reporter = argv.json ? jsonReporter() : humanReporter();
   const controller = new AbortController();
   let stoppedBy: StopSignal = 'SIGINT';

@@ -2,7 +2,7 @@ import { deflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { decodeInkPng } from '../src/data/digit-image.js';
-import { pngCrc } from '../scripts/fuzz/mutate.js';
+import { greyPng as pngOf, pngChunk as chunk } from '../scripts/fuzz/bombs.js';
 
 /**
  * Before decoding, the PNG reader inflates the image data under a bound taken from the header: exactly
@@ -11,24 +11,8 @@ import { pngCrc } from '../scripts/fuzz/mutate.js';
  * pixels; both are refused in one line. Real pictures, plain and interlaced, still read.
  */
 
-function chunk(type: string, data: Buffer): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt32BE(data.length);
-  head.write(type, 4, 'latin1');
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(pngCrc(Buffer.concat([head.subarray(4), data])));
-  return Buffer.concat([head, data, crc]);
-}
-
-/** A grey 8-bit PNG of `width`×`height` whose IDAT holds `raw` (filtered rows) deflated. */
-function greyPng(width: number, height: number, interlace: 0 | 1, raw: Buffer): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 0, 0, 0, interlace], 8);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
-}
+/** A grey 8-bit PNG of `width`×`height` whose image data is `raw` (filtered rows), deflated. */
+const greyPng = (width: number, height: number, interlace: 0 | 1, raw: Buffer) => pngOf(width, height, interlace, deflateSync(raw));
 
 /** The filtered rows (filter 0) of a grey picture, interlaced by Adam7's seven passes when asked. */
 function rawRows(pixels: Uint8Array, width: number, height: number, interlace: boolean): Buffer {

@@ -68,6 +68,11 @@ describe('mnist-dp sweep with ASHA on this machine', () => {
     const predicted = (await loadModel(join(dir(), results.chosen!.model))).classify(test.images);
     expect(results.chosen!.testAccuracy).toBe(predicted.filter((p, i) => p === test.labels[i]).length / test.count);
     expect(await readFile(join(dir(), 'asha', 'results.md'), 'utf8')).toContain(`Chosen on validation accuracy: **${chosen.name}**`);
+    // The report: every trial's curves (one run table each), and the chosen trial's test-set pages with the accuracy above.
+    expect(results.report).toBe(join('asha', 'report.html'));
+    const html = await readFile(join(dir(), 'asha', 'report.html'), 'utf8');
+    expect(html.match(/<table class="run">/g)).toHaveLength(6);
+    expect(html).toContain(`Test accuracy <strong>${(results.chosen!.testAccuracy * 100).toFixed(2)} %</strong>`);
     // No trial looked at the test set: none of their checkpoints has a test accuracy.
     for (const t of results.trials) expect((await loadCheckpoint(join(dir(), 'asha', 'trials', `${t.name}.ckpt`))).testAccuracy).toBeNull();
   });

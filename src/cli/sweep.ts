@@ -80,7 +80,7 @@ export async function sweepHandler(argv: SweepArgs): Promise<void> {
     process.exitCode = 130;
     return;
   }
-  process.stdout.write(`\n${resultsMarkdown(results)}written to ${dir}/results.md and ${dir}/results.json\n`);
+  process.stdout.write(`\n${resultsMarkdown(results)}written to ${dir}/results.md and ${dir}/results.json${results.report ? `; the report: ${results.report}` : ''}\n`);
 }
 
 export interface WorkerArgs {

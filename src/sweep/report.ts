@@ -1,12 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { bestCheckpointFile, loadModel } from '../checkpoint.js';
+import { bestCheckpointFile } from '../checkpoint.js';
 import { percent } from './schedulers.js';
-import { defaultMnistDir, loadIdxDataset } from '../data/dataset.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { describeMachine } from '../machine.js';
-import { checkEnsemble, meanProbabilities } from '../model/ensemble.js';
-import { mostProbable } from '../model/model.js';
+import { evaluateOnTestSet } from '../model/evaluate.js';
+import { writeReport, type EvaluatedModels } from '../report/write.js';
 import type { SweepSpec, Trial } from './spec.js';
 import type { TrialOutcome } from './trial.js';
 
@@ -30,6 +29,8 @@ export interface SweepResults {
   /** The trial with the best validation accuracy (ties: the earlier trial), with its best epoch's model's test accuracy; null without validation. */
   chosen: { name: string; epoch: number; valAccuracy: number; model: string; testAccuracy: number } | null;
   ensemble: { members: string[]; testAccuracy: number } | null;
+  /** DIR/report.html: every trial's curves, and the test set's pages of the ensemble or the chosen trial; null when no model was chosen. */
+  report: string | null;
 }
 
 /** The model a trial leaves: its best validation epoch's, or with no validation split its last epoch's. */
@@ -38,43 +39,39 @@ export function trialModel(checkpoint: string): string {
   return existsSync(best) ? best : checkpoint;
 }
 
-/** Test accuracy of one model or the mean of several models' probabilities. */
-async function testAccuracy(files: string[], dataDir: string): Promise<number> {
-  const models = [];
-  for (const f of files) models.push(await loadModel(f));
-  checkEnsemble(models, files);
-  const test = (await loadIdxDataset(dataDir)).test;
-  const probabilities = models.map((m) => m.predict(test.images));
-  const predicted = mostProbable(models.length > 1 ? meanProbabilities(probabilities) : probabilities[0], models[0].classes);
-  let right = 0;
-  predicted.forEach((p, i) => { if (p === test.labels[i]) right++; });
-  return right / test.count;
-}
-
 /**
- * Picks the trial, evaluates it (and the ensemble) on the test set, and writes DIR/results.json and
- * DIR/results.md. `checkpointOf` says where each trial's checkpoint is on this machine.
+ * Picks the trial, evaluates it (and the ensemble) on the test set, and writes DIR/results.json,
+ * DIR/results.md and DIR/report.html (every trial's curves overlaid; the test-set pages of the ensemble
+ * for an ensemble spec, else of the chosen trial). `checkpointOf` says where each trial's checkpoint is on
+ * this machine.
  */
 export async function finishSweep(spec: SweepSpec, specFile: string, trials: Trial[], outcomes: TrialOutcome[],
   checkpointOf: (trial: string) => string, dir: string): Promise<SweepResults> {
   const rows = outcomes.map((o, i) => ({ ...o, flags: trials[i].flags }));
+  const dataOf = (name: string) => trials.find((t) => t.name === name)!.options.data;
   let chosen: SweepResults['chosen'] = null;
+  let shown: EvaluatedModels | null = null;
   const candidates = rows.filter((r) => r.status !== 'failed' && r.bestValAccuracy !== null);
   if (candidates.length > 0) {
     const top = candidates.reduce((a, b) => (b.bestValAccuracy! > a.bestValAccuracy! ? b : a));
     const model = trialModel(checkpointOf(top.name));
-    const dataDir = trials.find((t) => t.name === top.name)!.options.data ?? defaultMnistDir();
-    chosen = { name: top.name, epoch: top.bestEpoch!, valAccuracy: top.bestValAccuracy!, model, testAccuracy: await testAccuracy([model], dataDir) };
+    shown = { files: [model], tta: false, evaluation: await evaluateOnTestSet([model], { tta: false, data: dataOf(top.name) }) };
+    chosen = { name: top.name, epoch: top.bestEpoch!, valAccuracy: top.bestValAccuracy!, model, testAccuracy: shown.evaluation.testAccuracy };
   }
   let ensemble: SweepResults['ensemble'] = null;
   const complete = rows.filter((r) => r.status === 'completed');
   if (spec.ensemble && complete.length > 0) {
     const members = complete.map((r) => trialModel(checkpointOf(r.name)));
-    ensemble = { members, testAccuracy: await testAccuracy(members, trials[0].options.data ?? defaultMnistDir()) };
+    // The members share a data set, or evaluateOnTestSet refuses the ensemble.
+    shown = { files: members, tta: false, evaluation: await evaluateOnTestSet(members, { tta: false, data: dataOf(complete[0].name) }) };
+    ensemble = { members, testAccuracy: shown.evaluation.testAccuracy };
   }
+  const ran = rows.filter((r) => r.status !== 'failed' && existsSync(checkpointOf(r.name))).map((r) => checkpointOf(r.name));
+  const report = shown && ran.length > 0 ? join(dir, 'report.html') : null;
+  if (report) await writeReport(ran, shown!, report);
   const results: SweepResults = {
     spec: specFile, id: spec.id, machine: describeMachine(), base: spec.base, scheduler: spec.scheduler, budget: spec.epochs,
-    trialEpochs: rows.reduce((s, r) => s + r.epochs, 0), trials: rows, chosen, ensemble,
+    trialEpochs: rows.reduce((s, r) => s + r.epochs, 0), trials: rows, chosen, ensemble, report,
   };
   await writeFileAtomic(join(dir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   await writeFileAtomic(join(dir, 'results.md'), resultsMarkdown(results));
@@ -109,5 +106,6 @@ export function resultsMarkdown(r: SweepResults): string {
       : 'No trial has a validation accuracy (val-size 0, or every trial failed): none is chosen.',
     ...(r.ensemble ? ['', `Ensemble of the ${r.ensemble.members.length} trials that ran to their end (mean of probabilities): test accuracy **${percent(r.ensemble.testAccuracy)}**.`] : []),
     '',
+    ...(r.report ? ['Curves of every trial, and the test set per class, confusion and mistakes of the model above: report.html.', ''] : []),
   ].join('\n');
 }

@@ -167,6 +167,7 @@ export const KERNEL_SIGNATURES = {
 export const TS_REFERENCE_KERNELS = [
   'sumSquares', 'scale', 'axpy', 'lambDirection', // the optimisers' per-tensor work
   'avgPoolForward', 'avgPoolBackward', 'globalAvgPoolForward', 'globalAvgPoolBackward', // average pooling
+  'winogradFilter', 'winogradFilterGrad', 'winogradInput', 'winogradInputGrad', 'winogradOutput', 'winogradOutputGrad',
 ] as const satisfies readonly (keyof Kernels)[];
 
 // ── Checks that need a loop or a search (called with the raw arguments) ───────────────────────────────

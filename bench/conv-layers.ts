@@ -21,7 +21,7 @@ const ROWS = 32;
 
 type Measure = (make: (k: Kernels) => () => void) => Promise<number[]>;
 
-/** LCG floats in [−1, 1); every `zeroEvery`-th… no: a fraction `zeros` of them set to 0 in a fixed pattern. */
+/** LCG floats in [−1, 1), a fraction `zeros` of them 0 (where the draw falls below it). */
 function fill(a: Float32Array, seed: number, zeros = 0): void {
   let s = seed >>> 0 || 1;
   for (let i = 0; i < a.length; i++) {
@@ -58,7 +58,7 @@ export async function benchConvLayers(impls: Kernels[], arena: SharedArena, meas
           k, params, buf, M: ROWS,
           train: { micro: ROWS, firstShard: 0, slot: () => slot, seed: 1, epoch: 0, samples: new Int32Array(ROWS) },
         });
-        const what = algorithm === 'im2col' ? (zeros > 0 ? `im2col, sparse backward (${100 * zeros} % zeros)` : 'im2col + GEMM') : 'Winograd F(2×2)';
+        const what = node.wino ? `Winograd F(${node.wino.m}×${node.wino.m})` : zeros > 0 ? `im2col, sparse backward (${100 * zeros} % zeros)` : 'im2col + GEMM';
         const rows: [string, (p: Pass) => void][] = zeros > 0 ? [] : [['forward', (p) => conv.forward(p, node, out, x)]];
         rows.push(['weight grad', (p) => conv.backward(p, node, null, dout, x, out)], ['weight + input grad', (p) => conv.backward(p, node, dx, dout, x, out)]);
         for (const [step, run] of rows) {

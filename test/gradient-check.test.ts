@@ -166,12 +166,13 @@ describe('backpropagation matches finite differences', () => {
     expect(maxRelativeError(sharded, whole)).toBeLessThan(1e-5);
   });
 
-  // Through Winograd F(2×2, 3×3) (--conv winograd: every 3×3 stride-1 layer, whatever its channels): the
-  // forward, and the backward's transforms and GEMMs (after batch norm: dense gradients), or the sparse
-  // im2col backward where a ReLU or max pooling follows. Odd output sizes crop the last tiles; padding 0-2.
+  // Through Winograd (--conv winograd: every 3×3 stride-1 layer, whatever its channels; F(4×4, 3×3) or
+  // F(2×2, 3×3) by the output's size): the forward, and the backward's transforms and GEMMs, after batch
+  // norm and where a ReLU and max pooling follow. Odd output sizes crop the last tiles; padding 0-2.
   const winogradCases: [string, string, number, number, number, number][] = [
     ['conv 3×3 then batch norm (Winograd backward), 3×3 output (cropped tiles)', 'c3k3-bn-relu-fc5-bn-relu-fc3', 5, 5, 2, 27],
-    ['conv 3×3 padding 1 then ReLU and max pooling (Winograd forward, sparse backward)', 'c3k3p1-relu-mp2-fc4', 6, 6, 2, 5],
+    ['conv 3×3 padding 1 then ReLU and max pooling (F(4×4): one 6×6 output tile per image)', 'c3k3p1-relu-mp2-fc4', 6, 6, 2, 5],
+    ['a 10×10 output in F(2×2) tiles, sigmoid (smooth: no ReLU kink within EPS)', 'c2k3p1-sigmoid-fc3', 10, 10, 2, 5],
     ['two 3×3 convs, padding 2 and 1, the second reaching its input gradient through the transforms', 'c3k3p2-bn-c2k3p1-bn-gap-fc3', 5, 5, 2, 5],
     ['residual blocks (Winograd inside, the 1×1 projection and the stride-2 conv im2col)',
       'c3k3p1-bn-res(c3k3p1-bn-c3k3p1-bn)-res(c4k3s2p1-bn-c4k3p1-bn)-gap-fc3', 6, 6, 1, 5],

@@ -42,7 +42,7 @@ const SAMPLES: { [K in keyof AdapterMethods]: () => { args: Parameters<AdapterMe
   maxPoolForward: () => ({ args: [f(2 * 2 * 2), i(2 * 2 * 2), f(4 * 5 * 2), 1, 4, 5, 2, 2] }),
   maxPoolBackward: () => ({ args: [f(9), f(4), i(4), 4, 9] }),
   // Winograd on the same 4×4 geometry, 3 filters: m = 2 has 2 × 2 tiles of α² = 16, m = 4 one tile of 36
-  winogradFilter: () => ({ args: [f(16 * 3 * 2), f(3 * 9 * 2), 3, 2, 2] }),
+  winogradFilter: () => ({ args: [f(16 * 3 * 2), f(3 * 9 * 2), 3, 2, 2, true] }),
   winogradFilterGrad: () => ({ args: [f(3 * 9 * 2), f(36 * 3 * 2), 3, 2, 4] }),
   winogradInput: () => ({ args: [f(16 * 4 * 2), f(32), 1, geometry, 2] }),
   winogradInputGrad: () => ({ args: [f(32), f(36 * 1 * 2), 1, geometry, 4] }),

@@ -79,8 +79,11 @@ export interface Kernels {
   // maths and the layouts; P = M·⌈OH/m⌉·⌈OW/m⌉ tiles). Each output is a fixed sum of its own tile's and
   // channel's values (no FMA), so every implementation gives the TypeScript reference's bits.
 
-  /** U (α², F, C) = G w Gᵀ for the filters w (F, 3, 3, C). */
-  winogradFilter(U: Float32Array, w: Float32Array, F: number, C: number, m: number): void;
+  /**
+   * U (α², F, C) = G w Gᵀ for the filters w (F, 3, 3, C), or, when `cf`, the same numbers as (α², C, F)
+   * (the forward's GEMMs take U_ξ as (C, F), the input gradient's as (F, C)).
+   */
+  winogradFilter(U: Float32Array, w: Float32Array, F: number, C: number, m: number, cf: boolean): void;
   /** dw (F, 3, 3, C) = Gᵀ dU G, the adjoint of winogradFilter (written). */
   winogradFilterGrad(dw: Float32Array, dU: Float32Array, F: number, C: number, m: number): void;
   /** V (α², P, C) = Bᵀ d B for the α×α input patch d of each tile of x (M, H, W, C) and channel, 0 outside the image. */

@@ -83,15 +83,15 @@ function transform2d(out: Float32Array, T: number[][], X: Float32Array, tmp: Flo
 /** Scratch of the reference transforms (at most 6 × 6). */
 const X36 = new Float32Array(36), T36 = new Float32Array(36), O36 = new Float32Array(36);
 
-/** U (α², F, C) = G w Gᵀ for every filter f and channel c of w (F, 3, 3, C). */
-export function winogradFilter(U: Float32Array, w: Float32Array, F: number, C: number, m: number): void {
+/** U (α², F, C) = G w Gᵀ for every filter f and channel c of w (F, 3, 3, C); with `cf` laid out (α², C, F). */
+export function winogradFilter(U: Float32Array, w: Float32Array, F: number, C: number, m: number, cf: boolean): void {
   const { G } = WINOGRAD[m as WinogradTile];
   const a2 = (m + 2) ** 2;
   for (let f = 0; f < F; f++) {
     for (let c = 0; c < C; c++) {
       for (let t = 0; t < 9; t++) X36[t] = w[(f * 9 + t) * C + c];
       transform2d(O36, G, X36, T36);
-      for (let xi = 0; xi < a2; xi++) U[(xi * F + f) * C + c] = O36[xi];
+      for (let xi = 0; xi < a2; xi++) U[cf ? (xi * C + c) * F + f : (xi * F + f) * C + c] = O36[xi];
     }
   }
 }

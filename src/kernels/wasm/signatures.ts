@@ -142,7 +142,8 @@ export const KERNEL_SIGNATURES = {
     'maxPoolBackward(dx, dy, argmax, n, len: dxLength)', { status: argmaxOutsideDx }),
 
   // Winograd F(m×m, 3×3) (α = m + 2; tiles P = M·⌈OH/m⌉·⌈OW/m⌉)
-  winogradFilter: kernel([f32('U', '(m + 2) ** 2 * F * C'), f32('w', 'F * 9 * C'), size('F'), size('C'), size('m')], 'winogradFilter(U, w, F, C, m)',
+  winogradFilter: kernel([f32('U', '(m + 2) ** 2 * F * C'), f32('w', 'F * 9 * C'), size('F'), size('C'), size('m'), flag('cf')],
+    'winogradFilter(U, w, F, C, m, cf: cf ? 1 : 0)',
     { check: filterTile }),
   winogradFilterGrad: kernel([f32('dw', 'F * 9 * C'), f32('dU', '(m + 2) ** 2 * F * C'), size('F'), size('C'), size('m')], 'winogradFilterGrad(dw, dU, F, C, m)',
     { check: filterTile }),

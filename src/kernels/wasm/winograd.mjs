@@ -337,15 +337,27 @@ function filterLoops(f, label, U, w, body) {
   ].join('\n');
 }
 
-/** winogradFilter(U, w, F, C, m): U (α², F, C) = G w Gᵀ. @param {Emitter} _g */
+/**
+ * winogradFilter(U, w, F, C, m, cf): U (α², F, C) = G w Gᵀ, or with cf ≠ 0 the same numbers as (α², C, F):
+ * then a vector's four channels go to four places F·4 bytes apart (lane stores), from pt = U + c·F·4 + f·4.
+ * @param {Emitter} _g
+ */
 export function winogradFilter(_g) {
-  const f = new Func('winogradFilter', [['U', 'i32'], ['w', 'i32'], ['F', 'i32'], ['C', 'i32'], ['m', 'i32']]);
+  const f = new Func('winogradFilter', [['U', 'i32'], ['w', 'i32'], ['F', 'i32'], ['C', 'i32'], ['m', 'i32'], ['cf', 'i32']]);
+  f.locals32('pt', 'F4');
+  f.localsV('s');
   return f.emit(byM((m) => filterLoops(f, `wf${m}`, 'U', 'w', (V) => {
     const X = inputLocals(f, 3);
     const loads = [];
     for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) loads.push(set(X[i][j], ldV(V, add(get('pw'), mul(get('C4'), i32(3 * i + j))))));
     const t = transform2d(f, WINOGRAD_MATRICES[m].G, X);
-    return [...loads, t.stmts, storePlanes(f, V, t.outs, get('pu'))].join('\n');
+    const lanesOut = [set('F4', shl(get('F'), 2)), set('pt', add(add(get('U'), mul(get('cb'), get('F'))), shl(get('fi'), 2)))];
+    t.outs.forEach((e, k) => {
+      lanesOut.push(set('s', e));
+      for (let l = 0; l < V; l++) lanesOut.push(`(v128.store32_lane ${l} ${l === 0 ? get('pt') : add(get('pt'), mul(get('F4'), i32(l)))} ${get('s')})`);
+      if (k < t.outs.length - 1) lanesOut.push(set('pt', add(get('pt'), get('plane'))));
+    });
+    return [...loads, t.stmts, `(if ${get('cf')} (then\n${lanesOut.join('\n')}\n) (else\n${storePlanes(f, V, t.outs, get('pu'))}\n))`].join('\n');
   })));
 }
 

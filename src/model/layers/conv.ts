@@ -30,8 +30,9 @@ export interface ConvNode extends NodeBase {
    */
   sparseGrad: boolean;
   /**
-   * Winograd F(m×m, 3×3) for this layer (conv-winograd.ts), or null for im2col + GEMM. The forward runs
-   * it; the backward too, unless `sparseGrad` (then the sparse im2col kernels compute the same gradient).
+   * Winograd F(m×m, 3×3) for this layer's forward and backward (conv-winograd.ts), or null for im2col +
+   * GEMM. Where both apply it replaces the sparse backward too: bench:kernels measures Winograd's backward
+   * ahead of the sparse one at 50 % zeros (a ReLU) and level with it at 75 % (max pooling).
    */
   wino: WinogradPlan | null;
 }
@@ -97,11 +98,10 @@ export const conv: LayerKind<ConvSpec, ConvNode> = {
   }],
 
   scratch(c) {
-    const wino = c.wino ? winogradScratch(c.wino, c.g, c.filters) : 0;
-    if (c.wino && !c.sparseGrad) return { wino };
+    if (c.wino) return { wino: winogradScratch(c.wino, c.g, c.filters) };
     const kkC = c.g.k * c.g.k * c.g.C;
     const pixels = c.chunk * c.g.OH * c.g.OW;
-    return { cols: pixels * kkC, tmpW: c.filters * kkC, sparse: sparseScratchWords(c.filters, pixels), wino };
+    return { cols: pixels * kkC, tmpW: c.filters * kkC, sparse: sparseScratchWords(c.filters, pixels) };
   },
 
   /** out (M·OH·OW, F) = im2col(x) · Wᵀ + b, chunk by chunk, the ReLU fused into the GEMM. */
@@ -128,7 +128,7 @@ export const conv: LayerKind<ConvSpec, ConvNode> = {
    * order, so the sum is fixed by the shard alone), db = Σ dOut; and dX = col2im(dOut · W).
    */
   backward(p, c, dx, dout, x) {
-    if (c.wino && !c.sparseGrad) return winogradBackward(p, c, c.wino, dx, dout, x);
+    if (c.wino) return winogradBackward(p, c, c.wino, dx, dout, x);
     const { k, params, buf, M } = p;
     const t = training(p);
     const { g } = c;

@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { ConvGeometry, Kernels } from '../src/kernels/kernels.js';
 import { tsKernels } from '../src/kernels/ts.js';
 import { transpose, WINOGRAD, winogradTiles, type WinogradTile } from '../src/kernels/winograd.js';
+import { WINOGRAD_MATRICES } from '../src/kernels/wasm/winograd.mjs';
 import { kernelImplementations } from './helpers/implementations.js';
 import { convGeometry, maxRelativeError, randomFloats, refConv } from './helpers/reference.js';
 
@@ -49,6 +50,11 @@ const SHAPES: [number, number, number, number, number, number][] = [
 const MS: WinogradTile[] = [2, 4];
 const TRANSFORM_BOUND: Record<WinogradTile, number> = { 2: 2e-7, 4: 6e-7 };
 const CONV_BOUND: Record<WinogradTile, number> = { 2: 5e-7, 4: 1e-5 };
+
+it('the WebAssembly generator transforms by the same matrices as the TypeScript reference', () => {
+  // (The generator is plain JavaScript run at build time and cannot import the TypeScript; each holds a copy.)
+  expect(WINOGRAD_MATRICES).toEqual(WINOGRAD);
+});
 
 for (const { name, impl } of IMPLEMENTATIONS) describe.skipIf(!impl)(`${name} Winograd kernels`, () => {
   const t = impl!;

@@ -35,11 +35,12 @@ export async function benchConvLayers(impls: Kernels[], arena: SharedArena, meas
   if (impls.length === 0) return;
   console.log();
   console.log(`3×3 convolution layers, ${ROWS} samples: µs per call / effective GFLOP/s (2·9·C·F per output pixel)`);
-  console.log('layer'.padEnd(62) + impls.map((k) => k.name.padStart(20)).join(''));
+  console.log('layer'.padEnd(84) + impls.map((k) => k.name.padStart(20)).join(''));
   for (const [net, H, W, C, F, stride, pad] of LAYERS) {
     const name = `${net} ${H}×${H}×${C} → ${F}${stride > 1 ? ` stride ${stride}` : ''}${pad ? ` pad ${pad}` : ''}`;
     const algorithms: ConvAlgorithm[] = stride === 1 ? ['im2col', 'winograd'] : ['im2col'];
     const sparse = net === 'cnn-wide' ? [0.5, 0.75] : [];
+    const backward = new Map<string, number>(); // weight + input grad µs of the first kernels, by variant
     for (const algorithm of algorithms) {
       for (const zeros of algorithm === 'im2col' ? [0, ...sparse] : [0]) {
         arena.reset();
@@ -61,15 +62,25 @@ export async function benchConvLayers(impls: Kernels[], arena: SharedArena, meas
         const what = node.wino ? `Winograd F(${node.wino.m}×${node.wino.m})` : zeros > 0 ? `im2col, sparse backward (${100 * zeros} % zeros)` : 'im2col + GEMM';
         const rows: [string, (p: Pass) => void][] = zeros > 0 ? [] : [['forward', (p) => conv.forward(p, node, out, x)]];
         rows.push(['weight grad', (p) => conv.backward(p, node, null, dout, x, out)], ['weight + input grad', (p) => conv.backward(p, node, dx, dout, x, out)]);
+        const show = (label: string, ms: number[], flops: number) =>
+          console.log(label.padEnd(84) + ms.map((t) => `${(t * 1000).toFixed(0)} µs / ${(flops / (t * 1e6)).toFixed(1)}`.padStart(20)).join(''));
+        let weightMs: number[] = [];
         for (const [step, run] of rows) {
           const ms = await measure((k) => {
             const p = pass(k);
             return () => run(p);
           });
-          const label = `${name}: ${what}, ${step}`;
-          console.log(label.padEnd(62) + ms.map((t) => `${(t * 1000).toFixed(0)} µs / ${(flop * (step === 'weight + input grad' ? 2 : 1) / (t * 1e6)).toFixed(1)}`.padStart(20)).join(''));
+          if (step === 'weight grad') weightMs = ms;
+          if (step === 'weight + input grad') backward.set(what, ms[0] * 1000);
+          show(`${name}: ${what}, ${step}`, ms, flop * (step === 'weight + input grad' ? 2 : 1));
+          if (step === 'weight + input grad') show(`${name}: ${what}, input grad (the difference)`, ms.map((t, q) => t - weightMs[q]), flop);
         }
       }
+    }
+    if (sparse.length > 0 && stride === 1) {
+      // Which backward wins for this layer (weight + input gradient, the first kernels' times).
+      const [best] = [...backward].sort((a, b) => a[1] - b[1]);
+      console.log(`  → backward of ${name}: ${best[0]} wins (${[...backward].map(([w, t]) => `${w} ${t.toFixed(0)} µs`).join(', ')})`);
     }
   }
 }

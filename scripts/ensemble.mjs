@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 /**
- * `npm run ensemble`: an ensemble of the best recipe and its variants. Each member is RECIPE:SEED (a bare
- * seed means best:SEED); it is trained (as `npm run best -- --seed SEED` plus the recipe's flags) into
- * <dir>/<recipe>-seed<SEED>.ckpt unless that file is already there. Then the ensemble (the mean of the
- * members' probabilities) is evaluated on the test set, with and without test-time augmentation, and
- *   <dir>/ensemble.json   members, their test accuracy, the ensemble's
- *   <dir>/ensemble.md     the same as a Markdown table
- * are written.
+ * `npm run ensemble`: an ensemble of the best recipe and its variants, run as a sweep of fixed trials
+ * (`mnist-dp sweep`, README "Sweeps"). Each member is RECIPE:SEED (a bare seed means best:SEED), the trial
+ * `<recipe>-seed<SEED>` with `--preset best` and the recipe's flags; the sweep trains the members that
+ * <dir>/trials/ does not hold finished already, then evaluates the ensemble (the mean of the members'
+ * probabilities) once on the test set. This script then adds the members' and the ensemble's test accuracy
+ * with and without test-time augmentation, for the record:
+ *   <dir>/sweep-spec.json   the sweep spec (mnist-dp sweep <dir>/sweep-spec.json --dir <dir> runs the same)
+ *   <dir>/results.md/.json  the sweep's table
+ *   <dir>/ensemble.json     members, their test accuracy, the ensemble's
+ *   <dir>/ensemble.md       the same as a Markdown table
  *
- *   npm run ensemble -- [--members 1,3,strided:12,elastic:21] [--dir models/ensemble] [--workers N]
+ *   npm run ensemble -- [--members 1,3,strided:12,elastic:21] [--dir models/ensemble] [--workers N] [--print-spec]
  *
  * Without --members: the ten members of the best ensemble (99.76 %, BENCHMARKS.md), about 5½ hours on 2 cores.
  *
@@ -16,9 +19,10 @@
  * (the network cnn-strided, 30 epochs, about 34 minutes), elastic (best with elastic distortion, about 33
  * minutes). The members are fixed by the list given before anything is evaluated; the test set only reports.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -27,6 +31,8 @@ import { hideBin } from 'yargs/helpers';
 import { percent as pct } from '../dist/src/cli/progress.js';
 import { describeMachine, loadCheckpoint, resolveOptions } from '../dist/src/index.js';
 import { kebab } from '../dist/src/options.js';
+import { runLocalSweep } from '../dist/src/sweep/local.js';
+import { parseSweepSpec } from '../dist/src/sweep/spec.js';
 
 /** The variants of `--preset best` a member can be trained with (options beside the preset; npm run best's flags). */
 const RECIPES = {
@@ -34,7 +40,8 @@ const RECIPES = {
   strided: { model: 'cnn-strided', epochs: 30 },
   elastic: { augment: 'rotate=10,shift=2,scale=0.1,elastic=1.4,sigma=4' },
 };
-const flagsOf = (options) => Object.entries(options).flatMap(([k, v]) => [`--${kebab(k)}`, String(v)]);
+/** A recipe's options as sweep-spec flags: `{ model: 'cnn-strided' }` → `{ "model": "cnn-strided" }` (kebab-case keys). */
+const specFlagsOf = (options) => Object.fromEntries(Object.entries(options).map(([k, v]) => [kebab(k), v]));
 
 /**
  * How a member's checkpoint was trained otherwise than RECIPE:SEED says (e.g. `--val-size 5000`), so that
@@ -51,7 +58,8 @@ const argv = yargs(hideBin(process.argv))
   // The default is the ensemble of ten that reached 99.76 % (BENCHMARKS.md).
   .option('members', { type: 'string', default: '1,3,4,5,6,7,strided:11,elastic:21,strided:12,elastic:22', describe: `RECIPE:SEED,… (recipes: ${Object.keys(RECIPES).join(', ')}; a bare seed is best:SEED)` })
   .option('dir', { type: 'string', default: 'models/ensemble', describe: 'where the members are (or are trained to)' })
-  .option('workers', { type: 'number' })
+  .option('workers', { type: 'number', describe: 'worker threads per member (default: one per core)' })
+  .option('print-spec', { type: 'boolean', describe: 'print the sweep spec of these members and exit' })
   .strict()
   .parseSync();
 
@@ -63,22 +71,54 @@ if (parsed.length < 2 || parsed.some((m) => !m || !Object.hasOwn(RECIPES, m.reci
   console.error(`mnist-dp: error: --members "${argv.members}" must list two or more RECIPE:SEED (recipes: ${Object.keys(RECIPES).join(', ')}; seeds: non-negative integers), such as 1,3,strided:12`);
   process.exit(2);
 }
+// The members as a sweep spec of fixed trials: the sweep trains (or finds) them and tests their ensemble once.
+const names = parsed.map(({ recipe, seed }) => `${recipe}-seed${seed}`);
+const raw = {
+  trials: parsed.map(({ recipe, seed }, i) => ({ name: names[i], preset: 'best', ...specFlagsOf(RECIPES[recipe]), seed })),
+  epochs: 40, workers: argv.workers ?? availableParallelism(), concurrency: 1, ensemble: true,
+};
+if (argv.printSpec) {
+  process.stdout.write(`${JSON.stringify(raw, null, 2)}\n`);
+  process.exit(0);
+}
+const specFile = join(argv.dir, 'sweep-spec.json');
+const spec = parseSweepSpec(raw, specFile);
+await mkdir(join(argv.dir, 'trials'), { recursive: true });
+await writeFile(specFile, `${JSON.stringify(raw, null, 2)}\n`);
+for (const name of names) {
+  // Members trained before this script ran them as a sweep sit beside trials/: they are finished trials.
+  if (existsSync(join(argv.dir, `${name}.ckpt`)) && !existsSync(join(argv.dir, 'trials', `${name}.ckpt`))) {
+    await rename(join(argv.dir, `${name}.ckpt`), join(argv.dir, 'trials', `${name}.ckpt`));
+    console.log(`${name}: moved ${join(argv.dir, `${name}.ckpt`)} into ${join(argv.dir, 'trials')}/`);
+  }
+}
+// Another list of members is another sweep; its trained members are found again by name in trials/.
+const record = join(argv.dir, 'sweep.json');
+const resume = existsSync(record) && JSON.parse(await readFile(record, 'utf8')).id === spec.id;
+if (!resume) await rm(record, { force: true });
+const interrupt = new AbortController();
+process.once('SIGINT', () => {
+  process.stderr.write('mnist-dp: stopping the member in training after this step (Ctrl-C again to quit at once)\n');
+  interrupt.abort();
+  process.once('SIGINT', () => process.exit(130));
+});
+const sweep = await runLocalSweep(spec, specFile, argv.dir, resume, { onLine: (l) => console.log(l), signal: interrupt.signal }).catch((err) => {
+  process.stderr.write(`mnist-dp: error: ${err.message}\n`);
+  process.exit(err.exitCode ?? 1);
+});
+if (!sweep) {
+  process.stderr.write(`interrupted: the members' checkpoints are kept; the same command continues (npm run ensemble -- --members ${argv.members} --dir ${argv.dir})\n`);
+  process.exit(130);
+}
+const failed = sweep.trials.filter((t) => t.status !== 'completed');
+if (failed.length > 0) {
+  process.stderr.write(`mnist-dp: error: ${failed.map((t) => `${t.name} ${t.status}: ${t.reason}`).join('; ')}\n`);
+  process.exit(1);
+}
+const members = names.map((n) => join(argv.dir, 'trials', `${n}.ckpt`));
 const node = process.execPath;
 const run = promisify(execFile);
-const script = (name) => fileURLToPath(new URL(name, import.meta.url));
 const cli = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
-
-await mkdir(argv.dir, { recursive: true });
-const members = parsed.map(({ recipe, seed }) => join(argv.dir, `${recipe}-seed${seed}.ckpt`));
-for (const [i, { recipe, seed }] of parsed.entries()) {
-  if (existsSync(members[i])) {
-    console.log(`member ${i + 1}: ${members[i]} is there`);
-    continue;
-  }
-  const flags = ['--seed', String(seed), ...flagsOf(RECIPES[recipe]), '--out', members[i], ...(argv.workers ? ['--workers', String(argv.workers)] : [])];
-  console.log(`member ${i + 1}: npm run best -- ${flags.join(' ')}`);
-  execFileSync(node, [script('best.mjs'), ...flags], { stdio: 'inherit' });
-}
 
 const notes = [];
 for (const [i, { recipe, seed }] of parsed.entries()) {
@@ -90,7 +130,8 @@ for (const [i, { recipe, seed }] of parsed.entries()) {
   if (notes[i].length > 0) console.log(`member ${i + 1}: ${members[i]} was trained otherwise than ${recipe}:${seed}: ${notes[i].join(', ')}`);
 }
 
-// The two evaluations run side by side, as two processes (each predicts on one thread).
+// For the record (no decision rests on them): each member's test accuracy and the ensemble's with TTA, two
+// evaluations side by side as two processes (each predicts on one thread).
 const evaluate = async (tta) => {
   const { stdout } = await run(node, [cli, 'eval', ...members.flatMap((m) => ['--model', m]), '--json', ...(tta ? ['--tta'] : [])], { maxBuffer: 1 << 20 });
   return JSON.parse(stdout.trim());

@@ -8,7 +8,8 @@ export type ErrorCode =
   | 'BAD_DATA' // an IDX file is missing, truncated or inconsistent
   | 'BAD_CHECKPOINT' // a checkpoint is unreadable or of another architecture
   | 'DIVERGED' // the loss became NaN or infinite
-  | 'WORKER_FAILED'; // a worker thread threw or died
+  | 'WORKER_FAILED' // a worker thread threw or died
+  | 'UNREACHABLE'; // a sweep's Redis (--queue) cannot be reached
 
 export class MnistDpError extends Error {
   readonly code: ErrorCode;

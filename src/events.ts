@@ -65,6 +65,8 @@ export interface EpochEvent extends EpochMetrics {
   stepMicros: StepMicros;
   /** With `keepBest`: this epoch has the best validation accuracy so far, and its model was saved (DoneEvent.best says where). */
   best: boolean;
+  /** With `earlyStop`: validation accuracy has not improved for that many epochs, and the run stops after this one. */
+  stopsEarly: boolean;
 }
 
 export interface DoneEvent {
@@ -78,6 +80,8 @@ export interface DoneEvent {
   checkpoint: string | null;
   /** With `keepBest`: the epoch with the best validation accuracy and the file that keeps its model; else null. */
   best: BestEpoch | null;
+  /** With `earlyStop`: the run stopped before its last epoch; testAccuracy is then the best epoch's model's. */
+  stoppedEarly: boolean;
 }
 
 /** The epoch (from 1) with the best validation accuracy, whose model `keepBest` keeps in `checkpoint`. */

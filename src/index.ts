@@ -29,3 +29,8 @@ export { startServer, MAX_BODY_BYTES, type DigitServer, type ServeOptions, type 
 export { LiveView, type LiveState } from './serve/live.js';
 export { buildReport, type Report, type ReportEvaluation } from './report/report.js';
 export { lineChart, renderSvg, renderPng, type Chart } from './report/charts.js';
+export { parseSweepSpec, readSweepSpec, trialsOf, type SweepSpec, type SchedulerSpec, type Domain, type Trial } from './sweep/spec.js';
+export { runLocalSweep, type SweepHooks } from './sweep/local.js';
+export type { SweepResults } from './sweep/report.js';
+export type { TrialOutcome, TrialProgress, TrialStatus } from './sweep/trial.js';
+export { decide, ashaRungs, type EpochReport, type Decision } from './sweep/schedulers.js';

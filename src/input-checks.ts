@@ -8,17 +8,17 @@ import type { TrainOptions } from './options.js';
  */
 
 /** What each option of `train` may be, beside undefined (left out). */
-type OptionType = 'number' | 'string' | 'boolean' | 'layers' | 'out';
+export type OptionType = 'number' | 'string' | 'boolean' | 'layers' | 'out';
 
 /**
  * The run-time type of every TrainOptions field: the mapped type makes a new option fail to compile
  * until it has its line here. (Ranges and spellings are checked by resolveOptions, which names the flag.)
  */
-const OPTION_TYPES: { [K in keyof Required<TrainOptions>]: OptionType } = {
+export const OPTION_TYPES: { [K in keyof Required<TrainOptions>]: OptionType } = {
   workers: 'number', epochs: 'number', batchSize: 'number', microBatch: 'number', lr: 'number', momentum: 'number',
   nesterov: 'boolean', weightDecay: 'number', schedule: 'string', lrStepEpochs: 'number', lrGamma: 'number',
   warmupEpochs: 'number', optimizer: 'string', beta1: 'number', beta2: 'number', adamEps: 'number',
-  labelSmoothing: 'number', ema: 'number', clipGradNorm: 'number', augment: 'string', preset: 'string', model: 'string', layers: 'layers',
+  labelSmoothing: 'number', ema: 'number', clipGradNorm: 'number', earlyStop: 'number', minDelta: 'number', augment: 'string', preset: 'string', model: 'string', layers: 'layers',
   activation: 'string', outputActivation: 'string', loss: 'string', seed: 'number', valSize: 'number',
   trainSize: 'number', data: 'string', out: 'out', resume: 'string', force: 'boolean', keepBest: 'boolean', kernels: 'string', conv: 'string',
 };

@@ -96,6 +96,10 @@ export interface TrainOptions {
    * bestCheckpointFile): model selection on the validation split, never the test set. Needs a validation split and `out`.
    */
   keepBest?: boolean;
+  /** Stop when validation accuracy has not improved by more than `minDelta` for this many epochs (0: never); implies keepBest. */
+  earlyStop?: number;
+  /** With earlyStop: the gain in validation accuracy (0-1) that counts as an improvement. */
+  minDelta?: number;
   /** Kernel implementation: 'auto' (the fastest that runs here), 'ts', 'wasm' or 'wasm-relaxed'. */
   kernels?: string;
   /**
@@ -131,6 +135,8 @@ export interface ResolvedTrainOptions {
   resume: string | null;
   force: boolean;
   keepBest: boolean;
+  earlyStop: number;
+  minDelta: number;
   kernels: KernelName;
   conv: ConvAlgorithm;
 }
@@ -158,6 +164,8 @@ export const DEFAULT_OPTIONS = {
   valSize: 5000,
   trainSize: 0,
   out: 'mnist-dp.ckpt',
+  earlyStop: 0,
+  minDelta: 0,
   kernels: 'auto',
   conv: 'auto' as ConvAlgorithm,
 } as const;
@@ -227,6 +235,8 @@ export const OPTION_ROLES = {
   resume: 'run',
   force: 'run',
   keepBest: 'resumable',
+  earlyStop: 'recipe',
+  minDelta: 'recipe',
 } as const satisfies { [K in keyof Required<TrainOptions>]: OptionRole };
 
 type KeysWithRole<R extends OptionRole> = { [K in keyof typeof OPTION_ROLES]: (typeof OPTION_ROLES)[K] extends R ? K : never }[keyof typeof OPTION_ROLES];
@@ -289,11 +299,13 @@ export function resolveOptions(given: TrainOptions = {}): ResolvedTrainOptions {
   }
   const spec: ModelSpec = o.model !== undefined ? parseCnnSpec(o.model) : makeSpec(layers, parseActivation(o.activation ?? d.activation), loss,
     o.outputActivation === undefined ? undefined : parseOutputActivation(o.outputActivation));
-  const keepBest = Boolean(o.keepBest);
+  const earlyStop = integer('early-stop', o.earlyStop ?? d.earlyStop, 0);
+  const keepBest = Boolean(o.keepBest) || earlyStop > 0; // the kept model of an early-stopped run is its best epoch's
   const valSize = integer('val-size', o.valSize ?? d.valSize, 0);
   const out = o.out === undefined ? d.out : o.out;
+  if (earlyStop > 0 && valSize === 0) throw badOption('--early-stop watches validation accuracy, but this run holds out no validation images; give --val-size (e.g. 5000)');
   if (keepBest && valSize === 0) throw badOption('--keep-best picks the epoch with the best validation accuracy, but this run holds out no validation images; give --val-size (e.g. 5000)');
-  if (keepBest && !out) throw badOption("--keep-best writes the best epoch's model beside the checkpoint; give --out FILE (not --out '')");
+  if (keepBest && !out) throw badOption(`--${earlyStop > 0 ? 'early-stop' : 'keep-best'} writes the best epoch's model beside the checkpoint; give --out FILE (not --out '')`);
   const optimizer = o.optimizer ?? d.optimizer;
   if (!(OPTIMIZER_NAMES as readonly string[]).includes(optimizer)) throw badOption(`--optimizer "${optimizer}" is unknown; use ${OPTIMIZER_NAMES.join(', ')}`);
   const conv = o.conv ?? d.conv;
@@ -322,6 +334,8 @@ export function resolveOptions(given: TrainOptions = {}): ResolvedTrainOptions {
     resume: o.resume ?? null,
     force: Boolean(o.force),
     keepBest,
+    earlyStop,
+    minDelta: real('min-delta', o.minDelta ?? d.minDelta, (v) => v >= 0 && v < 1, 'a gain in accuracy in [0, 1), such as 0.001'),
     kernels: resolveKernels(o.kernels ?? d.kernels),
     conv: conv as ConvAlgorithm,
   };

@@ -6,7 +6,7 @@
  */
 
 /** Named streams, so that initialisation, shuffling, augmentation and dropout never share draws. */
-export const Stream = { init: 1, shuffle: 2, augment: 3, dropout: 4 } as const;
+export const Stream = { init: 1, shuffle: 2, augment: 3, dropout: 4, sweep: 5 } as const;
 
 /** murmur3's 32-bit finaliser: a bijective avalanche mix. */
 function fmix32(h: number): number {

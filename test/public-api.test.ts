@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import type { Remote } from 'comlink';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
-  DEFAULT_OPTIONS, exportOnnx, exportSafetensors, loadModel, Model, MnistDpError, resolveOptions, spawnTrainer, train, Trainer,
-  type TrainEvent, type TrainOptions, type TrainResult,
+  DEFAULT_OPTIONS, exportOnnx, exportSafetensors, loadModel, Model, MnistDpError, parseSweepSpec, resolveOptions, runLocalSweep, spawnTrainer, train, Trainer,
+  type SweepResults, type SweepSpec, type TrainEvent, type TrainOptions, type TrainResult,
 } from '../src/index.js';
 
 describe('the public API', () => {
@@ -18,6 +18,8 @@ describe('the public API', () => {
     expectTypeOf(spawnTrainer).returns.resolves.toEqualTypeOf<Remote<Trainer>>();
     expectTypeOf<TrainResult['testAccuracy']>().toEqualTypeOf<number | null>();
     expectTypeOf<Extract<TrainEvent, { type: 'epoch' }>['valAccuracy']>().toEqualTypeOf<number | null>();
+    expectTypeOf(parseSweepSpec).returns.toEqualTypeOf<SweepSpec>();
+    expectTypeOf(runLocalSweep).returns.resolves.toEqualTypeOf<SweepResults | null>();
     // @ts-expect-error: options are checked by the compiler too
     const wrongType = () => resolveOptions({ lr: '0.1' });
     expect(wrongType).toThrow(/--lr must be a positive number, got "0.1"/); // and at run time

@@ -46,7 +46,8 @@ const idxHeader = (dims: number[]) => {
   return b;
 };
 
-function pngChunk(type: string, data: Buffer): Buffer {
+/** One PNG chunk: length, type, data and CRC. */
+export function pngChunk(type: string, data: Buffer): Buffer {
   const head = Buffer.alloc(8);
   head.writeUInt32BE(data.length);
   head.write(type, 4, 'latin1');
@@ -55,8 +56,8 @@ function pngChunk(type: string, data: Buffer): Buffer {
   return Buffer.concat([head, data, crc]);
 }
 
-/** A PNG of the given header whose image data is `idat` (grey, 8 bits). */
-function png(width: number, height: number, interlace: number, idat: Buffer): Buffer {
+/** A PNG of the given header whose image data is `idat` (grey, 8 bits; idat already deflated). */
+export function greyPng(width: number, height: number, interlace: number, idat: Buffer): Buffer {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
@@ -94,11 +95,11 @@ async function makeBombs(dir: string, zeros: number): Promise<[string, string, s
   bombs.push(['checkpoint', 'checkpoint: msgpack declaring a 4 GB byte string', f('bin.ckpt')], ['checkpoint', 'checkpoint: msgpack declaring a map of 2³²−1 entries', f('map.ckpt')],
     ['checkpoint', 'checkpoint: msgpack declaring an array of 2³²−1 items', f('array.ckpt')], ['checkpoint', 'checkpoint: a spec of 2.8·10¹⁴ parameters, 8 bytes of them', f('wide.ckpt')]);
 
-  await writeFile(f('huge.png'), png(30000, 30000, 0, Buffer.from([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01])));
+  await writeFile(f('huge.png'), greyPng(30000, 30000, 0, Buffer.from([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01])));
   bombs.push(['png', 'png: 30000×30000 declared in 80 bytes', f('huge.png')]);
   const idat = f('idat.deflate');
   await compressedZeros(idat, Buffer.alloc(0), zeros, false);
-  await writeFile(f('interlaced.png'), png(56, 56, 1, await readFile(idat)));
+  await writeFile(f('interlaced.png'), greyPng(56, 56, 1, await readFile(idat)));
   bombs.push(['png', `png: interlaced 56×56, data inflating to ${gb}`, f('interlaced.png')]);
   bombs.push(['png', 'png: a named pipe (FIFO)', f('fifo')]);
   return bombs;

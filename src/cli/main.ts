@@ -8,6 +8,7 @@ import { evalBuilder, evalHandler, infoBuilder, infoHandler, type EvalArgs } fro
 import { predictBuilder, predictHandler, type PredictArgs } from './predict.js';
 import { reportBuilder, reportHandler, type ReportArgs } from './report.js';
 import { serveBuilder, serveHandler, type ServeArgs } from './serve.js';
+import { sweepBuilder, sweepHandler, workerBuilder, workerHandler, type SweepArgs, type WorkerArgs } from './sweep.js';
 import { TRAIN_BOOLEAN_FLAGS, trainBuilder, trainHandler } from './train.js';
 
 /**
@@ -15,7 +16,7 @@ import { TRAIN_BOOLEAN_FLAGS, trainBuilder, trainHandler } from './train.js';
  * no stack trace; exit 2 for usage errors and bad options, the error's own exitCode otherwise.
  */
 
-const COMMANDS = ['train', 'eval', 'info', 'predict', 'report', 'serve', 'export'];
+const COMMANDS = ['train', 'eval', 'info', 'predict', 'report', 'serve', 'export', 'sweep', 'worker'];
 
 /** A yargs validation failure: unknown flag, missing value, missing command. */
 class UsageError extends Error {}
@@ -70,7 +71,11 @@ async function main(args: string[]): Promise<void> {
     .command('serve', 'a local page to draw a digit and watch the model read it; --watch shows a run\'s curves live', serveBuilder, (argv) =>
       serveHandler(argv as unknown as ServeArgs))
     .command('export', 'a saved model (or an ensemble) as ONNX for other runtimes, its weights as safetensors for PyTorch', exportBuilder, (argv) => exportHandler(argv as unknown as ExportArgs))
-    .demandCommand(1, 'give a command: train, eval, info, predict, report, serve or export')
+    .command('sweep <spec>', 'a search over train flags (or a fixed list of trials), here or on workers through a queue', sweepBuilder, (argv) =>
+      sweepHandler(argv as unknown as SweepArgs))
+    .command('worker', "take a queue's sweep trials and train them on this machine", workerBuilder, (argv) =>
+      workerHandler(argv as unknown as WorkerArgs))
+    .demandCommand(1, 'give a command: train, eval, info, predict, report, serve, export, sweep or worker')
     .strict()
     .parserConfiguration({ 'duplicate-arguments-array': false })
     .version(packageVersion())

@@ -62,12 +62,13 @@ export function startLine(e: StartEvent): string {
 
 export function epochLine(e: EpochEvent): string {
   const val = e.valAccuracy === null ? '' : `  val acc ${percent(e.valAccuracy)}${e.best ? ' (best)' : ''}`;
-  return `epoch ${e.epoch}/${e.epochs}  train loss ${loss(e.trainLoss)}${val}  ${int(e.samplesPerSecond)} samples/s  ${seconds(e.seconds)}`;
+  const stop = e.stopsEarly ? '  (no improvement: stopping early)' : '';
+  return `epoch ${e.epoch}/${e.epochs}  train loss ${loss(e.trainLoss)}${val}  ${int(e.samplesPerSecond)} samples/s  ${seconds(e.seconds)}${stop}`;
 }
 
 /** The last line of a finished run (an interrupted one is reported by the caller). */
 export function doneLine(e: DoneEvent): string {
-  const test = e.testAccuracy === null ? 'no test accuracy' : `test accuracy ${percent(e.testAccuracy)}`;
+  const test = e.testAccuracy === null ? 'no test accuracy' : `test accuracy ${percent(e.testAccuracy)}${e.stoppedEarly && e.best ? ` (the best epoch's model, epoch ${e.best.epoch})` : ''}`;
   const saved = e.checkpoint ? `checkpoint saved to ${e.checkpoint}` : 'no checkpoint saved';
   const best = e.best ? `\nbest validation accuracy ${percent(e.best.valAccuracy)} at epoch ${e.best.epoch}: its model is in ${e.best.checkpoint} ` +
     `(its test accuracy: mnist-dp eval --model ${shellQuote(e.best.checkpoint)})` : '';

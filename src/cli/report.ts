@@ -1,13 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { basename, join } from 'node:path';
 import type { Argv } from 'yargs';
-import { loadCheckpoint } from '../checkpoint.js';
 import { badOption } from '../errors.js';
-import { writeFileAtomic } from '../atomic-write.js';
-import { renderPng } from '../report/charts.js';
-import { buildReport, digitGalleryPng, type RunRecord } from '../report/report.js';
-import { evaluateOnTestSet } from './model-commands.js';
+import { evaluateOnTestSet } from '../model/evaluate.js';
+import { writeReport } from '../report/write.js';
 
 /** `mnist-dp report`: an HTML report of one or more runs (and PNG charts with --png). */
 
@@ -42,17 +36,6 @@ export interface ReportArgs {
 
 const last = <T>(v: T | T[] | undefined): T | undefined => (Array.isArray(v) ? v[v.length - 1] : v);
 
-/** The run's record beside its checkpoint (`models/mnist-best.ckpt.json`), if there is one that reads. */
-function readRecord(file: string): RunRecord | null {
-  const json = `${file}.json`;
-  if (!existsSync(json)) return null;
-  try {
-    return JSON.parse(readFileSync(json, 'utf8')) as RunRecord;
-  } catch {
-    return null; // a record is extra: the checkpoint has what the report needs
-  }
-}
-
 /** run.ckpt → run.report.html, beside it. */
 export const defaultReportFile = (run: string) => `${run.endsWith('.ckpt') ? run.slice(0, -'.ckpt'.length) : run}.report.html`;
 
@@ -61,34 +44,9 @@ export async function reportHandler(argv: ReportArgs): Promise<void> {
   if (files.length === 0) throw badOption('give one or more checkpoints, e.g. mnist-dp report mnist-dp.ckpt');
   const out = last(argv.out) ?? defaultReportFile(files[0]);
   const pngDir = last(argv.png);
-  const labels = files.map((f) => basename(f).replace(/\.ckpt$/, ''));
-  const runs = [];
-  for (const [i, file] of files.entries()) {
-    // Two runs of the same name in different folders keep their paths apart.
-    const label = labels.indexOf(labels[i]) === labels.lastIndexOf(labels[i]) ? labels[i] : file;
-    runs.push({ file, label, checkpoint: await loadCheckpoint(file), record: readRecord(file) });
-  }
   const evaluated = (argv.model ?? [files[0]]).map(String);
   const tta = last(argv.tta) === true;
-  const e = await evaluateOnTestSet(evaluated, { tta, data: last(argv.data), anyData: last(argv.anyData) === true });
-  const report = await buildReport(runs, {
-    files: evaluated, tta, confusion: e.confusion, misclassified: e.misclassified, testAccuracy: e.testAccuracy,
-    memberAccuracies: evaluated.length > 1 ? e.memberCorrect.map((n) => n / e.test.count) : null, test: e.test,
-  });
-  await writeFileAtomic(out, report.html);
-  const written = [out];
-  if (pngDir) {
-    await mkdir(pngDir, { recursive: true });
-    for (const chart of report.charts) {
-      const file = join(pngDir, `${chart.name}.png`);
-      await writeFileAtomic(file, await renderPng(chart.svg));
-      written.push(file);
-    }
-    const mistakes = digitGalleryPng(e.misclassified, e.test);
-    if (mistakes) {
-      await writeFileAtomic(join(pngDir, 'mistakes.png'), mistakes);
-      written.push(join(pngDir, 'mistakes.png'));
-    }
-  }
+  const evaluation = await evaluateOnTestSet(evaluated, { tta, data: last(argv.data), anyData: last(argv.anyData) === true });
+  const written = await writeReport(files, { files: evaluated, tta, evaluation }, out, pngDir);
   process.stdout.write(`${written.join('\n')}\n`);
 }

@@ -1,6 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { constants, inflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { badData } from '../errors.js';
+import { readRegularFile } from '../files.js';
 
 /**
  * A picture of a handwritten digit, made to look like an MNIST image, the way MNIST's own images were
@@ -41,15 +42,13 @@ const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
  * (transparent pixels are background), inverted when the image's border is light.
  */
 export async function readInkPng(file: string): Promise<InkImage> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw badData(file, code === 'ENOENT' ? 'no such file' : `cannot be read (${code ?? String(err)})`);
-  }
-  return decodeInkPng(bytes, file);
+  // A picture is often named by hand: a missing one is said plainly.
+  const error = (f: string, problem: string) => badData(f, problem.startsWith('cannot be read (ENOENT)') ? 'no such file' : problem);
+  return decodeInkPng(await readRegularFile(file, MAX_PNG_BYTES, error, 'picture of a digit'), file);
 }
+
+/** The largest PNG file read: a 4096×4096 RGBA picture at 16 bits stored uncompressed, and its chunks. */
+const MAX_PNG_BYTES = 8 * MAX_PICTURE_PIXELS + (1 << 20);
 
 /**
  * The size a PNG declares in its header (the IHDR chunk, which must come first), read without decoding.
@@ -69,12 +68,69 @@ export function pngSize(bytes: Uint8Array, name: string): { width: number; heigh
   return { width, height };
 }
 
-/** readInkPng for PNG bytes already in memory (`name` names them in errors): the size is checked before decoding. */
+/**
+ * The bytes a PNG's image data may inflate to, from its header: per row a filter byte and the row's
+ * pixels, for each of Adam7's seven passes when interlaced. pngjs bounds the inflation of a plain PNG by
+ * this itself, but not of an interlaced one, where a few kilobytes could inflate to gigabytes.
+ */
+function inflatedSize(width: number, height: number, bitsPerPixel: number, interlaced: boolean): number {
+  const rowBytes = (w: number) => (w === 0 ? 0 : 1 + Math.ceil((w * bitsPerPixel) / 8));
+  if (!interlaced) return height * rowBytes(width);
+  const passes = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+  let total = 0;
+  for (const [x0, y0, dx, dy] of passes) {
+    const w = Math.ceil(Math.max(0, width - x0) / dx), h = Math.ceil(Math.max(0, height - y0) / dy);
+    total += h * rowBytes(w);
+  }
+  return total;
+}
+
+/** Channels per pixel of each PNG colour type (grey, RGB, palette, grey + alpha, RGBA). */
+const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+
+/**
+ * Refuses a PNG whose image data does not inflate to exactly what its declared size needs: more is a
+ * decompression bomb, less (or none) a cut or damaged file whose header could still make the decoder
+ * allocate for millions of pixels. The IDAT chunks are joined and inflated, at most one byte past the need.
+ */
+function checkImageData(bytes: Buffer, width: number, height: number, name: string): void {
+  const channels = PNG_CHANNELS[bytes[25]], depth = bytes[24], interlaced = bytes[28] === 1;
+  if (channels === undefined || ![1, 2, 4, 8, 16].includes(depth)) return; // pngjs names what is wrong
+  const idat: Buffer[] = [];
+  for (let at = 8; at + 8 <= bytes.length;) {
+    const length = bytes.readUInt32BE(at), type = bytes.toString('latin1', at + 4, at + 8);
+    if (at + 12 + length > bytes.length) break; // cut short: what was read is checked below
+    if (type === 'IDAT') idat.push(bytes.subarray(at + 8, at + 8 + length));
+    at += 12 + length;
+  }
+  if (idat.length === 0) throw badData(name, 'is a PNG without image data (no IDAT chunk); save the digit as PNG again');
+  const need = inflatedSize(width, height, channels * depth, interlaced);
+  const pixels = `${width}×${height} pixels`;
+  let inflated: Buffer | null; // null: more than need + 1 bytes
+  try {
+    inflated = inflateSync(Buffer.concat(idat), { maxOutputLength: need + 1, finishFlush: constants.Z_SYNC_FLUSH }); // a cut stream gives what it has
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') {
+      throw badData(name, `is a PNG whose image data is damaged (${err instanceof Error ? err.message : String(err)}); save the digit as PNG again`);
+    }
+    inflated = null;
+  }
+  if (inflated === null || inflated.length > need) {
+    throw badData(name, `is a PNG whose image data inflates to more than the ${need.toLocaleString('en-US')} bytes its ${pixels} need: header and data disagree (a damaged file, or a decompression bomb); save the digit as PNG again`);
+  }
+  if (inflated.length < need) {
+    throw badData(name, `is a PNG whose image data ends after ${inflated.length.toLocaleString('en-US')} of the ${need.toLocaleString('en-US')} bytes its ${pixels} need: the file is cut short or damaged`);
+  }
+}
+
+/** readInkPng for PNG bytes already in memory (`name` names them in errors): size and image data are checked before decoding. */
 export function decodeInkPng(bytes: Uint8Array, name: string): InkImage {
-  pngSize(bytes, name);
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const size = pngSize(bytes, name);
+  checkImageData(buffer, size.width, size.height, name);
   let png: { width: number; height: number; data: Buffer };
   try {
-    png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    png = PNG.sync.read(buffer);
   } catch (err) {
     throw badData(name, `is not a readable PNG image (${err instanceof Error ? err.message : String(err)}); save the digit as PNG`);
   }

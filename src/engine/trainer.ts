@@ -1,4 +1,4 @@
-import type { Checkpoint, Position } from '../checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, type Checkpoint, type Position } from '../checkpoint.js';
 import { dataSetRecord } from '../data/provenance.js';
 import { badCheckpoint, MnistDpError } from '../errors.js';
 import type { BestEpoch, DoneEvent, EpochMetrics, TrainEvent } from '../events.js';
@@ -8,6 +8,7 @@ import { describeRecipe, learningRate, type ResolvedTrainOptions } from '../opti
 import { epochPermutation } from '../rng.js';
 import { failAll } from './barrier.js';
 import { Checkpointer } from './checkpointer.js';
+import { EarlyStop } from './early-stop.js';
 import { evaluate, runEpochSteps, type Timing } from './epoch.js';
 import { workerFile } from './pool.js';
 import { STEP_BARRIER } from './memory.js';
@@ -64,11 +65,14 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
   const metrics: EpochMetrics[] = resumed ? [...resumed.metrics] : [];
   const position: Position = resumed ? { ...resumed.position } : { epoch: 0, step: 0, lossSum: 0, samples: 0 };
   const timing: Timing = { trainSeconds: 0, gradientSeconds: 0, updateSeconds: 0, barrierSeconds: 0 };
+  const earlyStop = new EarlyStop(o.earlyStop, o.minDelta, metrics);
+  let stoppedEarly = false;
   const finish = async (test: { accuracy: number; loss: number } | null): Promise<TrainResult> => {
-    await checkpoints.save(position, metrics, test?.accuracy ?? null);
+    // An early-stopped run's checkpoint stays its last epoch's (saved after it, resumable); its test accuracy goes with its kept model.
+    if (!stoppedEarly) await checkpoints.save(position, metrics, test?.accuracy ?? null);
     const seconds = (performance.now() - started) / 1000;
     const end: Omit<DoneEvent, 'type'> = { testAccuracy: test?.accuracy ?? null, testLoss: test?.loss ?? null, aborted: test === null,
-      epochs: o.epochs, seconds, checkpoint: o.out, best: checkpoints.best };
+      epochs: o.epochs, seconds, checkpoint: o.out, best: checkpoints.best, stoppedEarly };
     emit({ type: 'done', ...end });
     return { spec, params: (o.ema > 0 ? v.ema : v.params).slice(), metrics, testAccuracy: end.testAccuracy, testLoss: end.testLoss,
       aborted: end.aborted, checkpoint: o.out, seconds, messages: workers.messages, timing, best: end.best };
@@ -113,10 +117,22 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
       Object.assign(position, { epoch: epoch + 1, step: 0, lossSum: 0, samples: 0 });
       await checkpoints.save(position, metrics, null);
       const best = await checkpoints.keepIfBest(m, position, metrics);
+      const stopsEarly = earlyStop.observe(m) && position.epoch < o.epochs;
       emit({ type: 'epoch', ...m, epochs: o.epochs, lr: learningRate(o, epoch, stepsPerEpoch - 1, stepsPerEpoch),
-        elapsedSeconds: (performance.now() - started) / 1000, checkpoint: o.out, stepMicros, best });
+        elapsedSeconds: (performance.now() - started) / 1000, checkpoint: o.out, stepMicros, best, stopsEarly });
+      if (stopsEarly) {
+        stoppedEarly = true;
+        break;
+      }
     }
-    return await finish(await evaluate(workers, weights, 'test', 0, run.data.test.count));
+    // An abort that came after the last step (e.g. a sweep stopping its trial at the end) skips the test set.
+    if (hooks.signal?.aborted) return await finish(null);
+    // An early-stopped run's kept model is its best epoch's: that one is tested, and its file records the result.
+    const kept = stoppedEarly && checkpoints.best ? await loadCheckpoint(checkpoints.best.checkpoint) : null;
+    if (kept) (o.ema > 0 ? v.ema : v.params).set(kept.ema ?? kept.params);
+    const test = await evaluate(workers, weights, 'test', 0, run.data.test.count);
+    if (kept) await saveCheckpoint(checkpoints.best!.checkpoint, { ...kept, testAccuracy: test.accuracy });
+    return await finish(test);
   } catch (err) {
     if (err instanceof MnistDpError && err.code === 'WORKER_FAILED') throw new MnistDpError('WORKER_FAILED', `${err.message}${checkpoints.whatIsSaved}`);
     throw err;

@@ -1,0 +1,29 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { parseSweepSpec, trialsOf } from '../src/sweep/spec.js';
+
+/** `npm run ensemble` is a sweep of fixed trials: the spec it runs, for the default ten members and for a list of its own. */
+
+const specOf = (...args: string[]) => {
+  const r = spawnSync(process.execPath, ['scripts/ensemble.mjs', '--print-spec', '--workers', '2', ...args], { encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as unknown;
+};
+
+describe('npm run ensemble', () => {
+  it('runs the ten members of the best ensemble as a sweep spec of fixed trials, with the ensemble tested', () => {
+    const spec = parseSweepSpec(specOf());
+    expect(spec.ensemble).toBe(true);
+    expect(spec.scheduler).toEqual({ kind: 'none' });
+    const trials = trialsOf(spec);
+    expect(trials.map((t) => t.name)).toEqual(['best-seed1', 'best-seed3', 'best-seed4', 'best-seed5', 'best-seed6', 'best-seed7', 'strided-seed11', 'elastic-seed21', 'strided-seed12', 'elastic-seed22']);
+    expect(trials[0].options).toEqual({ preset: 'best', seed: 1, epochs: 40, workers: 2 });
+    expect(trials[6].options).toEqual({ preset: 'best', model: 'cnn-strided', epochs: 30, seed: 11, workers: 2 });
+    expect(trials[7].options).toEqual({ preset: 'best', augment: 'rotate=10,shift=2,scale=0.1,elastic=1.4,sigma=4', seed: 21, epochs: 40, workers: 2 });
+  });
+
+  it('any members RECIPE:SEED make their own spec', () => {
+    const trials = trialsOf(parseSweepSpec(specOf('--members', '2,elastic:9')));
+    expect(trials.map((t) => [t.name, t.options.seed])).toEqual([['best-seed2', 2], ['elastic-seed9', 9]]);
+  });
+});

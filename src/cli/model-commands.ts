@@ -6,7 +6,7 @@ import { paramLayout, parameterCount } from '../model/layout.js';
 import { describeSpec, formatCnnLayers } from '../model/spec.js';
 import { MODEL_OPTION_KEYS, unresolveOptions } from '../options.js';
 import { TTA_VIEWS } from '../model/tta.js';
-import { evaluateOnTestSet } from '../model/evaluate.js';
+import { evaluateOnTestSet } from '../evaluate.js';
 import { drawImage, int, loss, percent, seconds } from './progress.js';
 
 /** `mnist-dp eval` and `mnist-dp info`: what a saved model does on the test set, and what it is. */

@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { badOption } from '../errors.js';
-import { evaluateOnTestSet } from '../model/evaluate.js';
+import { evaluateOnTestSet } from '../evaluate.js';
 import { writeReport } from '../report/write.js';
 
 /** `mnist-dp report`: an HTML report of one or more runs (and PNG charts with --png). */

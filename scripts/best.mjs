@@ -5,7 +5,7 @@
  *   <out>.json      the results: options, per-epoch metrics, test accuracy with and without test-time augmentation
  *   <out>.md        the same as a Markdown table
  *
- *   npm run best -- [--seed 1] [--out models/mnist-best.ckpt] [--workers N] [--epochs N] [--model M] [--augment A]
+ *   npm run best -- [--seed 1] [--out models/mnist-best.ckpt] [--workers N] [--epochs N] [--model M] [--augment A] [--conv auto|winograd|im2col]
  *
  * --epochs, --model and --augment vary the recipe (a quicker run; the members of `npm run ensemble`).
  *
@@ -26,10 +26,11 @@ const argv = yargs(hideBin(process.argv))
   .option('epochs', { type: 'number', describe: 'override the recipe (for a quicker, weaker run)' })
   .option('model', { type: 'string', describe: 'override the recipe: another network (mnist-dp train --model)' })
   .option('augment', { type: 'string', describe: 'override the recipe: other augmentation (mnist-dp train --augment)' })
+  .option('conv', { type: 'string', describe: 'how 3×3 convolutions run (mnist-dp train --conv; default auto)' })
   .strict()
   .parseSync();
 
-const options = { preset: 'best', seed: argv.seed, out: argv.out, workers: argv.workers, epochs: argv.epochs, model: argv.model, augment: argv.augment };
+const options = { preset: 'best', seed: argv.seed, out: argv.out, workers: argv.workers, epochs: argv.epochs, model: argv.model, augment: argv.augment, conv: argv.conv };
 await mkdir(dirname(argv.out), { recursive: true });
 const reporter = humanReporter();
 const started = new Date();

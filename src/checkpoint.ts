@@ -162,6 +162,8 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   }
   if (r.version === 2) migrateFromVersion2(r);
   if (r.version === 2 || r.version === 3) migrateOptimizer(r as unknown as OldRecord);
+  // Checkpoints from before --conv trained every convolution as im2col + GEMM.
+  if (r.options !== null && typeof r.options === 'object' && r.options.conv === undefined) r.options = { ...r.options, conv: 'im2col' };
   validateCheckpointRecord(r, file);
   const layout = paramLayout(r.spec);
   if (r.paramFloats !== layout.size) {

@@ -3,6 +3,7 @@ import { badOption } from './errors.js';
 import { resolveKernels, type KernelName } from './kernels/index.js';
 import { formatAugment, parseAugment, type AugmentOptions } from './data/augment.js';
 import { MPI_MODES, type MpiMode } from './mpi/world.js';
+import { CONV_ALGORITHMS, type ConvAlgorithm } from './model/layers/layer.js';
 import { formatActivation, formatCnnLayers, makeSpec, parseActivation, parseCnnSpec, parseLayers, parseLoss, parseOutputActivation, type ModelSpec } from './model/spec.js';
 import { HYPER_DEFAULTS, HYPER_KEYS, HYPER_PARAMS, OPTIMIZER_NAMES, OPTIMIZERS, type OptimizerKind, type OptimizerOptions } from './optim/index.js';
 
@@ -107,6 +108,12 @@ export interface TrainOptions {
    * launcher (mpirun, srun, an MPIJob) started more than one rank, `on` always, `off` never.
    */
   mpi?: string;
+  /**
+   * How 3×3 stride-1 convolutions are computed: 'auto' (Winograd F(2×2, 3×3) where a rule on the layer's
+   * shape says it is faster, im2col + GEMM elsewhere; see src/model/layers/conv-winograd.ts), 'winograd'
+   * (every such layer) or 'im2col'. Part of the recipe: the choice, not the machine, decides the bits.
+   */
+  conv?: string;
 }
 
 export interface ResolvedTrainOptions {
@@ -138,6 +145,7 @@ export interface ResolvedTrainOptions {
   minDelta: number;
   kernels: KernelName;
   mpi: MpiMode;
+  conv: ConvAlgorithm;
 }
 
 
@@ -167,6 +175,7 @@ export const DEFAULT_OPTIONS = {
   minDelta: 0,
   kernels: 'auto',
   mpi: 'auto',
+  conv: 'auto' as ConvAlgorithm,
 } as const;
 
 /**
@@ -230,6 +239,7 @@ export const OPTION_ROLES = {
   out: 'run',
   data: 'run',
   kernels: 'resumable',
+  conv: 'recipe',
   resume: 'run',
   force: 'run',
   keepBest: 'resumable',
@@ -307,6 +317,8 @@ export function resolveOptions(given: TrainOptions = {}): ResolvedTrainOptions {
   if (keepBest && !out) throw badOption(`--${earlyStop > 0 ? 'early-stop' : 'keep-best'} writes the best epoch's model beside the checkpoint; give --out FILE (not --out '')`);
   const optimizer = o.optimizer ?? d.optimizer;
   if (!(OPTIMIZER_NAMES as readonly string[]).includes(optimizer)) throw badOption(`--optimizer "${optimizer}" is unknown; use ${OPTIMIZER_NAMES.join(', ')}`);
+  const conv = o.conv ?? d.conv;
+  if (!(CONV_ALGORITHMS as readonly string[]).includes(conv)) throw badOption(`--conv "${conv}" is unknown; use ${CONV_ALGORITHMS.join(', ')}`);
   return {
     workers: integer('workers', o.workers ?? availableParallelism(), 1, 256),
     epochs: integer('epochs', o.epochs ?? d.epochs, 1, 100000),
@@ -335,6 +347,7 @@ export function resolveOptions(given: TrainOptions = {}): ResolvedTrainOptions {
     minDelta: real('min-delta', o.minDelta ?? d.minDelta, (v) => v >= 0 && v < 1, 'a gain in accuracy in [0, 1), such as 0.001'),
     kernels: resolveKernels(o.kernels ?? d.kernels),
     mpi: resolveMpi(o.mpi ?? d.mpi),
+    conv: conv as ConvAlgorithm,
   };
 }
 
@@ -385,6 +398,7 @@ export function describeRecipe(o: ResolvedTrainOptions): string {
   if (o.augment) parts.push(`augment ${formatAugment(o.augment)}`);
   if (o.labelSmoothing > 0) parts.push(`label smoothing ${o.labelSmoothing}`);
   if (o.ema > 0) parts.push(`ema ${o.ema}`);
+  if (o.spec.kind === 'cnn') parts.push(`conv ${o.conv}`);
   return parts.join(' · ');
 }
 

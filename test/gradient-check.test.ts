@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { tsKernels as k } from '../src/kernels/ts.js';
 import { initParams } from '../src/model/init.js';
 import { compileNet } from '../src/model/layout.js';
+import type { ConvAlgorithm } from '../src/model/layers/layer.js';
 import { backward, forward, localBuffers, smoothLabels } from '../src/model/network.js';
 import { makeSpec, parseActivation, parseCnnSpec, parseOutputActivation, type ModelSpec } from '../src/model/spec.js';
 import { maxRelativeError, randomFloats } from './helpers/reference.js';
@@ -11,8 +12,8 @@ import { maxRelativeError, randomFloats } from './helpers/reference.js';
  * of `micro` rows. Only trainable parameters get gradients: the entries of batch norm's running
  * statistics are zeroed (backward records batch statistics there, which the loss does not depend on).
  */
-function lossAndGradient(spec: ModelSpec, params: Float32Array, x: Float32Array, y: Int32Array, M: number, micro = M, smoothing = 0) {
-  const net = compileNet(spec);
+function lossAndGradient(spec: ModelSpec, params: Float32Array, x: Float32Array, y: Int32Array, M: number, micro = M, smoothing = 0, conv: ConvAlgorithm = 'im2col') {
+  const net = compileNet(spec, conv);
   const buf = localBuffers(net, M, micro);
   buf.x.set(x);
   const slots = Array.from({ length: Math.ceil(M / micro) }, () => new Float32Array(net.layout.size));
@@ -28,7 +29,8 @@ function lossAndGradient(spec: ModelSpec, params: Float32Array, x: Float32Array,
 }
 
 /** Central differences of the summed loss with respect to every trainable parameter (0 for the others). */
-function numericGradient(spec: ModelSpec, params: Float32Array, x: Float32Array, y: Int32Array, M: number, eps: number, smoothing = 0): Float64Array {
+function numericGradient(spec: ModelSpec, params: Float32Array, x: Float32Array, y: Int32Array, M: number, eps: number, smoothing = 0,
+  conv: ConvAlgorithm = 'im2col'): Float64Array {
   const g = new Float64Array(params.length);
   const frozen = new Set<number>();
   for (const t of compileNet(spec).layout.tensors) if (!t.trainable) for (let i = 0; i < t.size; i++) frozen.add(t.offset + i);
@@ -36,9 +38,9 @@ function numericGradient(spec: ModelSpec, params: Float32Array, x: Float32Array,
     if (frozen.has(p)) continue;
     const keep = params[p];
     params[p] = keep + eps;
-    const up = lossAndGradient(spec, params, x, y, M, M, smoothing).loss;
+    const up = lossAndGradient(spec, params, x, y, M, M, smoothing, conv).loss;
     params[p] = keep - eps;
-    const down = lossAndGradient(spec, params, x, y, M, M, smoothing).loss;
+    const down = lossAndGradient(spec, params, x, y, M, M, smoothing, conv).loss;
     params[p] = keep;
     g[p] = (up - down) / (2 * eps);
   }
@@ -161,6 +163,35 @@ describe('backpropagation matches finite differences', () => {
     const { spec, params, x, y, M } = setupCnn('c2k3-relu-fc3', 6, 6, 1, 5, 40);
     const whole = lossAndGradient(spec, params, x, y, M, M).grad;
     const sharded = lossAndGradient(spec, params, x, y, M, 8).grad;
+    expect(maxRelativeError(sharded, whole)).toBeLessThan(1e-5);
+  });
+
+  // Through Winograd (--conv winograd: every 3×3 stride-1 layer, whatever its channels; F(4×4, 3×3) or
+  // F(2×2, 3×3) by the output's size): the forward, and the backward's transforms and GEMMs, after batch
+  // norm and where a ReLU and max pooling follow. Odd output sizes crop the last tiles; padding 0-2.
+  const winogradCases: [string, string, number, number, number, number][] = [
+    ['conv 3×3 then batch norm (Winograd backward), 3×3 output (cropped tiles)', 'c3k3-bn-relu-fc5-bn-relu-fc3', 5, 5, 2, 27],
+    ['conv 3×3 padding 1 then ReLU and max pooling (F(4×4): one 6×6 output tile per image)', 'c3k3p1-relu-mp2-fc4', 6, 6, 2, 5],
+    ['a 10×10 output in F(2×2) tiles, sigmoid (smooth: no ReLU kink within EPS)', 'c2k3p1-sigmoid-fc3', 10, 10, 2, 5],
+    ['two 3×3 convs, padding 2 and 1, the second reaching its input gradient through the transforms', 'c3k3p2-bn-c2k3p1-bn-gap-fc3', 5, 5, 2, 5],
+    ['residual blocks (Winograd inside, the 1×1 projection and the stride-2 conv im2col)',
+      'c3k3p1-bn-res(c3k3p1-bn-c3k3p1-bn)-res(c4k3s2p1-bn-c4k3p1-bn)-gap-fc3', 6, 6, 1, 5],
+  ];
+  it.each(winogradCases)('Winograd: %s', (_name, layers, H, W, C, seed) => {
+    const { spec, params, x, y, M } = setupCnn(layers, H, W, C, seed);
+    expect(compileNet(spec, 'winograd').all.some((n) => 'wino' in n && n.wino !== null)).toBe(true);
+    const analytic = lossAndGradient(spec, params, x, y, M, M, 0, 'winograd').grad;
+    const numeric = numericGradient(spec, params, x, y, M, EPS, 0, 'winograd');
+    expect(maxRelativeError(analytic, numeric)).toBeLessThan(TOLERANCE);
+    // and the same gradient as im2col + GEMM, to float32 rounding
+    expect(maxRelativeError(analytic, lossAndGradient(spec, params, x, y, M).grad)).toBeLessThan(1e-5);
+  });
+
+  it('Winograd gradients summed chunk by chunk over micro-shards equal the whole batch gradient', () => {
+    // 6×6 outputs are 9 tiles: the chunk is 28 samples, so a shard of 40 takes two chunks.
+    const { spec, params, x, y, M } = setupCnn('c2k3p1-fc3', 6, 6, 1, 5, 40);
+    const whole = lossAndGradient(spec, params, x, y, M, M, 0, 'winograd').grad;
+    const sharded = lossAndGradient(spec, params, x, y, M, 8, 0, 'winograd').grad;
     expect(maxRelativeError(sharded, whole)).toBeLessThan(1e-5);
   });
 });

@@ -16,7 +16,7 @@ describe('workers share memory with the coordinator', () => {
     const v = sharedViews(memory.buffer, plan);
     v.testImages.set([255, 0, 0, 0, 0, 255, 0, 0, 0, 0, 255, 0]); // image i lights pixel i
     v.testLabels.set([0, 1, 2]);
-    const init: WorkerInit = { memory, plan, spec, kernels: 'ts' };
+    const init: WorkerInit = { memory, plan, spec, conv: 'im2col', kernels: 'ts' };
     const pool = new Piscina({ filename: workerFile('train-worker'), minThreads: 1, maxThreads: 1, workerData: init });
     try {
       const task = { kind: 'eval', set: 'test', weights: 'params', begin: 0, end: 3 } as const;

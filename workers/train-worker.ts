@@ -18,7 +18,7 @@ const shared = sharedViews(buffer, init.plan);
 // Each worker thread takes the next free scratch slot; piscina never starts more threads than slots.
 const slot = Atomics.add(shared.control, Control.nextScratch, 1);
 if (slot >= init.plan.scratch.length) throw new Error(`worker scratch slot ${slot} out of range (${init.plan.scratch.length} planned)`);
-const net = compileNet(init.spec);
+const net = compileNet(init.spec, init.conv);
 const ctx: StepContext = {
   k: createKernels(init.kernels, init.memory),
   net,

@@ -2,6 +2,7 @@ import type { AugmentOptions } from '../data/augment.js';
 import type { KernelName } from '../kernels/index.js';
 import type { OptimizerOptions, ScheduleOptions } from '../options.js';
 import type { ModelSpec } from '../model/spec.js';
+import type { ConvAlgorithm } from '../model/layers/layer.js';
 import type { MemoryPlan } from './memory.js';
 import type { RankPlace } from './ranks.js';
 
@@ -15,6 +16,8 @@ export interface WorkerInit {
   memory: WebAssembly.Memory;
   plan: MemoryPlan;
   spec: ModelSpec;
+  /** How the network's convolutions run (--conv): part of the recipe, so every worker compiles the same. */
+  conv: ConvAlgorithm;
   kernels: KernelName;
   /** In an MPI job: this process's rank, whose micro-shards its workers compute (ranks.ts); null: one process. */
   ranks?: RankPlace | null;

@@ -63,7 +63,7 @@ export async function loadRunMemory(o: ResolvedTrainOptions, resumed: Checkpoint
   if (o.valSize >= total) throw badOption(`--val-size ${o.valSize} leaves no training images (the training set has ${total})`);
   const trainCount = o.trainSize > 0 ? Math.min(o.trainSize, total - o.valSize) : total - o.valSize;
   const D = data.train.rows * data.train.cols;
-  const net = compileNet(spec);
+  const net = compileNet(spec, o.conv);
   const image = { height: data.train.rows, width: data.train.cols };
   const plan = planMemory({
     net, optimizerState: OPTIMIZERS[o.optimizer.kind].state, ema: o.ema > 0,

@@ -66,7 +66,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
   const position: Position = resumed ? { ...resumed.position } : { epoch: 0, step: 0, lossSum: 0, samples: 0 };
   if (world) checkSameStart(world, o, v, data, position);
   const workers = new WorkerGroup(hooks.workerFile ?? workerFile('train-worker'), o.workers,
-    { memory: run.memory, plan: run.plan, spec, kernels: o.kernels, ranks: world && { rank: world.rank, size: world.size } },
+    { memory: run.memory, plan: run.plan, spec, conv: o.conv, kernels: o.kernels, ranks: world && { rank: world.rank, size: world.size } },
     () => failAll(v.control, STEP_BARRIER)); // a worker lost between tasks: none may wait at a barrier for it
   // Only rank 0 writes files; the others keep the same state (and take the same early-stop decisions) in memory.
   const checkpoints = new Checkpointer(lead ? o : { ...o, out: null, keepBest: false }, spec, v, resumed, { data });

@@ -75,6 +75,25 @@ export interface Kernels {
   im2col(cols: Float32Array, x: Float32Array, M: number, g: ConvGeometry): void;
   /** dx (M, H, W, C) = the sum of every patch row of dcols (M·OH·OW, k·k·C) put back where im2col took it from: the adjoint of im2col. dx is overwritten. */
   col2im(dx: Float32Array, dcols: Float32Array, M: number, g: ConvGeometry): void;
+  // Winograd F(m×m, 3×3), m = 2 or 4, α = m + 2, for stride-1 3×3 layers (src/kernels/winograd.ts has the
+  // maths and the layouts; P = M·⌈OH/m⌉·⌈OW/m⌉ tiles). Each output is a fixed sum of its own tile's and
+  // channel's values (no FMA), so every implementation gives the TypeScript reference's bits.
+
+  /**
+   * U (α², F, C) = G w Gᵀ for the filters w (F, 3, 3, C), or, when `cf`, the same numbers as (α², C, F)
+   * (the forward's GEMMs take U_ξ as (C, F), the input gradient's as (F, C)).
+   */
+  winogradFilter(U: Float32Array, w: Float32Array, F: number, C: number, m: number, cf: boolean): void;
+  /** dw (F, 3, 3, C) = Gᵀ dU G, the adjoint of winogradFilter (written). */
+  winogradFilterGrad(dw: Float32Array, dU: Float32Array, F: number, C: number, m: number): void;
+  /** V (α², P, C) = Bᵀ d B for the α×α input patch d of each tile of x (M, H, W, C) and channel, 0 outside the image. */
+  winogradInput(V: Float32Array, x: Float32Array, M: number, g: ConvGeometry, m: number): void;
+  /** dx (M, H, W, C) = Σ over tiles, ascending, of B dV Bᵀ inside the image: the adjoint of winogradInput (dx overwritten). */
+  winogradInputGrad(dx: Float32Array, dV: Float32Array, M: number, g: ConvGeometry, m: number): void;
+  /** out (M, OH, OW, F) = Aᵀ M A (+ bias, may be null; then ReLU when `relu`, as gemmABtRelu's) for each tile's outputs inside the image. */
+  winogradOutput(out: Float32Array, Mt: Float32Array, bias: Float32Array | null, M: number, g: ConvGeometry, F: number, m: number, relu: boolean): void;
+  /** dM (α², P, F) = A dY Aᵀ for each tile's m×m output gradient of dout (M, OH, OW, F), 0 outside the image. */
+  winogradOutputGrad(dMt: Float32Array, dout: Float32Array, M: number, g: ConvGeometry, F: number, m: number): void;
   /**
    * Max pooling over size×size windows, stride size (the last rows and columns that do not fill a window are
    * dropped): y (M, H/size, W/size, C), and argmax (same shape) the index into x of each maximum (the

@@ -1,3 +1,4 @@
+import { winogradFilter, winogradFilterGrad, winogradInput, winogradInputGrad, winogradOutput, winogradOutputGrad } from './winograd.js';
 import type { Activation, AdamHyper, ConvGeometry, Kernels, LambHyper, LossKind, OutputActivation, SgdHyper } from './kernels.js';
 
 /**
@@ -436,6 +437,12 @@ export const tsKernels: Kernels = {
   sgdStep,
   im2col,
   col2im,
+  winogradFilter,
+  winogradFilterGrad,
+  winogradInput,
+  winogradInputGrad,
+  winogradOutput,
+  winogradOutputGrad,
   maxPoolForward,
   maxPoolBackward,
   avgPoolForward,

@@ -1,7 +1,7 @@
 import { badOption } from '../errors.js';
 import { compileDense } from './layers/dense.js';
 import { layerKind } from './layers/index.js';
-import { sizeOf, type Compiler, type Dims, type Node, type ParamInit } from './layers/layer.js';
+import { sizeOf, type Compiler, type ConvAlgorithm, type Dims, type Node, type ParamInit } from './layers/layer.js';
 import { specInputs, type CnnSpec, type LayerSpec, type MlpSpec, type ModelSpec } from './spec.js';
 
 /**
@@ -96,9 +96,12 @@ class NetCompiler {
   private readonly counts: Record<string, number> = {};
   private dropouts = 0;
 
+  constructor(private readonly conv: ConvAlgorithm) {}
+
   /** The Compiler for one layer whose data comes in as `input`. */
   context(input: Dims, after: LayerSpec | undefined, previous: Node | undefined, where: string): Compiler {
     return {
+      conv: this.conv,
       input,
       after,
       previous,
@@ -146,7 +149,7 @@ class NetCompiler {
 
 /** The MLP's dense layers, the first stored input-major (see DenseNode). */
 function compileMlp(spec: MlpSpec): Net {
-  const n = new NetCompiler();
+  const n = new NetCompiler('im2col');
   const nodes: Node[] = [];
   for (let l = 1; l < spec.layers.length; l++) {
     const c = n.context({ h: 1, w: 1, c: spec.layers[l - 1], flat: true }, undefined, nodes[l - 2], `--layers: layer ${l}`);
@@ -157,8 +160,8 @@ function compileMlp(spec: MlpSpec): Net {
   return n.finish(spec, nodes);
 }
 
-function compileCnn(spec: CnnSpec): Net {
-  const n = new NetCompiler();
+function compileCnn(spec: CnnSpec, conv: ConvAlgorithm): Net {
+  const n = new NetCompiler(conv);
   const { height: h, width: w, channels: c } = spec.input;
   return n.finish(spec, n.chain(spec.layers, { h, w, c, flat: false }, '--model: '));
 }
@@ -167,9 +170,13 @@ function describe(l: LayerSpec): string {
   return l.kind === 'activation' ? l.activation.kind : l.kind === 'residual' ? 'res' : l.kind;
 }
 
-/** Compiles a spec; throws a BAD_OPTION error naming the layer when shapes do not fit. */
-export function compileNet(spec: ModelSpec): Net {
-  return spec.kind === 'mlp' ? compileMlp(spec) : compileCnn(spec);
+/**
+ * Compiles a spec; throws a BAD_OPTION error naming the layer when shapes do not fit. `conv` picks how
+ * convolutions run (--conv; a checkpoint records the training's, and one without it trained im2col). It
+ * changes no parameter or shape, only the kernels and the scratch.
+ */
+export function compileNet(spec: ModelSpec, conv: ConvAlgorithm = 'im2col'): Net {
+  return spec.kind === 'mlp' ? compileMlp(spec) : compileCnn(spec, conv);
 }
 
 export function paramLayout(spec: ModelSpec): ParamLayout {

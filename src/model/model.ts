@@ -8,6 +8,7 @@ import { tsKernels } from '../kernels/ts.js';
 import { SharedArena } from '../kernels/wasm.js';
 import { pixelScale } from './pixels.js';
 import { compileNet, type Net, type ParamLayout } from './layout.js';
+import { CONV_ALGORITHMS, type ConvAlgorithm } from './layers/layer.js';
 import { allocateNetBuffers, forward, netBufferBytes, type NetBuffers } from './network.js';
 import { specClasses, specInputs, type ModelSpec } from './spec.js';
 import { ttaImageShape, ttaTransforms, warpRows } from './tta.js';
@@ -39,6 +40,15 @@ export interface ModelInfo {
 }
 
 /**
+ * How the recorded training ran its convolutions (its recipe's `conv`), so that inference computes what
+ * training validated, bit for bit; none recorded: im2col + GEMM (what every run did before --conv).
+ */
+function recordedConv(recipe: ModelInfo['recipe']): ConvAlgorithm {
+  const conv = recipe?.conv;
+  return (CONV_ALGORITHMS as readonly unknown[]).includes(conv) ? (conv as ConvAlgorithm) : 'im2col';
+}
+
+/**
  * A trained network, for inference on the calling thread. Its weights and buffers live in a WebAssembly
  * memory of its own, so the fastest kernels this runtime has (see bestKernels) run the forward pass.
  */
@@ -56,7 +66,7 @@ export class Model {
     /** What the checkpoint recorded of its training. */
     readonly info: ModelInfo = { metrics: [], testAccuracy: null, epochsTrained: 0 },
   ) {
-    this.net = compileNet(spec);
+    this.net = compileNet(spec, recordedConv(info.recipe));
     this.layout = this.net.layout;
     this.inputs = specInputs(spec);
     this.classes = specClasses(spec);

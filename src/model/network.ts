@@ -80,10 +80,10 @@ export interface BufferAllocator {
  * measures a worker's scratch region this way, then builds the views in it).
  */
 export function allocateNetBuffers(net: Net, rows: number, micro: number, alloc: BufferAllocator): NetBuffers {
-  const scratch: SharedScratch = { cols: 0, tmpW: 0, sparse: 0 };
+  const scratch: SharedScratch = { cols: 0, tmpW: 0, sparse: 0, wino: 0 };
   for (const node of net.all) {
     const need = node.layer.scratch?.(node, micro) ?? {};
-    for (const key of ['cols', 'tmpW', 'sparse'] as const) scratch[key] = Math.max(scratch[key], need[key] ?? 0);
+    for (const key of ['cols', 'tmpW', 'sparse', 'wino'] as const) scratch[key] = Math.max(scratch[key], need[key] ?? 0);
   }
   const each = <T>(sizes: Record<string, number> | undefined, make: (n: number) => T): Record<string, T> =>
     Object.fromEntries(Object.entries(sizes ?? {}).map(([name, n]) => [name, make(n)]));
@@ -100,6 +100,7 @@ export function allocateNetBuffers(net: Net, rows: number, micro: number, alloc:
     dz: alloc.f32(rows * net.width),
     spare: alloc.f32(rows * net.width),
     sparse: alloc.i32(scratch.sparse),
+    wino: alloc.f32(scratch.wino),
   };
 }
 

@@ -63,6 +63,7 @@
  *   conv.mjs         im2col, col2im, max pooling        norm.mjs         batch norm, scaleShift
  *   elementwise.mjs  exp, activations, gather, colSum,  loss.mjs         lossForwardBackward
  *                    reduceSlots, multiply, addTo      optimisers.mjs   sgdStep, adamStep, emaUpdate
+ *   winograd.mjs     Winograd F(2×2 / 4×4, 3×3): the filter, input and output transforms and their adjoints
  * Each exported function's parameters are those its row in ../wasm/signatures.ts passes
  * (test/kernels-signatures.test.ts checks the two against each other).
  */
@@ -74,6 +75,7 @@ import { batchNormBackward, batchNormForward, scaleShift } from './norm.mjs';
 import { gemmABt, gemmRowsTimesB } from './gemm.mjs';
 import { logf64, lossForwardBackward } from './loss.mjs';
 import { sparseForward, sparseWeightGrad } from './sparse.mjs';
+import { winogradKernels } from './winograd.mjs';
 
 /**
  * The module's text. The order of the functions is the module's (and so the binary's) order: keep it.
@@ -110,6 +112,7 @@ export function generateWat({ relaxed }) {
     multiplyAddTo(g),
     adamStep(g),
     emaUpdate(g),
+    winogradKernels(g),
     ')',
   ].join('\n');
 }

@@ -1,6 +1,7 @@
 import { sparseScratchWords, type ConvGeometry } from '../../kernels/kernels.js';
 import type { TensorInfo } from '../layout.js';
 import { eachShard, tensorOf, training, type Compiler, type LayerKind, type NodeBase } from './layer.js';
+import { compileWinograd, winogradBackward, winogradForward, winogradScratch, type WinogradPlan } from './conv-winograd.js';
 import { asIs, permuted, type PortableTensor } from './portable.js';
 
 /** `c32k5s2p2`: 32 filters of 5×5, stride 2 (default 1), zero padding 2 (default 0). */
@@ -28,6 +29,12 @@ export interface ConvNode extends NodeBase {
    * few), so backward runs the sparse kernels, which skip them. Not after batch norm: its gradient is dense.
    */
   sparseGrad: boolean;
+  /**
+   * Winograd F(m×m, 3×3) for this layer's forward and backward (conv-winograd.ts), or null for im2col +
+   * GEMM. Where both apply it replaces the sparse backward too: bench:kernels measures Winograd's backward
+   * ahead of the sparse one at 50 % zeros (a ReLU) and level with it at 75 % (max pooling).
+   */
+  wino: WinogradPlan | null;
 }
 
 /** The weights (F, k, k, C) as ONNX's and PyTorch's OIHW (F, C, k, k). */
@@ -49,14 +56,17 @@ export function compileConv(c: Compiler, s: ConvSpec): ConvNode {
   const w = c.param(`conv${id}.w`, [s.filters, s.size, s.size, C], { kind: 'normal', fanIn: kkC });
   const b = c.param(`conv${id}.b`, [s.filters], { kind: 'constant', value: 0 });
   const after = c.after;
+  const g: ConvGeometry = { H, W, C, k: s.size, stride: s.stride, pad: s.pad, OH, OW };
+  const sparseGrad = after !== undefined && (after.kind === 'maxpool' || (after.kind === 'activation' && after.activation.kind === 'relu'));
   return {
     ...c.node(conv, { h: OH, w: OW, c: s.filters, flat: false }),
-    g: { H, W, C, k: s.size, stride: s.stride, pad: s.pad, OH, OW },
+    g,
     filters: s.filters,
     w,
     b,
     chunk: Math.max(1, Math.floor(CHUNK_PIXELS / (OH * OW))),
-    sparseGrad: after !== undefined && (after.kind === 'maxpool' || (after.kind === 'activation' && after.activation.kind === 'relu')),
+    sparseGrad,
+    wino: compileWinograd(c.conv, g),
   };
 }
 
@@ -88,13 +98,16 @@ export const conv: LayerKind<ConvSpec, ConvNode> = {
   }],
 
   scratch(c) {
+    if (c.wino) return { wino: winogradScratch(c.wino, c.g, c.filters) };
     const kkC = c.g.k * c.g.k * c.g.C;
     const pixels = c.chunk * c.g.OH * c.g.OW;
     return { cols: pixels * kkC, tmpW: c.filters * kkC, sparse: sparseScratchWords(c.filters, pixels) };
   },
 
   /** out (M·OH·OW, F) = im2col(x) · Wᵀ + b, chunk by chunk, the ReLU fused into the GEMM. */
-  forward({ k, params, buf, M }, c, out, x) {
+  forward(p, c, out, x) {
+    if (c.wino) return winogradForward(p, c, c.wino, out, x);
+    const { k, params, buf, M } = p;
     const { g } = c;
     const W = tensorOf(params, c.w); // (F, k·k·C)
     const b = tensorOf(params, c.b); // (F)
@@ -115,6 +128,7 @@ export const conv: LayerKind<ConvSpec, ConvNode> = {
    * order, so the sum is fixed by the shard alone), db = Σ dOut; and dX = col2im(dOut · W).
    */
   backward(p, c, dx, dout, x) {
+    if (c.wino) return winogradBackward(p, c, c.wino, dx, dout, x);
     const { k, params, buf, M } = p;
     const t = training(p);
     const { g } = c;

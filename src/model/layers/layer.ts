@@ -92,9 +92,19 @@ export type ParamInit =
   | { kind: 'normal'; fanIn: number; /** Stored (IN, OUT) but drawn in (OUT, IN) order. */ transposed?: { rows: number; cols: number } }
   | { kind: 'constant'; value: number };
 
+/**
+ * `im2col`: every convolution as im2col + GEMM; `winograd`: every 3×3 stride-1 one as Winograd F(2×2, 3×3);
+ * `auto`: Winograd where a rule on the layer's shape says it is faster (conv.ts, useWinograd), so that the
+ * choice, and so the bits a recipe trains, are the same on every machine.
+ */
+export type ConvAlgorithm = 'im2col' | 'winograd' | 'auto';
+export const CONV_ALGORITHMS: readonly ConvAlgorithm[] = ['im2col', 'winograd', 'auto'];
+
 /** What compile gets: the data flowing in, and the tools to declare parameters and name the node in errors. */
 export interface Compiler {
   readonly input: Dims;
+  /** How 3×3 stride-1 convolutions are computed (--conv): conv.ts's rule picks per layer. */
+  readonly conv: ConvAlgorithm;
   /** The spec that follows this layer in its chain (undefined at the chain's end). */
   readonly after: LayerSpec | undefined;
   /** The node compiled just before in this chain (an activation attaches to it). */
@@ -134,6 +144,8 @@ export interface SharedScratch {
   tmpW: number;
   /** Int32 scratch of the sparse kernels and batch norm. */
   sparse: number;
+  /** A Winograd convolution's transformed filters, tiles and their gradients for one chunk (conv.ts, winogradScratch). */
+  wino: number;
 }
 
 /** A node's buffers: its output and what its forward saves for its backward. */
@@ -157,6 +169,7 @@ export interface NetBuffers {
   dz: Float32Array;
   spare: Float32Array;
   sparse: Int32Array;
+  wino: Float32Array;
 }
 
 /**

@@ -1,0 +1,377 @@
+// @ts-check
+/**
+ * The Winograd family, F(2×2, 3×3) and F(4×4, 3×3) (the maths and layouts: src/kernels/winograd.ts):
+ * the filter, input and output transforms and their adjoints. The α² GEMMs between them are the GEMM
+ * family's. Every kernel is vectorised across channels (input channels C for the filter and input
+ * kernels, filters F for the output kernels: NHWC keeps them contiguous), four at a time, then single
+ * channels in lane 0 of the same instructions. Each takes m (2 or 4) and runs the code written for it.
+ *
+ * Bits: a transform output is its row's nonzero terms summed in ascending order, ±1 as f32x4.add / sub
+ * (the first as itself or f32x4.neg), other coefficients as f32x4.mul by the float32 constant then add,
+ * never fused (in the relaxed build too): exactly the TypeScript reference's float32 steps. The input
+ * gradient adds each tile's contribution into a zeroed dx in ascending tile, as the reference does.
+ * (See generate.mjs for the conventions every kernel keeps.)
+ */
+import { get, set, i32, add, sub, mul, shl, ZERO, f32x4, load, store, load1, store1, whileLoop, Func } from './builder.mjs';
+
+/** @typedef {import('./builder.mjs').Wat} Wat */
+/** @typedef {import('./builder.mjs').Emitter} Emitter */
+
+/**
+ * Bᵀ, G, Aᵀ of F(m×m, 3×3), as in src/kernels/winograd.ts (test/kernels-winograd.test.ts compares the two).
+ * @type {Record<2 | 4, { BT: number[][], G: number[][], AT: number[][] }>}
+ */
+export const WINOGRAD_MATRICES = {
+  2: {
+    BT: [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
+    G: [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]],
+    AT: [[1, 1, 1, 0], [0, 1, -1, -1]],
+  },
+  4: {
+    BT: [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]],
+    G: [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]],
+    AT: [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]],
+  },
+};
+
+/** @param {number[][]} T */
+const transpose = (T) => T[0].map((_, j) => T.map((row) => row[j]));
+
+/** Σ row[j]·xs[j] over the nonzero coefficients, ascending j (see the header for the instructions). @param {number[]} row @param {Wat[]} xs */
+function lin(row, xs) {
+  /** @type {Wat | null} */
+  let acc = null;
+  row.forEach((coef, j) => {
+    const c = Math.fround(coef);
+    if (c === 0) return;
+    const x = xs[j];
+    if (acc === null) acc = c === 1 ? x : c === -1 ? `(f32x4.neg ${x})` : `(f32x4.mul ${f32x4(c)} ${x})`;
+    else acc = c === 1 ? `(f32x4.add ${acc} ${x})` : c === -1 ? `(f32x4.sub ${acc} ${x})` : `(f32x4.add ${acc} (f32x4.mul ${f32x4(c)} ${x}))`;
+  });
+  return acc ?? ZERO;
+}
+
+/**
+ * T X Tᵀ for X (r × r) held in locals: down the columns into locals t_i_j (T X), then each output along
+ * a row of those; returns the a × a output expressions (row-major), each to be used once.
+ * @param {Func} f @param {number[][]} T @param {string[][]} X
+ */
+function transform2d(f, T, X) {
+  const a = T.length, r = T[0].length;
+  const stmts = [];
+  for (let i = 0; i < a; i++) for (let j = 0; j < r; j++) stmts.push(set(f.local(`t${i}_${j}`, 'v128'), lin(T[i], X.map((row) => get(row[j])))));
+  const outs = [];
+  for (let i = 0; i < a; i++) for (let k = 0; k < a; k++) outs.push(lin(T[k], Array.from({ length: r }, (_, j) => get(`t${i}_${j}`))));
+  return { stmts: stmts.join('\n'), outs };
+}
+
+/** r × r locals d_i_j for a transform's inputs. @param {Func} f @param {number} r */
+const inputLocals = (f, r) => Array.from({ length: r }, (_, i) => Array.from({ length: r }, (_, j) => f.local(`d${i}_${j}`, 'v128')));
+
+/**
+ * Over the channels' bytes [0, len): body(4) at byte cb while a whole vector fits, then body(1) per
+ * channel (lane 0).
+ * @param {string} label @param {Wat} len @param {(V: 1 | 4) => Wat} body
+ */
+function lanes(label, len, body) {
+  return [
+    set('cb', i32(0)),
+    whileLoop(`${label}_v`, `(i32.le_s ${add(get('cb'), i32(16))} ${len})`, body(4) + '\n' + set('cb', add(get('cb'), i32(16)))),
+    whileLoop(`${label}_1`, `(i32.lt_s ${get('cb')} ${len})`, body(1) + '\n' + set('cb', add(get('cb'), i32(4)))),
+  ].join('\n');
+}
+/** @param {1 | 4} V @param {Wat} addr */
+const ldV = (V, addr) => (V === 4 ? load(addr) : load1(addr));
+/** @param {1 | 4} V @param {Wat} addr @param {Wat} v */
+const stV = (V, addr, v) => (V === 4 ? store(addr, v) : store1(addr, v));
+
+/** The function's body for m = 2, else for m = 4. @param {(m: 2 | 4) => Wat} body */
+const byM = (body) => `(if (i32.eq ${get('m')} ${i32(2)}) (then\n${body(2)}\n) (else\n${body(4)}\n))`;
+
+/**
+ * The loops over the tiles of M images (n, ty, tx; p ascending), TY = ⌈OH/m⌉, TX = ⌈OW/m⌉: per tile
+ * `body` with oy0 = m·ty, ox0 = m·tx (the tile's first output pixel) and pOff = p·chanB (the tile's
+ * bytes into each plane of chanB bytes per tile); also sets `plane` (bytes per ξ plane: P·chanB).
+ * @param {Func} f @param {string} label @param {2 | 4} m @param {Wat} chanB @param {Wat} body
+ */
+function tileLoops(f, label, m, chanB, body) {
+  f.locals32('TY', 'TX', 'plane', 'n', 'ty', 'tx', 'oy0', 'ox0', 'pOff', 'cb');
+  return [
+    set('TY', `(i32.div_u ${add(get('OH'), i32(m - 1))} ${i32(m)})`),
+    set('TX', `(i32.div_u ${add(get('OW'), i32(m - 1))} ${i32(m)})`),
+    set('plane', mul(mul(mul(get('M'), get('TY')), get('TX')), chanB)),
+    set('pOff', i32(0)), set('n', i32(0)),
+    whileLoop(`${label}_n`, `(i32.lt_s ${get('n')} ${get('M')})`, [
+      set('ty', i32(0)),
+      whileLoop(`${label}_ty`, `(i32.lt_s ${get('ty')} ${get('TY')})`, [
+        set('oy0', mul(get('ty'), i32(m))),
+        set('tx', i32(0)),
+        whileLoop(`${label}_tx`, `(i32.lt_s ${get('tx')} ${get('TX')})`, [
+          set('ox0', mul(get('tx'), i32(m))),
+          body,
+          set('pOff', add(get('pOff'), chanB)),
+          set('tx', add(get('tx'), i32(1))),
+        ].join('\n')),
+        set('ty', add(get('ty'), i32(1))),
+      ].join('\n')),
+      set('n', add(get('n'), i32(1))),
+    ].join('\n')),
+  ].join('\n');
+}
+
+/**
+ * Per tile, which of its r rows and columns lie inside an image of `rows` × `cols` from (y0, x0): i32
+ * locals ry_i, cx_j, and `full` when all do. Returns the statements.
+ * @param {Func} f @param {number} r @param {Wat} y0 @param {Wat} x0 @param {Wat} rows @param {Wat} cols
+ */
+function insideFlags(f, r, y0, x0, rows, cols) {
+  const s = [];
+  for (let i = 0; i < r; i++) s.push(set(f.local(`ry${i}`, 'i32'), `(i32.lt_u ${add(y0, i32(i))} ${rows})`));
+  for (let j = 0; j < r; j++) s.push(set(f.local(`cx${j}`, 'i32'), `(i32.lt_u ${add(x0, i32(j))} ${cols})`));
+  f.locals32('full');
+  s.push(set('full', `(i32.and ${get(`ry0`)} (i32.and ${get(`ry${r - 1}`)} (i32.and ${get('cx0')} ${get(`cx${r - 1}`)})))`));
+  return s.join('\n');
+}
+/** @param {number} i @param {number} j */
+const inside = (i, j) => `(i32.and ${get(`ry${i}`)} ${get(`cx${j}`)})`;
+
+/** The image parameters of the input-side kernels, after their two pointers. @type {import('./builder.mjs').Params} */
+const INPUT_PARAMS = ['M', 'H', 'W', 'C', 'pad', 'OH', 'OW', 'm'].map((n) => [n, 'i32']);
+/** The output-side kernels'. @type {import('./builder.mjs').Params} */
+const OUTPUT_PARAMS = ['M', 'OH', 'OW', 'F', 'm'].map((n) => [n, 'i32']);
+
+/**
+ * Bytes of x's rows and images, and the per-tile patch origin for the input-side kernels: `base` the
+ * byte of pixel (m·ty − pad, m·tx − pad) of image n (only dereferenced where inside), and the flags.
+ * @param {Func} f @param {string} image @param {number} a
+ */
+function patchSetup(f, image, a) {
+  f.locals32('C4', 'rowB', 'imgB', 'y0', 'x0', 'base', 'pr');
+  return {
+    pre: [set('C4', shl(get('C'), 2)), set('rowB', mul(get('W'), get('C4'))), set('imgB', mul(get('H'), get('rowB')))].join('\n'),
+    tile: [
+      set('y0', sub(get('oy0'), get('pad'))), set('x0', sub(get('ox0'), get('pad'))),
+      set('base', add(add(add(get(image), mul(get('n'), get('imgB'))), mul(get('y0'), get('rowB'))), mul(get('x0'), get('C4')))),
+      insideFlags(f, a, get('y0'), get('x0'), get('H'), get('W')),
+    ].join('\n'),
+    /** The address of patch element (i, j) at channel byte cb (pr = base + cb). @param {number} i @param {number} j */
+    at: (i, j) => add(get('pr'), add(mul(get('rowB'), i32(i)), mul(get('C4'), i32(j)))),
+  };
+}
+
+/**
+ * α² loads from consecutive planes (`plane` bytes apart) at `from`, into locals d_i_j (the pointer q walks).
+ * @param {Func} f @param {1 | 4} V @param {number} a @param {Wat} from
+ */
+function loadPlanes(f, V, a, from) {
+  f.locals32('q');
+  const X = inputLocals(f, a);
+  const s = [set('q', from)];
+  for (let i = 0; i < a; i++) for (let j = 0; j < a; j++) {
+    s.push(set(X[i][j], ldV(V, get('q'))));
+    if (i < a - 1 || j < a - 1) s.push(set('q', add(get('q'), get('plane'))));
+  }
+  return { stmts: s.join('\n'), X };
+}
+
+/** Stores the α² expressions to consecutive planes at `from`. @param {Func} f @param {1 | 4} V @param {Wat[]} outs @param {Wat} from */
+function storePlanes(f, V, outs, from) {
+  f.locals32('q');
+  const s = [set('q', from)];
+  outs.forEach((e, k) => {
+    s.push(stV(V, get('q'), e));
+    if (k < outs.length - 1) s.push(set('q', add(get('q'), get('plane'))));
+  });
+  return s.join('\n');
+}
+
+/**
+ * winogradInput(V, x, M, H, W, C, pad, OH, OW, m): V (α², P, C) = Bᵀ d B of every tile's patch d of x
+ * (0 outside the image: the loads of a tile that crosses the edge are guarded, the others not).
+ * @param {Emitter} _g
+ */
+export function winogradInput(_g) {
+  const f = new Func('winogradInput', [['V', 'i32'], ['x', 'i32'], ...INPUT_PARAMS]);
+  return f.emit(byM((m) => {
+    const a = m + 2;
+    const { BT } = WINOGRAD_MATRICES[m];
+    const ps = patchSetup(f, 'x', a);
+    const X = inputLocals(f, a);
+    /** @param {boolean} guarded */
+    const path = (guarded) => lanes(`wi${m}${guarded ? 'g' : 'f'}`, get('C4'), (V) => {
+      const loads = [set('pr', add(get('base'), get('cb')))];
+      for (let i = 0; i < a; i++) for (let j = 0; j < a; j++) {
+        loads.push(set(X[i][j], guarded ? `(if (result v128) ${inside(i, j)} (then ${ldV(V, ps.at(i, j))}) (else ${ZERO}))` : ldV(V, ps.at(i, j))));
+      }
+      const t = transform2d(f, BT, X);
+      return [...loads, t.stmts, storePlanes(f, V, t.outs, add(add(get('V'), get('pOff')), get('cb')))].join('\n');
+    });
+    return [ps.pre, tileLoops(f, `wi${m}`, m, get('C4'), [ps.tile, `(if ${get('full')} (then\n${path(false)}\n) (else\n${path(true)}\n))`].join('\n'))].join('\n');
+  }));
+}
+
+/**
+ * winogradInputGrad(dx, dV, M, H, W, C, pad, OH, OW, m): dx zeroed, then each tile's B dV Bᵀ added where
+ * its patch is inside the image, tiles ascending.
+ * @param {Emitter} _g
+ */
+export function winogradInputGrad(_g) {
+  const f = new Func('winogradInputGrad', [['dx', 'i32'], ['dV', 'i32'], ...INPUT_PARAMS]);
+  f.locals32('e', 'len');
+  const zero = [
+    set('len', shl(mul(mul(mul(get('M'), get('H')), get('W')), get('C')), 2)), set('e', get('dx')), set('len', add(get('dx'), get('len'))),
+    whileLoop('wig_z4', `(i32.le_u ${add(get('e'), i32(16))} ${get('len')})`, store(get('e'), ZERO) + '\n' + set('e', add(get('e'), i32(16)))),
+    whileLoop('wig_z1', `(i32.lt_u ${get('e')} ${get('len')})`, `(i32.store ${get('e')} ${i32(0)})\n` + set('e', add(get('e'), i32(4)))),
+  ].join('\n');
+  return f.emit(zero + '\n' + byM((m) => {
+    const a = m + 2;
+    const B = transpose(WINOGRAD_MATRICES[m].BT);
+    const ps = patchSetup(f, 'dx', a);
+    /** @param {boolean} guarded */
+    const path = (guarded) => lanes(`wig${m}${guarded ? 'g' : 'f'}`, get('C4'), (V) => {
+      const lp = loadPlanes(f, V, a, add(add(get('dV'), get('pOff')), get('cb')));
+      const t = transform2d(f, B, lp.X);
+      const s = [lp.stmts, t.stmts, set('pr', add(get('base'), get('cb')))];
+      for (let i = 0; i < a; i++) for (let j = 0; j < a; j++) {
+        const addr = ps.at(i, j);
+        const st = stV(V, addr, `(f32x4.add ${ldV(V, addr)} ${t.outs[i * a + j]})`);
+        s.push(guarded ? `(if ${inside(i, j)} (then ${st}))` : st);
+      }
+      return s.join('\n');
+    });
+    return [ps.pre, tileLoops(f, `wig${m}`, m, get('C4'), [ps.tile, `(if ${get('full')} (then\n${path(false)}\n) (else\n${path(true)}\n))`].join('\n'))].join('\n');
+  }));
+}
+
+/**
+ * The output-side tile setup: bytes of the output's rows and images, `base` the byte of the tile's first
+ * output pixel, and the flags of its m rows and columns inside the OH × OW image.
+ * @param {Func} f @param {string} image @param {number} m
+ */
+function outputSetup(f, image, m) {
+  f.locals32('F4', 'rowB', 'imgB', 'base', 'pr');
+  return {
+    pre: [set('F4', shl(get('F'), 2)), set('rowB', mul(get('OW'), get('F4'))), set('imgB', mul(get('OH'), get('rowB')))].join('\n'),
+    tile: [
+      set('base', add(add(add(get(image), mul(get('n'), get('imgB'))), mul(get('oy0'), get('rowB'))), mul(get('ox0'), get('F4')))),
+      insideFlags(f, m, get('oy0'), get('ox0'), get('OH'), get('OW')),
+    ].join('\n'),
+    /** @param {number} i @param {number} j */
+    at: (i, j) => add(get('pr'), add(mul(get('rowB'), i32(i)), mul(get('F4'), i32(j)))),
+  };
+}
+
+/**
+ * winogradOutput(out, Mt, bias, hasBias, relu, M, OH, OW, F, m): out = Aᵀ M A (+ bias; ReLU as gemmABt's:
+ * v128.andnot of s < 0) for each tile's outputs inside the image.
+ * @param {Emitter} _g
+ */
+export function winogradOutput(_g) {
+  const f = new Func('winogradOutput', [['out', 'i32'], ['Mt', 'i32'], ['bias', 'i32'], ['hasBias', 'i32'], ['relu', 'i32'], ...OUTPUT_PARAMS]);
+  f.localsV('s', 'bv');
+  return f.emit(byM((m) => {
+    const a = m + 2;
+    const { AT } = WINOGRAD_MATRICES[m];
+    const os = outputSetup(f, 'out', m);
+    /** @param {boolean} guarded */
+    const path = (guarded) => lanes(`wo${m}${guarded ? 'g' : 'f'}`, get('F4'), (V) => {
+      const lp = loadPlanes(f, V, a, add(add(get('Mt'), get('pOff')), get('cb')));
+      const t = transform2d(f, AT, lp.X);
+      const s = [lp.stmts, t.stmts, set('pr', add(get('base'), get('cb'))),
+        `(if ${get('hasBias')} (then ${set('bv', ldV(V, add(get('bias'), get('cb'))))}))`];
+      for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) {
+        const st = [
+          set('s', t.outs[i * m + j]),
+          `(if ${get('hasBias')} (then ${set('s', `(f32x4.add ${get('s')} ${get('bv')})`)}))`,
+          `(if ${get('relu')} (then ${set('s', `(v128.andnot ${get('s')} (f32x4.lt ${get('s')} ${ZERO}))`)}))`,
+          stV(V, os.at(i, j), get('s')),
+        ].join('\n');
+        s.push(guarded ? `(if ${inside(i, j)} (then\n${st}))` : st);
+      }
+      return s.join('\n');
+    });
+    return [os.pre, tileLoops(f, `wo${m}`, m, get('F4'), [os.tile, `(if ${get('full')} (then\n${path(false)}\n) (else\n${path(true)}\n))`].join('\n'))].join('\n');
+  }));
+}
+
+/**
+ * winogradOutputGrad(dMt, dout, M, OH, OW, F, m): dM = A dY Aᵀ of each tile's m × m output gradient (0 outside the image).
+ * @param {Emitter} _g
+ */
+export function winogradOutputGrad(_g) {
+  const f = new Func('winogradOutputGrad', [['dMt', 'i32'], ['dout', 'i32'], ...OUTPUT_PARAMS]);
+  return f.emit(byM((m) => {
+    const A = transpose(WINOGRAD_MATRICES[m].AT);
+    const os = outputSetup(f, 'dout', m);
+    const X = inputLocals(f, m);
+    /** @param {boolean} guarded */
+    const path = (guarded) => lanes(`wog${m}${guarded ? 'g' : 'f'}`, get('F4'), (V) => {
+      const loads = [set('pr', add(get('base'), get('cb')))];
+      for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) {
+        loads.push(set(X[i][j], guarded ? `(if (result v128) ${inside(i, j)} (then ${ldV(V, os.at(i, j))}) (else ${ZERO}))` : ldV(V, os.at(i, j))));
+      }
+      const t = transform2d(f, A, X);
+      return [...loads, t.stmts, storePlanes(f, V, t.outs, add(add(get('dMt'), get('pOff')), get('cb')))].join('\n');
+    });
+    return [os.pre, tileLoops(f, `wog${m}`, m, get('F4'), [os.tile, `(if ${get('full')} (then\n${path(false)}\n) (else\n${path(true)}\n))`].join('\n'))].join('\n');
+  }));
+}
+
+/**
+ * The filter kernels' loops: per filter f, channel lanes; pw = the filter's first tap at channel byte cb,
+ * `plane` = F·C·4 bytes between the ξ planes of U, pu = U's (ξ = 0, f, cb).
+ * @param {Func} f @param {string} label @param {string} U @param {string} w @param {(V: 1 | 4) => Wat} body
+ */
+function filterLoops(f, label, U, w, body) {
+  f.locals32('C4', 'plane', 'fi', 'pw', 'pu', 'cb');
+  return [
+    set('C4', shl(get('C'), 2)), set('plane', mul(get('F'), get('C4'))), set('fi', i32(0)),
+    whileLoop(`${label}_f`, `(i32.lt_s ${get('fi')} ${get('F')})`, [
+      lanes(label, get('C4'), (V) => [
+        set('pw', add(add(get(w), mul(get('fi'), mul(get('C4'), i32(9)))), get('cb'))),
+        set('pu', add(add(get(U), mul(get('fi'), get('C4'))), get('cb'))),
+        body(V),
+      ].join('\n')),
+      set('fi', add(get('fi'), i32(1))),
+    ].join('\n')),
+  ].join('\n');
+}
+
+/**
+ * winogradFilter(U, w, F, C, m, cf): U (α², F, C) = G w Gᵀ, or with cf ≠ 0 the same numbers as (α², C, F):
+ * then a vector's four channels go to four places F·4 bytes apart (lane stores), from pt = U + c·F·4 + f·4.
+ * @param {Emitter} _g
+ */
+export function winogradFilter(_g) {
+  const f = new Func('winogradFilter', [['U', 'i32'], ['w', 'i32'], ['F', 'i32'], ['C', 'i32'], ['m', 'i32'], ['cf', 'i32']]);
+  f.locals32('pt', 'F4');
+  f.localsV('s');
+  return f.emit(byM((m) => filterLoops(f, `wf${m}`, 'U', 'w', (V) => {
+    const X = inputLocals(f, 3);
+    const loads = [];
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) loads.push(set(X[i][j], ldV(V, add(get('pw'), mul(get('C4'), i32(3 * i + j))))));
+    const t = transform2d(f, WINOGRAD_MATRICES[m].G, X);
+    const lanesOut = [set('F4', shl(get('F'), 2)), set('pt', add(add(get('U'), mul(get('cb'), get('F'))), shl(get('fi'), 2)))];
+    t.outs.forEach((e, k) => {
+      lanesOut.push(set('s', e));
+      for (let l = 0; l < V; l++) lanesOut.push(`(v128.store32_lane ${l} ${l === 0 ? get('pt') : add(get('pt'), mul(get('F4'), i32(l)))} ${get('s')})`);
+      if (k < t.outs.length - 1) lanesOut.push(set('pt', add(get('pt'), get('plane'))));
+    });
+    return [...loads, t.stmts, `(if ${get('cf')} (then\n${lanesOut.join('\n')}\n) (else\n${storePlanes(f, V, t.outs, get('pu'))}\n))`].join('\n');
+  })));
+}
+
+/** winogradFilterGrad(dw, dU, F, C, m): dw (F, 3, 3, C) = Gᵀ dU G (written). @param {Emitter} _g */
+export function winogradFilterGrad(_g) {
+  const f = new Func('winogradFilterGrad', [['dw', 'i32'], ['dU', 'i32'], ['F', 'i32'], ['C', 'i32'], ['m', 'i32']]);
+  return f.emit(byM((m) => filterLoops(f, `wfg${m}`, 'dU', 'dw', (V) => {
+    const lp = loadPlanes(f, V, m + 2, get('pu'));
+    const t = transform2d(f, transpose(WINOGRAD_MATRICES[m].G), lp.X);
+    return [lp.stmts, t.stmts, ...t.outs.map((e, q) => stV(V, add(get('pw'), mul(get('C4'), i32(q))), e))].join('\n');
+  })));
+}
+
+/** Every kernel of the family, in the module's order. @param {Emitter} g */
+export function winogradKernels(g) {
+  return [winogradFilter(g), winogradFilterGrad(g), winogradInput(g), winogradInputGrad(g), winogradOutput(g), winogradOutputGrad(g)].join('\n');
+}

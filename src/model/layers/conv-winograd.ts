@@ -1,0 +1,119 @@
+import type { ConvGeometry } from '../../kernels/kernels.js';
+import { winogradApplies, winogradTiles, type WinogradTile } from '../../kernels/winograd.js';
+import type { ConvNode } from './conv.js';
+import { eachShard, tensorOf, training, view, type ConvAlgorithm, type Pass } from './layer.js';
+
+/**
+ * A 3×3 stride-1 convolution as Winograd F(m×m, 3×3) (the maths: src/kernels/winograd.ts): per chunk of
+ * samples, the input transform of its tiles, α² GEMMs over the tiles (the same SIMD GEMMs as im2col's),
+ * and the output transform; backward the adjoints. U (α², F, C) is the filter transform of the weights.
+ */
+export interface WinogradPlan {
+  m: WinogradTile;
+  alpha: number;
+  /** Tiles per image. */
+  tiles: number;
+  /**
+   * Samples per call. Fixed by the layer's shape alone (as im2col's chunk): the weight gradient of a
+   * micro-shard is summed chunk by chunk, so the chunk must not depend on the worker count (determinism).
+   */
+  chunk: number;
+}
+
+/** Tiles a chunk aims at: α² GEMMs of ~256 rows run near the GEMMs' speed, and its tiles (16·256·C floats) stay in L2. */
+const CHUNK_TILES = 256;
+
+/**
+ * The rule of `--conv auto`, on the layer's shape only (so a recipe trains the same bits on any machine):
+ * Winograd for a 3×3 stride-1 layer with at least 16 input channels. With fewer, each of the α² GEMMs
+ * sums over so few channels (K = C) that the transforms cost more than the GEMM work they save: the
+ * first layer of a network (C = 1) stays im2col + GEMM (K = 9). Measured by `npm run bench:kernels`
+ * (BENCHMARKS.md).
+ */
+export function winogradWins(g: ConvGeometry): boolean {
+  return winogradApplies(g) && g.C >= 16;
+}
+
+/**
+ * The tile, by the output's shape: F(4×4, 3×3) (36 multiplications per 16 outputs, against F(2×2)'s 16
+ * per 4: 0.56× the GEMM work per output) unless its tiles overhang the output by 25 % more area than
+ * F(2×2)'s do (a 10×10 output: 12×12 in F(4×4) tiles, 10×10 in F(2×2) ones).
+ */
+export function winogradTile(g: ConvGeometry): WinogradTile {
+  const area = (m: number) => Math.ceil(g.OH / m) * Math.ceil(g.OW / m) * m * m;
+  return area(4) <= 1.25 * area(2) ? 4 : 2;
+}
+
+/** The plan of a layer, or null for im2col + GEMM (another window or stride, `--conv im2col`, or auto's rule says no). */
+export function compileWinograd(conv: ConvAlgorithm, g: ConvGeometry): WinogradPlan | null {
+  if (conv === 'im2col' || !winogradApplies(g) || (conv === 'auto' && !winogradWins(g))) return null;
+  const m = winogradTile(g);
+  const { TY, TX, alpha } = winogradTiles(g, m);
+  return { m, alpha, tiles: TY * TX, chunk: Math.max(1, Math.floor(CHUNK_TILES / (TY * TX))) };
+}
+
+/** The named views of the Winograd scratch (buf.wino): U, dU, tmpU (α², F, C) · V, dV (α², P, C) · Mt (α², P, F) for one chunk's P tiles. */
+function scratchViews(wino: Float32Array, w: WinogradPlan, C: number, F: number) {
+  const a2 = w.alpha * w.alpha, P = w.chunk * w.tiles;
+  const sizes = { U: a2 * F * C, dU: a2 * F * C, tmpU: a2 * F * C, V: a2 * P * C, dV: a2 * P * C, Mt: a2 * P * F };
+  let at = 0;
+  const out = {} as Record<keyof typeof sizes, Float32Array>;
+  for (const [name, n] of Object.entries(sizes) as [keyof typeof sizes, number][]) {
+    out[name] = view(wino, at, n);
+    at += n;
+  }
+  return out;
+}
+
+/** Floats of scratch a layer needs (scratchViews' total). */
+export function winogradScratch(w: WinogradPlan, g: ConvGeometry, F: number): number {
+  const a2 = w.alpha * w.alpha, P = w.chunk * w.tiles;
+  return a2 * (3 * F * g.C + 2 * P * g.C + P * F);
+}
+
+/** out (M·OH·OW, F) = conv(x, W) + b, chunk by chunk, the ReLU fused into the output transform. */
+export function winogradForward({ k, params, buf, M }: Pass, c: ConvNode, w: WinogradPlan, out: Float32Array, x: Float32Array): void {
+  const { g, filters: F } = c;
+  const C = g.C, a2 = w.alpha * w.alpha;
+  const { U, V, Mt } = scratchViews(buf.wino, w, C, F);
+  k.winogradFilter(U, tensorOf(params, c.w), F, C, w.m, true); // U_ξ (C, F)
+  const b = tensorOf(params, c.b);
+  for (let n0 = 0; n0 < M; n0 += w.chunk) {
+    const n = Math.min(w.chunk, M - n0), P = n * w.tiles;
+    k.winogradInput(V, x.subarray(n0 * c.inSize), n, g, w.m);
+    for (let xi = 0; xi < a2; xi++) k.gemmAB(view(Mt, xi * P * F, P * F), view(V, xi * P * C, P * C), view(U, xi * F * C, F * C), P, F, C); // M_ξ (P, F) = V_ξ · U_ξ
+    k.winogradOutput(out.subarray(n0 * c.outSize), Mt, b, n, g, F, w.m, c.act?.kind === 'relu');
+  }
+}
+
+/**
+ * Per micro-shard, chunk by chunk: dU += dMᵀ · V in the transformed domain (the first chunk written,
+ * later ones added in order, so the sum is fixed by the shard alone), then dW = Gᵀ dU G and db = Σ dOut;
+ * and dX = the input transform's adjoint of dM · U.
+ */
+export function winogradBackward(p: Pass, c: ConvNode, w: WinogradPlan, dx: Float32Array | null, dout: Float32Array, x: Float32Array): void {
+  const { k, params, buf, M } = p;
+  const t = training(p);
+  const { g, filters: F } = c;
+  const C = g.C, a2 = w.alpha * w.alpha;
+  const { U, dU, tmpU, V, dV, Mt } = scratchViews(buf.wino, w, C, F);
+  if (dx) k.winogradFilter(U, tensorOf(params, c.w), F, C, w.m, false); // U_ξ (F, C)
+  eachShard(t, M, (r, rows, s) => {
+    const slot = t.slot(t.firstShard + s);
+    for (let n0 = r; n0 < r + rows; n0 += w.chunk) {
+      const n = Math.min(w.chunk, r + rows - n0), P = n * w.tiles;
+      const dOut = dout.subarray(n0 * c.outSize); // (n·OH·OW, F)
+      k.winogradInput(V, x.subarray(n0 * c.inSize), n, g, w.m);
+      k.winogradOutputGrad(Mt, dOut, n, g, F, w.m); // dM (α², P, F)
+      const target = n0 === r ? dU : tmpU;
+      for (let xi = 0; xi < a2; xi++) k.gemmAtB(view(target, xi * F * C, F * C), view(Mt, xi * P * F, P * F), view(V, xi * P * C, P * C), F, C, P); // dU_ξ (F, C) = dM_ξᵀ · V_ξ
+      if (target !== dU) k.addTo(dU, tmpU, a2 * F * C);
+      if (dx) {
+        for (let xi = 0; xi < a2; xi++) k.gemmAB(view(dV, xi * P * C, P * C), view(Mt, xi * P * F, P * F), view(U, xi * F * C, F * C), P, C, F); // dV_ξ (P, C) = dM_ξ · U_ξ
+        k.winogradInputGrad(dx.subarray(n0 * c.inSize), dV, n, g, w.m);
+      }
+    }
+    k.winogradFilterGrad(tensorOf(slot, c.w), dU, F, C, w.m);
+    k.colSum(tensorOf(slot, c.b), dout.subarray(r * c.outSize), rows * g.OH * g.OW, F);
+  });
+}

@@ -1,0 +1,42 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { train } from '../src/api.js';
+import { loadCheckpoint, loadModel } from '../src/checkpoint.js';
+import { resolveOptions } from '../src/options.js';
+import type { ConvNode } from '../src/model/layers/conv.js';
+import type { Net } from '../src/model/layout.js';
+
+/** --conv is a recipe option: refused when unknown, recorded by the checkpoint, kept on resume, and what a loaded model runs. */
+
+const winogradLayers = (net: Net) => net.all.filter((n) => n.layer.kind === 'conv' && (n as ConvNode).wino !== null).length;
+const small = { epochs: 1, trainSize: 100, valSize: 50, batchSize: 50, workers: 1, seed: 3, model: 'c4k3-bn-relu-c16k3-bn-relu-c8k3-bn-relu-mp2-fc10' };
+
+describe('--conv', () => {
+  it('refuses an unknown algorithm in one line that names the choices', () => {
+    expect(() => resolveOptions({ conv: 'fft' })).toThrow('--conv "fft" is unknown; use im2col, winograd, auto');
+  });
+
+  it('defaults to auto', () => {
+    expect(resolveOptions({}).conv).toBe('auto');
+  });
+
+  it('is recorded by the checkpoint, run by the loaded model, and kept when resuming', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-conv-'));
+    const out = join(dir, 'w.ckpt');
+    await train({ ...small, conv: 'winograd', out });
+    expect((await loadCheckpoint(out)).options.conv).toBe('winograd');
+    expect(winogradLayers((await loadModel(out)).net)).toBe(3);
+    await expect(train({ resume: out, epochs: 2, conv: 'im2col' })).rejects.toThrow(/--conv im2col differs from the checkpoint's winograd/);
+    const auto = join(dir, 'a.ckpt');
+    await train({ ...small, out: auto });
+    expect(winogradLayers((await loadModel(auto)).net)).toBe(1); // c8k3 on 16 channels; c4k3 (C = 1) and c16k3 (C = 4) im2col
+  }, 120_000);
+
+  it('a checkpoint from before --conv means im2col: the shipped model runs as it was trained', async () => {
+    const c = await loadCheckpoint('models/mnist-best.ckpt');
+    expect(c.options.conv).toBe('im2col');
+    expect(winogradLayers((await loadModel('models/mnist-best.ckpt')).net)).toBe(0);
+  });
+});

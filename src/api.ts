@@ -5,6 +5,7 @@ import { assertSameArchitecture, bestCheckpointFile, loadCheckpoint, type Checkp
 import { badOption } from './errors.js';
 import type { TrainEvent } from './events.js';
 import { workerFile } from './engine/pool.js';
+import { joinRanks } from './engine/ranks.js';
 import { runTraining, type TrainResult } from './engine/trainer.js';
 import { describeSpec } from './model/spec.js';
 import { checkTrainCallbacks, checkTrainOptions } from './input-checks.js';
@@ -62,6 +63,9 @@ export interface TrainCallbacks {
 export async function train(options: TrainOptions = {}, callbacks: TrainCallbacks = {}): Promise<TrainResult> {
   checkTrainCallbacks(callbacks);
   const run = await prepareRun(options);
+  // In an MPI job only rank 0 writes files (runTraining), so it alone claims --out; the others join first, so
+  // that a rank 0 refused here aborts them (src/cli/main.ts) rather than leaving them waiting for it.
+  if ((joinRanks(run.options)?.rank ?? 0) !== 0) return await runTraining(run.options, run.resumed, callbacks);
   // Before any data is loaded: the output is free, ours, and its folder writable (see out-guard.ts).
   const claim = await claimOut({
     out: run.options.out,

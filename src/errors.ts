@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'BAD_CHECKPOINT' // a checkpoint is unreadable or of another architecture
   | 'DIVERGED' // the loss became NaN or infinite
   | 'WORKER_FAILED' // a worker thread threw or died
+  | 'MPI_FAILED' // MPI is missing, an MPI call failed, or the ranks of a job disagree
   | 'UNREACHABLE'; // a sweep's Redis (--queue) cannot be reached
 
 export class MnistDpError extends Error {

@@ -15,6 +15,8 @@ export interface StepMicros {
   gradients: number;
   update: number;
   barriers: number;
+  /** In an MPI job: the gradients' exchange between ranks (part of `barriers`). */
+  exchange?: number;
 }
 
 /** Progress of a training run, as the library's callback, the CLI's progress and `--json` lines see it. */

@@ -22,6 +22,8 @@ export { loadIdxDataset, defaultMnistDir, type Dataset, type IdxDataset } from '
 export { readIdxFile, parseIdx, type IdxArray } from './data/idx.js';
 export { describeSpec, type MlpSpec, type CnnSpec, type LayerSpec, type ModelSpec, type Activation, type OutputActivation, type LossKind } from './model/spec.js';
 export { MnistDpError, type ErrorCode } from './errors.js';
+/** Training across the ranks of an MPI job: TrainOptions.mpi (README, Across machines). */
+export { MPI_MODES, type MpiMode } from './mpi/world.js';
 export { describeMachine } from './machine.js';
 export { tsKernels, type Kernels } from './kernels/index.js';
 export { logDirListener, CSV_COLUMNS, type RunLogger } from './logs/log-dir.js';

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { badOption } from './errors.js';
 import { resolveKernels, type KernelName } from './kernels/index.js';
 import { formatAugment, parseAugment, type AugmentOptions } from './data/augment.js';
+import { MPI_MODES, type MpiMode } from './mpi/world.js';
 import { CONV_ALGORITHMS, type ConvAlgorithm } from './model/layers/layer.js';
 import { formatActivation, formatCnnLayers, makeSpec, parseActivation, parseCnnSpec, parseLayers, parseLoss, parseOutputActivation, type ModelSpec } from './model/spec.js';
 import { HYPER_DEFAULTS, HYPER_KEYS, HYPER_PARAMS, OPTIMIZER_NAMES, OPTIMIZERS, type OptimizerKind, type OptimizerOptions } from './optim/index.js';
@@ -103,6 +104,11 @@ export interface TrainOptions {
   /** Kernel implementation: 'auto' (the fastest that runs here), 'ts', 'wasm' or 'wasm-relaxed'. */
   kernels?: string;
   /**
+   * Train across the ranks of an MPI job (README, "Across machines"): `auto` (default) when an MPI
+   * launcher (mpirun, srun, an MPIJob) started more than one rank, `on` always, `off` never.
+   */
+  mpi?: string;
+  /**
    * How 3×3 stride-1 convolutions are computed: 'auto' (Winograd F(2×2, 3×3) where a rule on the layer's
    * shape says it is faster, im2col + GEMM elsewhere; see src/model/layers/conv-winograd.ts), 'winograd'
    * (every such layer) or 'im2col'. Part of the recipe: the choice, not the machine, decides the bits.
@@ -138,6 +144,7 @@ export interface ResolvedTrainOptions {
   earlyStop: number;
   minDelta: number;
   kernels: KernelName;
+  mpi: MpiMode;
   conv: ConvAlgorithm;
 }
 
@@ -167,6 +174,7 @@ export const DEFAULT_OPTIONS = {
   earlyStop: 0,
   minDelta: 0,
   kernels: 'auto',
+  mpi: 'auto',
   conv: 'auto' as ConvAlgorithm,
 } as const;
 
@@ -237,6 +245,7 @@ export const OPTION_ROLES = {
   keepBest: 'resumable',
   earlyStop: 'recipe',
   minDelta: 'recipe',
+  mpi: 'run',
 } as const satisfies { [K in keyof Required<TrainOptions>]: OptionRole };
 
 type KeysWithRole<R extends OptionRole> = { [K in keyof typeof OPTION_ROLES]: (typeof OPTION_ROLES)[K] extends R ? K : never }[keyof typeof OPTION_ROLES];
@@ -337,8 +346,14 @@ export function resolveOptions(given: TrainOptions = {}): ResolvedTrainOptions {
     earlyStop,
     minDelta: real('min-delta', o.minDelta ?? d.minDelta, (v) => v >= 0 && v < 1, 'a gain in accuracy in [0, 1), such as 0.001'),
     kernels: resolveKernels(o.kernels ?? d.kernels),
+    mpi: resolveMpi(o.mpi ?? d.mpi),
     conv: conv as ConvAlgorithm,
   };
+}
+
+function resolveMpi(mode: string): MpiMode {
+  if (!(MPI_MODES as readonly string[]).includes(mode)) throw badOption(`--mpi "${mode}" is unknown; use ${MPI_MODES.join(', ')}`);
+  return mode as MpiMode;
 }
 
 /** The optimiser's hyper-parameters from the options, each checked as HYPER_PARAMS says (src/optim/optimizer.ts). */

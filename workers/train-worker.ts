@@ -9,6 +9,8 @@ import { failAll } from '../src/engine/barrier.js';
 import { Control, scratchViews, sharedViews, STEP_BARRIER } from '../src/engine/memory.js';
 import type { EvalResult, RunResult, Task, WorkerInit } from '../src/engine/protocol.js';
 import { runEvalTask, runSteps, type StepContext } from '../src/engine/step.js';
+import { RankExchange } from '../src/engine/ranks.js';
+import { loadMpi } from '../src/mpi/binding.js';
 
 const init = workerData as WorkerInit;
 const buffer = init.memory.buffer;
@@ -23,6 +25,7 @@ const ctx: StepContext = {
   plan: init.plan,
   shared,
   scratch: scratchViews(buffer, init.plan.scratch[slot], net),
+  ranks: init.ranks ? new RankExchange(init.ranks, loadMpi()) : undefined,
 };
 
 // A promise rejected and never handled during a task would go unnoticed: piscina's worker waits on

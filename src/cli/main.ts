@@ -2,6 +2,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { MnistDpError } from '../errors.js';
+import { leaveWorld, rankLabel } from '../mpi/world.js';
 import { packageVersion } from '../version.js';
 import { exportBuilder, exportHandler, type ExportArgs } from './export.js';
 import { evalBuilder, evalHandler, infoBuilder, infoHandler, type EvalArgs } from './model-commands.js';
@@ -48,7 +49,7 @@ function report(err: unknown, args: readonly string[]): number {
     return 2;
   }
   const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`mnist-dp: error: ${oneLine(message)}\n`);
+  process.stderr.write(`mnist-dp: error: ${rankLabel()}${oneLine(message)}\n`);
   if (process.env.MNIST_DP_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
   return err instanceof MnistDpError ? err.exitCode : 1;
 }
@@ -100,6 +101,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 process.stderr.on('error', () => {}); // nowhere left to report it
 
 const args = hideBin(process.argv);
-main(args).catch((err: unknown) => {
+main(args).then(() => leaveWorld(null), (err: unknown) => {
   process.exitCode = report(err, args);
+  leaveWorld(process.exitCode); // in an MPI job: MPI_Abort ends the other ranks too
 });

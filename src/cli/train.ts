@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import type { Argv, Options } from 'yargs';
 import { train } from '../api.js';
 import { badOption } from '../errors.js';
+import { isLeadRank, joinWorld, usesMpi, type MpiMode } from '../mpi/world.js';
 import { KERNEL_NAMES } from '../kernels/index.js';
 import { ACTIVATION_NAMES, LAYER_HELP, LOSS_NAMES, MODEL_PRESETS } from '../model/spec.js';
 import { HYPER_KEYS, HYPER_PARAMS, OPTIMIZERS, readersOf, type HyperKey } from '../optim/index.js';
@@ -70,6 +71,7 @@ const FLAGS: { [K in keyof Required<TrainOptions>]: FlagSpec } = {
   kernels: { type: 'string', group: RUN, describe: `kernel implementation: auto (the fastest that runs here), ${KERNEL_NAMES.join(', ')}`, shows: D.kernels },
   out: { type: 'string', group: RUN, describe: "checkpoint file, written after every epoch and on Ctrl-C; --out '' or --no-out: none", shows: `${D.out}, or the --resume file` },
   resume: { type: 'string', group: RUN, describe: `continue the run saved in this checkpoint (only ${RESUMABLE_FLAGS} may change)` },
+  mpi: { type: 'string', group: RUN, describe: 'train across the ranks of an MPI job: auto (when mpirun, srun or an MPIJob started more than one rank), on, off', shows: D.mpi },
   force: { type: 'boolean', group: RUN, describe: 'let a new run overwrite the model or resume point already in --out (without it such a run is refused; the default --out moves to the first free mnist-dp-N.ckpt instead)' },
   keepBest: { type: 'boolean', group: RUN, describe: "also keep the model of the epoch with the best validation accuracy, in <out>.best.ckpt (needs --val-size > 0)" },
   earlyStop: { type: 'number', group: RUN, describe: 'stop when validation accuracy has not improved by --min-delta for this many epochs (0: never); keeps the best epoch as --keep-best does', shows: String(D.earlyStop) },
@@ -157,7 +159,7 @@ function onStopSignals(stop: (signal: StopSignal) => void): () => void {
       }
       first = signal;
       const again = signal === 'SIGINT' ? 'Ctrl-C' : `${signal}`;
-      writeQuietly(`mnist-dp: ${signal === 'SIGINT' ? 'interrupted' : `received ${signal}`}: stopping after this step (${again} again to quit at once)\n`);
+      if (isLeadRank()) writeQuietly(`mnist-dp: ${signal === 'SIGINT' ? 'interrupted' : `received ${signal}`}: stopping after this step (${again} again to quit at once)\n`);
       stop(signal);
     };
     process.on(signal, handler);
@@ -186,8 +188,11 @@ function servePort(value: unknown): number {
 
 export async function trainHandler(argv: Record<string, unknown>, args: readonly string[]): Promise<void> {
   const options = toTrainOptions(argv, args);
-  const logs = typeof argv.logDir === 'string' ? logDirListener(argv.logDir) : null;
-  const server = argv.serve === undefined ? null : await serveDrawPage({ port: servePort(argv.serve) });
+  // In an MPI job only rank 0 reports, so it alone writes --log-dir and serves --serve: joining the job now (an
+  // unknown --mpi is refused later, with the other options) tells this process its rank before they start.
+  if (usesMpi((options.mpi ?? D.mpi) as MpiMode)) joinWorld();
+  const logs = typeof argv.logDir === 'string' && isLeadRank() ? logDirListener(argv.logDir) : null;
+  const server = argv.serve === undefined || !isLeadRank() ? null : await serveDrawPage({ port: servePort(argv.serve) });
   const reporter = argv.json ? jsonReporter() : humanReporter();
   const controller = new AbortController();
   let stoppedBy: StopSignal = 'SIGINT';
@@ -216,7 +221,8 @@ export async function trainHandler(argv: Record<string, unknown>, args: readonly
     process.stderr.write(`mnist-dp: training done; its curves stay at ${server.url} until Ctrl-C\n`);
     await closeOnSignal(server);
   } else await server?.close();
-  if (result.aborted) {
+  if (result.aborted && !isLeadRank()) process.exitCode = STOP_SIGNALS[stoppedBy]; // rank 0 tells how to continue
+  else if (result.aborted) {
     if (result.checkpoint) {
       const data = options.data === undefined ? '' : ` --data ${shellQuote(options.data)}`;
       const file = shellQuote(result.checkpoint);

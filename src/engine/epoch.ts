@@ -20,6 +20,8 @@ export interface Timing {
   gradientSeconds: number;
   updateSeconds: number;
   barrierSeconds: number;
+  /** In an MPI job: time in the exchange of gradients between ranks (within barrierSeconds; one worker per step makes it). */
+  exchangeSeconds: number;
 }
 
 /** What runEpochSteps needs of the run. */
@@ -74,6 +76,7 @@ export async function runEpochSteps(ctx: EpochContext, epoch: number, position: 
     timing.gradientSeconds += mean('gradientSeconds');
     timing.updateSeconds += mean('updateSeconds');
     timing.barrierSeconds += mean('barrierSeconds');
+    timing.exchangeSeconds += results.reduce((sum, r) => sum + r.exchangeSeconds, 0);
     return results[0];
   } finally {
     clearInterval(timer);

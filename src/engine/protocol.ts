@@ -4,6 +4,7 @@ import type { OptimizerOptions, ScheduleOptions } from '../options.js';
 import type { ModelSpec } from '../model/spec.js';
 import type { ConvAlgorithm } from '../model/layers/layer.js';
 import type { MemoryPlan } from './memory.js';
+import type { RankPlace } from './ranks.js';
 
 /**
  * What crosses between the coordinator and its workers. A worker receives the shared memory and the
@@ -18,6 +19,8 @@ export interface WorkerInit {
   /** How the network's convolutions run (--conv): part of the recipe, so every worker compiles the same. */
   conv: ConvAlgorithm;
   kernels: KernelName;
+  /** In an MPI job: this process's rank, whose micro-shards its workers compute (ranks.ts); null: one process. */
+  ranks?: RankPlace | null;
 }
 
 /**
@@ -66,6 +69,8 @@ export interface RunResult {
   /** Time this worker spent computing gradients, and reducing them and updating the parameters. */
   gradientSeconds: number;
   updateSeconds: number;
+  /** In an MPI job: time this worker spent in the ranks' exchange (part of barrierSeconds). */
+  exchangeSeconds: number;
   /** The non-finite batch loss, for 'diverged'. */
   badLoss?: number;
 }

@@ -8,6 +8,7 @@ import { arriveAndWait } from './barrier.js';
 import { Control, STEP_BARRIER, type MemoryPlan, type ScratchViews, type SharedViews } from './memory.js';
 import type { EvalResult, EvalTask, RunResult, RunTask } from './protocol.js';
 import { Phase, rangeOf, resetPhase, takeItem } from './queues.js';
+import type { RankExchange } from './ranks.js';
 import { emaDecayAt, needsBlocks, updateBlocks, updateByBlocks, updateChunk, type UpdateStep } from './update.js';
 
 /**
@@ -20,6 +21,8 @@ export interface StepContext {
   plan: MemoryPlan;
   shared: SharedViews;
   scratch: ScratchViews;
+  /** In an MPI job: this process's share of the micro-shards and the exchange of slots between ranks. */
+  ranks?: RankExchange;
 }
 
 /** What a step does with a batch, besides forward and backward: the parts of RunTask computeGradients reads. */
@@ -64,8 +67,10 @@ const UPDATE_CHUNKS_PER_WORKER = 8;
 
 /**
  * One worker's share of steps [fromStep, toStep) of an epoch. Per step:
- *   1. gradients of micro-shards, this rank's first       (all ranks in parallel; see queues.ts)
- *   2. barrier: every slot and shard loss is written
+ *   1. gradients of micro-shards, this rank's first       (all ranks in parallel; see queues.ts); in an MPI
+ *      job only this process's run of micro-shards (ranks.ts)
+ *   2. barrier: every slot and shard loss is written; in an MPI job its last arriver exchanges the slots,
+ *      shard losses and stop requests with the other processes
  *   3. the batch loss, summed over shards in index order  (every rank gets the same number)
  *   4. reduce the slots and take the optimiser step, chunk by chunk of the parameters, this rank's first;
  *      or, when a norm is needed (clipping, LAMB), in passes over fixed blocks with barriers between (update.ts)
@@ -73,8 +78,9 @@ const UPDATE_CHUNKS_PER_WORKER = 8;
  * Nothing else synchronises, and no message is exchanged until the task returns.
  */
 export function runSteps(ctx: StepContext, t: RunTask): RunResult {
-  const { plan, shared } = ctx;
+  const { plan, shared, ranks } = ctx;
   const { control, tickets } = shared;
+  const exchangedBefore = ranks?.seconds ?? 0;
   const W = t.workers;
   const chunks = Math.min(UPDATE_CHUNKS_PER_WORKER * W, Math.ceil(plan.P / 16));
   const optimizer = OPTIMIZERS[t.optimizer.kind];
@@ -100,18 +106,25 @@ export function runSteps(ctx: StepContext, t: RunTask): RunResult {
     return meet(last);
   };
   const result = (outcome: RunResult['outcome'], nextStep: number, badLoss?: number): RunResult =>
-    ({ outcome, nextStep, lossSum, samples, barrierSeconds: waited / 1000, gradientSeconds: gradientMs / 1000, updateSeconds: updateMs / 1000, badLoss });
-  const gradientsDone = () => resetPhase(tickets, Phase.gradients, W);
+    ({ outcome, nextStep, lossSum, samples, barrierSeconds: waited / 1000, gradientSeconds: gradientMs / 1000, updateSeconds: updateMs / 1000,
+      exchangeSeconds: (ranks?.seconds ?? 0) - exchangedBefore, badLoss });
+  let shards = 0;
+  const gradientsDone = () => {
+    // Across processes the stop is decided here, for every rank at once (a request that arrives later waits for the next step).
+    if (ranks?.exchange(shared, plan.P, shards, Atomics.load(control, Control.stopRequested) === 1)) Atomics.store(control, Control.stopping, 1);
+    resetPhase(tickets, Phase.gradients, W);
+  };
   const stepDone = () => {
     resetPhase(tickets, Phase.update, W);
-    if (Atomics.load(control, Control.stopRequested)) Atomics.store(control, Control.stopping, 1);
+    if (!ranks && Atomics.load(control, Control.stopRequested)) Atomics.store(control, Control.stopping, 1);
   };
   for (let step = t.fromStep; step < t.toStep; step++) {
     const batchSize = Math.min(t.batchSize, t.trainCount - step * t.batchSize);
-    const shards = Math.ceil(batchSize / plan.micro);
+    shards = Math.ceil(batchSize / plan.micro);
     const batch = shared.epochOrder.subarray(step * t.batchSize);
-    for (let s = takeItem(tickets, Phase.gradients, t.rank, W, shards); s >= 0; s = takeItem(tickets, Phase.gradients, t.rank, W, shards)) {
-      computeGradients(ctx, s, s + 1, batchSize, batch, t);
+    const [first, end] = ranks ? ranks.own(shards) : [0, shards];
+    for (let i = takeItem(tickets, Phase.gradients, t.rank, W, end - first); i >= 0; i = takeItem(tickets, Phase.gradients, t.rank, W, end - first)) {
+      computeGradients(ctx, first + i, first + i + 1, batchSize, batch, t);
     }
     gradientMs += lap();
     if (!meet(gradientsDone)) return result('failed', step);

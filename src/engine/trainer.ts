@@ -10,8 +10,11 @@ import { failAll } from './barrier.js';
 import { Checkpointer } from './checkpointer.js';
 import { EarlyStop } from './early-stop.js';
 import { evaluate, runEpochSteps, type Timing } from './epoch.js';
+
+export type { Timing };
 import { workerFile } from './pool.js';
 import { STEP_BARRIER } from './memory.js';
+import { checkSameStart, joinRanks, stopAgreed } from './ranks.js';
 import { loadRunMemory } from './run-memory.js';
 import { WorkerGroup } from './worker-group.js';
 
@@ -46,7 +49,7 @@ export interface TrainResult {
    * Training time (evaluation excluded), and the mean time a worker spent within it computing gradients,
    * reducing them and updating the parameters, and at the step barriers.
    */
-  timing: { trainSeconds: number; gradientSeconds: number; updateSeconds: number; barrierSeconds: number };
+  timing: Timing;
   /** With `keepBest`: the epoch of the best validation accuracy so far and where its model is. */
   best: BestEpoch | null;
 }
@@ -54,17 +57,23 @@ export interface TrainResult {
 /** Trains with resolved options, continuing from `resumed` when given (see api.ts for how both are made). */
 export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint | null, hooks: RunHooks = {}): Promise<TrainResult> {
   const started = performance.now();
-  const emit = hooks.onEvent ?? (() => {});
+  const world = joinRanks(o);
+  const lead = !world || world.rank === 0;
+  const emit = (lead && hooks.onEvent) || (() => {});
   const run = await loadRunMemory(o, resumed);
   const { spec, trainCount, views: v } = run;
-  const workers = new WorkerGroup(hooks.workerFile ?? workerFile('train-worker'), o.workers, { memory: run.memory, plan: run.plan, spec, conv: o.conv, kernels: o.kernels },
+  const data = dataSetRecord(run.data, o.data);
+  const position: Position = resumed ? { ...resumed.position } : { epoch: 0, step: 0, lossSum: 0, samples: 0 };
+  if (world) checkSameStart(world, o, v, data, position);
+  const workers = new WorkerGroup(hooks.workerFile ?? workerFile('train-worker'), o.workers,
+    { memory: run.memory, plan: run.plan, spec, conv: o.conv, kernels: o.kernels, ranks: world && { rank: world.rank, size: world.size } },
     () => failAll(v.control, STEP_BARRIER)); // a worker lost between tasks: none may wait at a barrier for it
-  const checkpoints = new Checkpointer(o, spec, v, resumed, { data: dataSetRecord(run.data, o.data) });
+  // Only rank 0 writes files; the others keep the same state (and take the same early-stop decisions) in memory.
+  const checkpoints = new Checkpointer(lead ? o : { ...o, out: null, keepBest: false }, spec, v, resumed, { data });
   const weights = o.ema > 0 ? 'ema' : 'params';
   const stepsPerEpoch = Math.ceil(trainCount / o.batchSize);
   const metrics: EpochMetrics[] = resumed ? [...resumed.metrics] : [];
-  const position: Position = resumed ? { ...resumed.position } : { epoch: 0, step: 0, lossSum: 0, samples: 0 };
-  const timing: Timing = { trainSeconds: 0, gradientSeconds: 0, updateSeconds: 0, barrierSeconds: 0 };
+  const timing: Timing = { trainSeconds: 0, gradientSeconds: 0, updateSeconds: 0, barrierSeconds: 0, exchangeSeconds: 0 };
   const earlyStop = new EarlyStop(o.earlyStop, o.minDelta, metrics);
   let stoppedEarly = false;
   const finish = async (test: { accuracy: number; loss: number } | null): Promise<TrainResult> => {
@@ -88,7 +97,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
       microBatch: o.microBatch, stepsPerEpoch, startEpoch: position.epoch, startStep: position.step, checkpoint: o.out,
     });
     while (position.epoch < o.epochs) {
-      if (hooks.signal?.aborted) return await finish(null);
+      if (stopAgreed(world, hooks.signal?.aborted === true)) return await finish(null);
       const epoch = position.epoch;
       v.epochOrder.set(epochPermutation(o.seed, epoch, trainCount));
       const epochStart = performance.now();
@@ -103,7 +112,8 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
 
       const val = o.valSize > 0 ? await evaluate(workers, weights, 'train', trainCount, trainCount + o.valSize) : null;
       const perStep = (key: keyof Timing) => (1e6 * (timing[key] - before.timing[key])) / (stepsPerEpoch - before.step);
-      const stepMicros = { gradients: perStep('gradientSeconds'), update: perStep('updateSeconds'), barriers: perStep('barrierSeconds') };
+      const stepMicros = { gradients: perStep('gradientSeconds'), update: perStep('updateSeconds'), barriers: perStep('barrierSeconds'),
+        ...(world ? { exchange: perStep('exchangeSeconds') } : {}) };
       const m: EpochMetrics = {
         epoch: epoch + 1,
         trainLoss: position.lossSum / position.samples,
@@ -117,7 +127,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
       Object.assign(position, { epoch: epoch + 1, step: 0, lossSum: 0, samples: 0 });
       await checkpoints.save(position, metrics, null);
       const best = await checkpoints.keepIfBest(m, position, metrics);
-      const stopsEarly = earlyStop.observe(m) && position.epoch < o.epochs;
+      const stopsEarly = stopAgreed(world, earlyStop.observe(m) && position.epoch < o.epochs); // every rank decides alike; agreed so none could wait alone
       emit({ type: 'epoch', ...m, epochs: o.epochs, lr: learningRate(o, epoch, stepsPerEpoch - 1, stepsPerEpoch),
         elapsedSeconds: (performance.now() - started) / 1000, checkpoint: o.out, stepMicros, best, stopsEarly });
       if (stopsEarly) {
@@ -126,7 +136,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
       }
     }
     // An abort that came after the last step (e.g. a sweep stopping its trial at the end) skips the test set.
-    if (hooks.signal?.aborted) return await finish(null);
+    if (stopAgreed(world, hooks.signal?.aborted === true)) return await finish(null);
     // An early-stopped run's kept model is its best epoch's: that one is tested, and its file records the result.
     const kept = stoppedEarly && checkpoints.best ? await loadCheckpoint(checkpoints.best.checkpoint) : null;
     if (kept) (o.ema > 0 ? v.ema : v.params).set(kept.ema ?? kept.params);

@@ -99,7 +99,7 @@ function runsTable(runs: readonly (ReportRun & { record: RunRecord | null })[]):
     const machine = c.written?.machine ?? r.record?.machine ?? 'not recorded';
     const when = c.written?.at ?? r.record?.started ?? null;
     // describeRecipe reads only the training recipe, which a checkpoint keeps whole.
-    const recipe = describeRecipe({ ...o, workers: 0, out: null, resume: null, data: null, force: false } satisfies ResolvedTrainOptions);
+    const recipe = describeRecipe({ ...o, workers: 0, out: null, resume: null, data: null, mpi: 'off', force: false } satisfies ResolvedTrainOptions);
     const cells = [
       ['run', r.file],
       ['model', describeSpec(c.spec)],

@@ -138,11 +138,15 @@ describe('nothing is lost when a worker stops', () => {
     a.child.kill('SIGINT');
     expect(await a.exited).toBe(130);
     expect(a.stderr()).toContain('handing the trial back');
-    expect(a.lines).toContain('long  interrupted after 2 epochs');
+    // At epoch 2 or, when the signal came late (epochs of 3,000 images are short), a little after.
+    const interrupted = a.lines.find((l) => /^long  interrupted after \d+ epochs$/.test(l));
+    expect(interrupted, a.lines.join('\n')).toBeDefined();
+    const handedBackAfter = Number(/after (\d+)/.exec(interrupted!)![1]);
+    expect(handedBackAfter).toBeGreaterThanOrEqual(2);
     // b takes the handed-back trial without waiting for a stall, and goes on from the checkpoint.
     await b.waitFor(/^long \(sweep \w+\): taken, resuming/, 30_000);
     const resumedAt = Number(/epoch (\d+)/.exec(await b.waitFor(/^long  epoch \d+\/12/))![1]);
-    expect(resumedAt).toBeGreaterThanOrEqual(3);
+    expect(resumedAt).toBeGreaterThanOrEqual(handedBackAfter + 1);
     const killedAt = Number(/epoch (\d+)/.exec(await b.waitFor(new RegExp(`^long  epoch ${resumedAt + 1}/12`)))![1]);
     const c = worker('--lock-seconds', '2');
     b.child.kill('SIGKILL');

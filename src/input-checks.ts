@@ -20,7 +20,7 @@ export const OPTION_TYPES: { [K in keyof Required<TrainOptions>]: OptionType } =
   warmupEpochs: 'number', optimizer: 'string', beta1: 'number', beta2: 'number', adamEps: 'number',
   labelSmoothing: 'number', ema: 'number', clipGradNorm: 'number', earlyStop: 'number', minDelta: 'number', augment: 'string', preset: 'string', model: 'string', layers: 'layers',
   activation: 'string', outputActivation: 'string', loss: 'string', seed: 'number', valSize: 'number',
-  trainSize: 'number', data: 'string', out: 'out', resume: 'string', force: 'boolean', keepBest: 'boolean', kernels: 'string', conv: 'string', mpi: 'string',
+  trainSize: 'number', data: 'string', out: 'out', resume: 'string', force: 'boolean', keepBest: 'boolean', test: 'boolean', kernels: 'string', conv: 'string', mpi: 'string',
 };
 
 const WHAT: Record<OptionType, string> = {

@@ -114,6 +114,11 @@ export interface TrainOptions {
    * (every such layer) or 'im2col'. Part of the recipe: the choice, not the machine, decides the bits.
    */
   conv?: string;
+  /**
+   * Evaluate the test set at the end (default true). `false` during a search, where every choice is made on
+   * validation: the run then reports no test accuracy, and its checkpoint records none.
+   */
+  test?: boolean;
 }
 
 export interface ResolvedTrainOptions {
@@ -141,6 +146,7 @@ export interface ResolvedTrainOptions {
   resume: string | null;
   force: boolean;
   keepBest: boolean;
+  test: boolean;
   earlyStop: number;
   minDelta: number;
   kernels: KernelName;
@@ -246,6 +252,7 @@ export const OPTION_ROLES = {
   earlyStop: 'recipe',
   minDelta: 'recipe',
   mpi: 'run',
+  test: 'run',
 } as const satisfies { [K in keyof Required<TrainOptions>]: OptionRole };
 
 type KeysWithRole<R extends OptionRole> = { [K in keyof typeof OPTION_ROLES]: (typeof OPTION_ROLES)[K] extends R ? K : never }[keyof typeof OPTION_ROLES];
@@ -343,6 +350,7 @@ export function resolveOptions(given: TrainOptions = {}): ResolvedTrainOptions {
     resume: o.resume ?? null,
     force: Boolean(o.force),
     keepBest,
+    test: o.test ?? true,
     earlyStop,
     minDelta: real('min-delta', o.minDelta ?? d.minDelta, (v) => v >= 0 && v < 1, 'a gain in accuracy in [0, 1), such as 0.001'),
     kernels: resolveKernels(o.kernels ?? d.kernels),

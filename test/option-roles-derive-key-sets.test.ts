@@ -10,17 +10,17 @@ import { MODEL_OPTION_KEYS, RESUMABLE_FLAGS, RESUMABLE_KEYS, resolveOptions, RUN
  */
 describe('the option roles table', () => {
   it('derives the same key sets as the hand-written lists before it', () => {
-    // Reference: the lists at commit 798bcb5, `force` (issue 12: a run-only option) and `mpi` (issue 18: a run option).
-    expect(new Set(RUN_ONLY_KEYS)).toEqual(new Set(['workers', 'out', 'resume', 'data', 'force', 'mpi']));
-    expect(new Set(RESUMABLE_KEYS)).toEqual(new Set(['epochs', 'workers', 'out', 'data', 'kernels', 'resume', 'keepBest', 'force', 'mpi']));
+    // Reference: the lists at commit 798bcb5, `force` (issue 12: a run-only option), `mpi` (issue 18: a run option) and `test` (issue 17: a run option).
+    expect(new Set(RUN_ONLY_KEYS)).toEqual(new Set(['workers', 'out', 'resume', 'data', 'force', 'mpi', 'test']));
+    expect(new Set(RESUMABLE_KEYS)).toEqual(new Set(['epochs', 'workers', 'out', 'data', 'kernels', 'resume', 'keepBest', 'force', 'mpi', 'test']));
     expect([...MODEL_OPTION_KEYS]).toEqual(['model', 'layers', 'activation', 'outputActivation', 'loss']);
-    expect(RESUMABLE_FLAGS).toBe('--epochs, --workers, --out, --data, --kernels, --force, --keep-best, --mpi');
+    expect(RESUMABLE_FLAGS).toBe('--epochs, --workers, --out, --data, --kernels, --force, --keep-best, --mpi, --test');
   });
 
   it('a checkpoint keeps every resolved option but the run-only ones', () => {
     const resolved = resolveOptions({ workers: 3, out: 'x.ckpt', data: '/somewhere', epochs: 2 });
     const saved = savedOptions(resolved);
-    expect(Object.keys(saved).sort()).toEqual(Object.keys(resolved).filter((k) => !['workers', 'out', 'resume', 'data', 'force', 'mpi'].includes(k)).sort());
+    expect(Object.keys(saved).sort()).toEqual(Object.keys(resolved).filter((k) => !['workers', 'out', 'resume', 'data', 'force', 'mpi', 'test'].includes(k)).sort());
     expect(saved).toMatchObject({ epochs: 2, keepBest: false, kernels: resolved.kernels });
   });
 });

@@ -80,7 +80,7 @@ describe('a bad spec is refused with its JSON path', () => {
     ['a range of a string flag', { ...EXAMPLE, space: { augment: { uniform: [0, 1] } } }, 'sweep.json: space.augment.uniform: --augment takes a string: give its values as a list'],
     ['an unknown kind of range', { ...EXAMPLE, space: { lr: { normal: [0, 1] } } }, 'sweep.json: space.lr: "normal" is not a kind of range: use choice, uniform, loguniform or int'],
     ['a flag the sweep sets itself', { ...EXAMPLE, base: { out: 'x.ckpt' } }, "sweep.json: base.out: --out cannot be set in a sweep spec: each trial's checkpoint is kept by the sweep (see --dir and --store)"],
-    ['an unknown top-level key', { ...EXAMPLE, trails: 3 }, 'sweep.json: trails: unknown key; a spec has base, space, trials, grid, seed, epochs, concurrency, workers, scheduler, ensemble'],
+    ['an unknown top-level key', { ...EXAMPLE, trails: 3 }, 'sweep.json: trails: unknown key; a spec has base, space, trials, grid, seed, epochs, concurrency, workers, scheduler, ensemble, test'],
     ['no budget', { ...EXAMPLE, epochs: undefined }, 'sweep.json: epochs: give the budget: the epochs of a trial that runs to its end'],
     ['a grace period past the budget', { ...EXAMPLE, scheduler: { asha: { grace: 20, reduction: 3 } } }, 'sweep.json: scheduler.asha.grace: must be below the budget (epochs 20), got 20'],
     ['a reduction factor of 1', { ...EXAMPLE, scheduler: { asha: { grace: 2, reduction: 1 } } }, 'sweep.json: scheduler.asha.reduction: must be an integer ≥ 2, got 1'],

@@ -7,7 +7,7 @@ import { describeSpec, formatCnnLayers } from '../model/spec.js';
 import { MODEL_OPTION_KEYS, unresolveOptions } from '../options.js';
 import { TTA_VIEWS } from '../model/tta.js';
 import { evaluateOnTestSet } from '../evaluate.js';
-import { drawImage, int, loss, percent, seconds } from './progress.js';
+import { drawImage, int, loss, percent, seconds, shellQuote } from './progress.js';
 
 /** `mnist-dp eval` and `mnist-dp info`: what a saved model does on the test set, and what it is. */
 
@@ -141,6 +141,8 @@ export async function infoHandler(argv: { model: string; json?: boolean }): Prom
       ].join('  '));
     }
   }
-  lines.push(`test accuracy  ${c.testAccuracy === null ? 'not measured (the run did not finish)' : percent(c.testAccuracy)}`);
+  const finished = c.position.epoch >= c.options.epochs;
+  const untested = finished ? `not measured (trained with --no-test; measure it with mnist-dp eval --model ${shellQuote(argv.model)})` : 'not measured (the run did not finish)';
+  lines.push(`test accuracy  ${c.testAccuracy === null ? untested : percent(c.testAccuracy)}`);
   process.stdout.write(`${lines.join('\n')}\n`);
 }

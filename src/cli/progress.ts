@@ -68,7 +68,7 @@ export function epochLine(e: EpochEvent): string {
 
 /** The last line of a finished run (an interrupted one is reported by the caller). */
 export function doneLine(e: DoneEvent): string {
-  const test = e.testAccuracy === null ? 'no test accuracy' : `test accuracy ${percent(e.testAccuracy)}${e.stoppedEarly && e.best ? ` (the best epoch's model, epoch ${e.best.epoch})` : ''}`;
+  const test = e.testAccuracy === null ? 'test set not evaluated (--no-test)' : `test accuracy ${percent(e.testAccuracy)}${e.stoppedEarly && e.best ? ` (the best epoch's model, epoch ${e.best.epoch})` : ''}`;
   const saved = e.checkpoint ? `checkpoint saved to ${e.checkpoint}` : 'no checkpoint saved';
   const best = e.best ? `\nbest validation accuracy ${percent(e.best.valAccuracy)} at epoch ${e.best.epoch}: its model is in ${e.best.checkpoint} ` +
     `(its test accuracy: mnist-dp eval --model ${shellQuote(e.best.checkpoint)})` : '';

@@ -74,6 +74,7 @@ const FLAGS: { [K in keyof Required<TrainOptions>]: FlagSpec } = {
   mpi: { type: 'string', group: RUN, describe: 'train across the ranks of an MPI job: auto (when mpirun, srun or an MPIJob started more than one rank), on, off', shows: D.mpi },
   force: { type: 'boolean', group: RUN, describe: 'let a new run overwrite the model or resume point already in --out (without it such a run is refused; the default --out moves to the first free mnist-dp-N.ckpt instead)' },
   keepBest: { type: 'boolean', group: RUN, describe: "also keep the model of the epoch with the best validation accuracy, in <out>.best.ckpt (needs --val-size > 0)" },
+  test: { type: 'boolean', group: RUN, describe: 'evaluate the test set at the end; --no-test: do not (a search, where every choice is made on validation: test the chosen model once, afterwards, with mnist-dp eval)', shows: 'true' },
   earlyStop: { type: 'number', group: RUN, describe: 'stop when validation accuracy has not improved by --min-delta for this many epochs (0: never); keeps the best epoch as --keep-best does', shows: String(D.earlyStop) },
   minDelta: { type: 'number', group: RUN, describe: 'with --early-stop: the gain in validation accuracy (0-1) that counts as an improvement', shows: String(D.minDelta) },
 };

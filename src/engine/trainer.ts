@@ -76,11 +76,12 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
   const timing: Timing = { trainSeconds: 0, gradientSeconds: 0, updateSeconds: 0, barrierSeconds: 0, exchangeSeconds: 0 };
   const earlyStop = new EarlyStop(o.earlyStop, o.minDelta, metrics);
   let stoppedEarly = false;
-  const finish = async (test: { accuracy: number; loss: number } | null): Promise<TrainResult> => {
+  /** `test` null: interrupted (aborted), or trained with `test: false` (not aborted). */
+  const finish = async (test: { accuracy: number; loss: number } | null, aborted = test === null): Promise<TrainResult> => {
     // An early-stopped run's checkpoint stays its last epoch's (saved after it, resumable); its test accuracy goes with its kept model.
     if (!stoppedEarly) await checkpoints.save(position, metrics, test?.accuracy ?? null);
     const seconds = (performance.now() - started) / 1000;
-    const end: Omit<DoneEvent, 'type'> = { testAccuracy: test?.accuracy ?? null, testLoss: test?.loss ?? null, aborted: test === null,
+    const end: Omit<DoneEvent, 'type'> = { testAccuracy: test?.accuracy ?? null, testLoss: test?.loss ?? null, aborted,
       epochs: o.epochs, seconds, checkpoint: o.out, best: checkpoints.best, stoppedEarly };
     emit({ type: 'done', ...end });
     return { spec, params: (o.ema > 0 ? v.ema : v.params).slice(), metrics, testAccuracy: end.testAccuracy, testLoss: end.testLoss,
@@ -140,6 +141,7 @@ export async function runTraining(o: ResolvedTrainOptions, resumed: Checkpoint |
     // An early-stopped run's kept model is its best epoch's: that one is tested, and its file records the result.
     const kept = stoppedEarly && checkpoints.best ? await loadCheckpoint(checkpoints.best.checkpoint) : null;
     if (kept) (o.ema > 0 ? v.ema : v.params).set(kept.ema ?? kept.params);
+    if (!o.test) return await finish(null, false); // a search: chosen on validation, tested once afterwards
     const test = await evaluate(workers, weights, 'test', 0, run.data.test.count);
     if (kept) await saveCheckpoint(checkpoints.best!.checkpoint, { ...kept, testAccuracy: test.accuracy });
     return await finish(test);

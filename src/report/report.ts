@@ -50,11 +50,11 @@ const pct = (p: number | null | undefined) => (p === null || p === undefined ? '
 const duration = (s: number) => (s >= 3600 ? `${(s / 3600).toFixed(1)} h` : s >= 60 ? `${(s / 60).toFixed(1)} min` : `${s.toFixed(1)} s`);
 
 /** The report of `runs` (curves overlaid) and of `evaluation` (per-class accuracy, confusion, mistakes). */
-export async function buildReport(runs: readonly (ReportRun & { record: RunRecord | null })[], evaluation: ReportEvaluation): Promise<Report> {
-  const evaluated = evaluation.files.length > 1 ? `ensemble of ${evaluation.files.length} models` : evaluation.files[0];
+export async function buildReport(runs: readonly (ReportRun & { record: RunRecord | null })[], evaluation: ReportEvaluation | null): Promise<Report> {
+  const evaluated = evaluation && (evaluation.files.length > 1 ? `ensemble of ${evaluation.files.length} models` : evaluation.files[0]);
   const training = trainingCharts(runs);
   const charts: RenderedChart[] = [];
-  for (const chart of [...training.charts, ...testCharts(evaluation, evaluated)]) charts.push({ ...chart, svg: await renderSvg(chart.spec) });
+  for (const chart of [...training.charts, ...(evaluation ? testCharts(evaluation, evaluated!) : [])]) charts.push({ ...chart, svg: await renderSvg(chart.spec) });
 
   const figure = (c: RenderedChart) => `<figure class="chart" data-chart="${c.name}"><figcaption>${escapeHtml(c.title)}</figcaption>${c.svg}</figure>`;
   const trainingFigures = charts.slice(0, training.charts.length).map(figure).join('\n');
@@ -78,13 +78,13 @@ ${training.notes.map((n) => `<p class="note">${escapeHtml(n)}</p>`).join('\n')}
 <div class="charts">
 ${trainingFigures}
 </div>
-<h2>Test set: ${escapeHtml(evaluated)}</h2>
+${evaluation ? `<h2>Test set: ${escapeHtml(evaluated!)}</h2>
 ${evaluationSummary(evaluation)}
 <div class="charts">
 ${testFigures}
 </div>
 <h2>Misclassified test digits</h2>
-${gallery(evaluation)}
+${gallery(evaluation)}` : '<p class="note">The test set was not evaluated (a search: its finalists are tested once, later).</p>'}
 </body>
 </html>
 `;
@@ -99,7 +99,7 @@ function runsTable(runs: readonly (ReportRun & { record: RunRecord | null })[]):
     const machine = c.written?.machine ?? r.record?.machine ?? 'not recorded';
     const when = c.written?.at ?? r.record?.started ?? null;
     // describeRecipe reads only the training recipe, which a checkpoint keeps whole.
-    const recipe = describeRecipe({ ...o, workers: 0, out: null, resume: null, data: null, mpi: 'off', force: false } satisfies ResolvedTrainOptions);
+    const recipe = describeRecipe({ ...o, workers: 0, out: null, resume: null, data: null, mpi: 'off', force: false, test: true } satisfies ResolvedTrainOptions);
     const cells = [
       ['run', r.file],
       ['model', describeSpec(c.spec)],

@@ -28,9 +28,10 @@ export interface EvaluatedModels {
 /**
  * Writes the HTML report of the runs `runFiles` (their curves overlaid) and of an evaluation already made
  * (`mnist-dp report`, and a sweep's report of its trials and its chosen one), atomically; with `pngDir`
- * also every chart and the gallery of mistakes as PNG. Returns the files written.
+ * also every chart and the gallery of mistakes as PNG. `evaluated` null: the training curves alone (a
+ * search that keeps the test set for its finalists). Returns the files written.
  */
-export async function writeReport(runFiles: readonly string[], evaluated: EvaluatedModels, out: string, pngDir?: string): Promise<string[]> {
+export async function writeReport(runFiles: readonly string[], evaluated: EvaluatedModels | null, out: string, pngDir?: string): Promise<string[]> {
   const labels = runFiles.map((f) => basename(f).replace(/\.ckpt$/, ''));
   const runs = [];
   for (const [i, file] of runFiles.entries()) {
@@ -38,11 +39,11 @@ export async function writeReport(runFiles: readonly string[], evaluated: Evalua
     const label = labels.indexOf(labels[i]) === labels.lastIndexOf(labels[i]) ? labels[i] : file;
     runs.push({ file, label, checkpoint: await loadCheckpoint(file), record: readRecord(file) });
   }
-  const e = evaluated.evaluation;
-  const report = await buildReport(runs, {
+  const e = evaluated?.evaluation;
+  const report = await buildReport(runs, evaluated && e ? {
     files: evaluated.files, tta: evaluated.tta, confusion: e.confusion, misclassified: e.misclassified, testAccuracy: e.testAccuracy,
     memberAccuracies: evaluated.files.length > 1 ? e.memberCorrect.map((n) => n / e.test.count) : null, test: e.test,
-  });
+  } : null);
   await writeFileAtomic(out, report.html);
   const written = [out];
   if (pngDir) {
@@ -52,7 +53,7 @@ export async function writeReport(runFiles: readonly string[], evaluated: Evalua
       await writeFileAtomic(file, await renderPng(chart.svg));
       written.push(file);
     }
-    const mistakes = digitGalleryPng(e.misclassified, e.test);
+    const mistakes = e ? digitGalleryPng(e.misclassified, e.test) : null;
     if (mistakes) {
       await writeFileAtomic(join(pngDir, 'mistakes.png'), mistakes);
       written.push(join(pngDir, 'mistakes.png'));

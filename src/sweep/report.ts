@@ -27,8 +27,9 @@ export interface SweepResults {
   trialEpochs: number;
   trials: (TrialOutcome & { flags: Trial['flags'] })[];
   /** The trial with the best validation accuracy (ties: the earlier trial), with its best epoch's model's test accuracy; null without validation. */
-  chosen: { name: string; epoch: number; valAccuracy: number; model: string; testAccuracy: number } | null;
-  ensemble: { members: string[]; testAccuracy: number } | null;
+  /** testAccuracy null: the spec said "test": false (a search whose finalists are tested later). */
+  chosen: { name: string; epoch: number; valAccuracy: number; model: string; testAccuracy: number | null } | null;
+  ensemble: { members: string[]; testAccuracy: number | null } | null;
   /** DIR/report.html: every trial's curves, and the test set's pages of the ensemble or the chosen trial; null when no model was chosen. */
   report: string | null;
 }
@@ -55,20 +56,20 @@ export async function finishSweep(spec: SweepSpec, specFile: string, trials: Tri
   if (candidates.length > 0) {
     const top = candidates.reduce((a, b) => (b.bestValAccuracy! > a.bestValAccuracy! ? b : a));
     const model = trialModel(checkpointOf(top.name));
-    shown = { files: [model], tta: false, evaluation: await evaluateOnTestSet([model], { tta: false, data: dataOf(top.name) }) };
-    chosen = { name: top.name, epoch: top.bestEpoch!, valAccuracy: top.bestValAccuracy!, model, testAccuracy: shown.evaluation.testAccuracy };
+    if (spec.test) shown = { files: [model], tta: false, evaluation: await evaluateOnTestSet([model], { tta: false, data: dataOf(top.name) }) };
+    chosen = { name: top.name, epoch: top.bestEpoch!, valAccuracy: top.bestValAccuracy!, model, testAccuracy: shown?.evaluation.testAccuracy ?? null };
   }
   let ensemble: SweepResults['ensemble'] = null;
   const complete = rows.filter((r) => r.status === 'completed');
   if (spec.ensemble && complete.length > 0) {
     const members = complete.map((r) => trialModel(checkpointOf(r.name)));
     // The members share a data set, or evaluateOnTestSet refuses the ensemble.
-    shown = { files: members, tta: false, evaluation: await evaluateOnTestSet(members, { tta: false, data: dataOf(complete[0].name) }) };
-    ensemble = { members, testAccuracy: shown.evaluation.testAccuracy };
+    if (spec.test) shown = { files: members, tta: false, evaluation: await evaluateOnTestSet(members, { tta: false, data: dataOf(complete[0].name) }) };
+    ensemble = { members, testAccuracy: shown?.evaluation.testAccuracy ?? null };
   }
   const ran = rows.filter((r) => r.status !== 'failed' && existsSync(checkpointOf(r.name))).map((r) => checkpointOf(r.name));
-  const report = shown && ran.length > 0 ? join(dir, 'report.html') : null;
-  if (report) await writeReport(ran, shown!, report);
+  const report = chosen && ran.length > 0 ? join(dir, 'report.html') : null;
+  if (report) await writeReport(ran, shown, report); // without a test set ("test": false): the curves alone
   const results: SweepResults = {
     spec: specFile, id: spec.id, machine: describeMachine(), base: spec.base, scheduler: spec.scheduler, budget: spec.epochs,
     trialEpochs: rows.reduce((s, r) => s + r.epochs, 0), trials: rows, chosen, ensemble, report,
@@ -102,10 +103,11 @@ export function resultsMarkdown(r: SweepResults): string {
     trialTable(r.trials),
     '',
     r.chosen
-      ? `Chosen on validation accuracy: **${r.chosen.name}**, ${percent(r.chosen.valAccuracy)} at epoch ${r.chosen.epoch} (${r.chosen.model}); its test accuracy, measured once: **${percent(r.chosen.testAccuracy)}**.`
+      ? `Chosen on validation accuracy: **${r.chosen.name}**, ${percent(r.chosen.valAccuracy)} at epoch ${r.chosen.epoch} (${r.chosen.model}); ${r.chosen.testAccuracy === null
+        ? 'the test set was not evaluated (the spec says "test": false).' : `its test accuracy, measured once: **${percent(r.chosen.testAccuracy)}**.`}`
       : 'No trial has a validation accuracy (val-size 0, or every trial failed): none is chosen.',
-    ...(r.ensemble ? ['', `Ensemble of the ${r.ensemble.members.length} trials that ran to their end (mean of probabilities): test accuracy **${percent(r.ensemble.testAccuracy)}**.`] : []),
+    ...(r.ensemble?.testAccuracy != null ? ['', `Ensemble of the ${r.ensemble.members.length} trials that ran to their end (mean of probabilities): test accuracy **${percent(r.ensemble.testAccuracy)}**.`] : []),
     '',
-    ...(r.report ? ['Curves of every trial, and the test set per class, confusion and mistakes of the model above: report.html.', ''] : []),
+    ...(r.report ? [r.chosen?.testAccuracy === null ? 'Curves of every trial: report.html.' : 'Curves of every trial, and the test set per class, confusion and mistakes of the model above: report.html.', ''] : []),
   ].join('\n');
 }

@@ -46,6 +46,8 @@ export interface SweepSpec {
   scheduler: SchedulerSpec;
   /** Also evaluate the ensemble of every trial that ran to its end (once, on the test set). */
   ensemble: boolean;
+  /** Evaluate the chosen trial (and the ensemble) on the test set at the end; false for a search whose finalists are tested later. */
+  test: boolean;
 }
 
 /** A trial as it runs: its name and its train options (camelCase, epochs and workers included). */
@@ -63,9 +65,10 @@ const MANAGED = new Map<string, string>([
   ['resume', 'a sweep resumes its own trials (mnist-dp sweep --resume)'],
   ['epochs', 'the budget is the spec\'s top-level "epochs" (a trial of a fixed list may set its own)'],
   ['workers', 'worker threads per trial are the spec\'s top-level "workers"'],
+  ['test', 'trials never see the test set; the spec\'s top-level "test": false keeps the chosen trial from it too'],
 ]);
 
-const TOP_LEVEL = ['base', 'space', 'trials', 'grid', 'seed', 'epochs', 'concurrency', 'workers', 'scheduler', 'ensemble'];
+const TOP_LEVEL = ['base', 'space', 'trials', 'grid', 'seed', 'epochs', 'concurrency', 'workers', 'scheduler', 'ensemble', 'test'];
 
 /** A spec problem at a JSON path, e.g. `space.lr.loguniform: the bounds must be positive`. */
 class SpecError extends Error {}
@@ -212,6 +215,7 @@ function parse(raw: unknown): SweepSpec {
   const concurrency = positiveInteger('concurrency', raw.concurrency, 1);
   const workers = positiveInteger('workers', raw.workers, 1);
   if (raw.ensemble !== undefined && typeof raw.ensemble !== 'boolean') fail('ensemble', `must be true or false, got ${json(raw.ensemble)}`);
+  if (raw.test !== undefined && typeof raw.test !== 'boolean') fail('test', `must be true or false, got ${json(raw.test)}`);
 
   const rawBase = raw.base ?? {};
   if (!isObject(rawBase)) fail('base', `give an object of train flags, got ${json(rawBase)}`);
@@ -280,7 +284,7 @@ function parse(raw: unknown): SweepSpec {
     fail('scheduler', `${scheduler.kind} decides on validation accuracy, but base.val-size is 0; hold out validation images (e.g. "val-size": 5000)`);
   }
   const id = createHash('sha256').update(json(raw)).digest('hex').slice(0, 12);
-  return { id, base, space, trials, seed, epochs, concurrency, workers, scheduler, ensemble: raw.ensemble === true };
+  return { id, base, space, trials, seed, epochs, concurrency, workers, scheduler, ensemble: raw.ensemble === true, test: raw.test !== false };
 }
 
 /** Reads and checks a spec file: a missing file or bad JSON is one line too. */

@@ -31,10 +31,20 @@ export interface WinogradPlan {
 const CHUNK_TILES = 256;
 /**
  * Tiles a part aims at: one 26×26 image (36 tiles of F(4×4)) for cnn-wide's second layer, whose part's V,
- * dV and M then take 0.5 MB instead of 3.5 MB (parts of 1 to 32 images ran within the noise of each other
- * on a 2-core EPYC with 512 KiB of L2 a core; the smaller scratch is what is kept).
+ * dV and M then take 0.5 MB instead of 3.5 MB for the chunk's 7 images. The part's image count is kept
+ * odd: a plane of the part is P·C·4 bytes apart from the next, and the more factors of two that has, the
+ * fewer L1 sets the α² planes a tile writes and reads fall in (cnn-wide's 10×10×64 layer, 4 tiles of 256
+ * bytes an image: 16 images put all 36 planes 16 KiB apart, in one set; parts of 16 images ran 12 %
+ * slower there than parts of 9, interleaved, medians of 60; elsewhere the part's size was within
+ * the noise, measured on a 2-core EPYC with 32 KiB of L1 and 512 KiB of L2 a core).
  */
-const PART_TILES = 64;
+const PART_TILES = 36;
+
+/** Images per part: as many as fit PART_TILES (at least one, at most a chunk), odd (see PART_TILES). */
+function partImages(tiles: number, chunk: number): number {
+  const n = Math.min(chunk, Math.max(1, Math.floor(PART_TILES / tiles)));
+  return n > 1 && n % 2 === 0 ? n - 1 : n;
+}
 
 /**
  * The rule of `--conv auto`, on the layer's shape only (so a recipe trains the same bits on any machine):
@@ -63,7 +73,7 @@ export function compileWinograd(conv: ConvAlgorithm, g: ConvGeometry): WinogradP
   const m = winogradTile(g);
   const { TY, TX, alpha } = winogradTiles(g, m);
   const tiles = TY * TX, chunk = Math.max(1, Math.floor(CHUNK_TILES / tiles));
-  return { m, alpha, tiles, chunk, part: Math.min(chunk, Math.max(1, Math.floor(PART_TILES / tiles))) };
+  return { m, alpha, tiles, chunk, part: partImages(tiles, chunk) };
 }
 
 /** The named views of the Winograd scratch (buf.wino): U, dU, tmpU (α², F, C) · V, dV (α², P, C) · Mt (α², P, F) for one part's P tiles. */

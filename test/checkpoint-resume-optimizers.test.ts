@@ -1,5 +1,4 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pack, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
@@ -7,6 +6,9 @@ import { train } from '../src/api.js';
 import { CHECKPOINT_VERSION, loadCheckpoint } from '../src/checkpoint.js';
 import type { TrainEvent } from '../src/events.js';
 import type { TrainOptions } from '../src/options.js';
+import { scratchDirs } from './helpers/scratch.js';
+
+const scratch = scratchDirs('mnist-dp-optim-');
 
 /**
  * Checkpoints keep the optimiser's state by the names its module declares (version 4), and the options of
@@ -18,7 +20,7 @@ const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteO
 
 /** Trains `o` whole, and again stopped after epoch 1 (or, with `midEpoch`, at the first progress report of epoch 2). */
 async function wholeAndCut(o: TrainOptions, midEpoch = false) {
-  const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-optim-'));
+  const dir = await scratch();
   const whole = await train({ ...o, out: join(dir, 'whole.ckpt') });
   const out = join(dir, 'cut.ckpt');
   const controller = new AbortController();

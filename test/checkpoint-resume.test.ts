@@ -1,5 +1,4 @@
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { train } from '../src/api.js';
@@ -7,13 +6,16 @@ import { loadCheckpoint, saveCheckpoint } from '../src/checkpoint.js';
 import type { TrainEvent } from '../src/events.js';
 import { MnistDpError } from '../src/errors.js';
 import { pack, unpack } from 'msgpackr';
+import { scratchDirs } from './helpers/scratch.js';
+
+const scratch = scratchDirs('mnist-dp-');
 
 const base = { epochs: 2, trainSize: 1000, valSize: 500, batchSize: 50, lr: 0.1, seed: 11, workers: 2 };
 const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 describe('checkpoints', () => {
   it('round-trip parameters, optimiser state, position and metrics', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-'));
+    const dir = await scratch();
     const out = join(dir, 'run.ckpt');
     const result = await train({ ...base, epochs: 1, out });
     const c = await loadCheckpoint(out);
@@ -28,7 +30,7 @@ describe('checkpoints', () => {
   });
 
   it('a run resumed after an interruption mid-epoch ends with the same weights as an uninterrupted one', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-'));
+    const dir = await scratch();
     // TypeScript kernels and 60 steps an epoch: an epoch takes long enough (~0.5 s) that the first
     // progress event of epoch 2 (after 100 ms) comes mid-epoch.
     const slow = { ...base, trainSize: 3000, kernels: 'ts' };
@@ -53,7 +55,7 @@ describe('checkpoints', () => {
   });
 
   it('a CNN trained with AdamW and a weight average resumes bit-identically, second moments and average included', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-'));
+    const dir = await scratch();
     const cnn = {
       trainSize: 400, valSize: 100, batchSize: 50, seed: 3, workers: 2, model: 'c4k5-bn-relu-mp2-fc10',
       optimizer: 'adamw', lr: 0.003, ema: 0.9, augment: 'default', schedule: 'onecycle' as const,
@@ -74,7 +76,7 @@ describe('checkpoints', () => {
   });
 
   it('--keep-best keeps the model of the best validation epoch beside the checkpoint, also across a resume', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-'));
+    const dir = await scratch();
     // A constant rate, so that a run of k epochs ends with the weights that a longer run has after epoch k;
     // little data, so that validation accuracy can go down as well as up.
     const run = { ...base, trainSize: 600, valSize: 1000, lr: 0.1, schedule: 'constant' as const, seed: 5 };
@@ -108,7 +110,7 @@ describe('checkpoints', () => {
   });
 
   it('refuses to resume with another architecture or changed settings, naming what differs', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-'));
+    const dir = await scratch();
     const out = join(dir, 'run.ckpt');
     await train({ ...base, epochs: 1, out });
     await expect(train({ resume: out, layers: '784-64-10' })).rejects.toThrow(/different architecture \(mlp 784-256-128-10/);
@@ -116,7 +118,7 @@ describe('checkpoints', () => {
   });
 
   it('reject damaged files with a message that names the file', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-'));
+    const dir = await scratch();
     const out = join(dir, 'run.ckpt');
     await train({ ...base, epochs: 1, out });
     const bytes = await readFile(out);
@@ -130,7 +132,7 @@ describe('checkpoints', () => {
   });
 
   it('a failed write leaves the previous checkpoint intact and no temporary file', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-'));
+    const dir = await scratch();
     const out = join(dir, 'run.ckpt');
     await train({ ...base, epochs: 1, out });
     const before = await readFile(out);
@@ -145,7 +147,7 @@ describe('checkpoints', () => {
 
 describe('checkpoint format version 2', () => {
   it('still loads: an MLP trained with SGD, its flat options read as the optimiser object', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-'));
+    const dir = await scratch();
     const out = join(dir, 'run.ckpt');
     await train({ ...base, epochs: 1, out });
     // Rewrite the file as version 2 wrote it: no weight average, SGD state only, momentum etc. at the top of the options.

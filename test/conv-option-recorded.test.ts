@@ -1,5 +1,3 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { train } from '../src/api.js';
@@ -7,6 +5,9 @@ import { loadCheckpoint, loadModel } from '../src/checkpoint.js';
 import { resolveOptions } from '../src/options.js';
 import type { ConvNode } from '../src/model/layers/conv.js';
 import type { Net } from '../src/model/layout.js';
+import { scratchDirs } from './helpers/scratch.js';
+
+const scratch = scratchDirs('mnist-dp-conv-');
 
 /** --conv is a recipe option: refused when unknown, recorded by the checkpoint, kept on resume, and what a loaded model runs. */
 
@@ -23,7 +24,7 @@ describe('--conv', () => {
   });
 
   it('is recorded by the checkpoint, run by the loaded model, and kept when resuming', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-conv-'));
+    const dir = await scratch();
     const out = join(dir, 'w.ckpt');
     await train({ ...small, conv: 'winograd', out });
     expect((await loadCheckpoint(out)).options.conv).toBe('winograd');

@@ -1,5 +1,4 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -7,13 +6,16 @@ import { prepareRun } from '../src/api.js';
 import { loadCheckpoint } from '../src/checkpoint.js';
 import { runTraining } from '../src/engine/trainer.js';
 import { train } from '../src/api.js';
+import { scratchDirs } from './helpers/scratch.js';
+
+const scratch = scratchDirs('mnist-dp-');
 
 const base = { epochs: 2, trainSize: 1000, valSize: 500, batchSize: 50, microBatch: 4, lr: 0.1, seed: 5, workers: 2 };
 const failingWorker = fileURLToPath(new URL('./fixtures/failing-worker.mjs', import.meta.url));
 
 describe('a run that goes wrong', () => {
   it('stops with the worker\'s message when a worker throws, leaving the last checkpoint intact', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-'));
+    const dir = await scratch();
     const out = join(dir, 'run.ckpt');
     // 20 steps an epoch of 13 micro-shards (4 rows each); per step a worker runs 6 or 7 micro-shards ×
     // 3 layers = 18 or 21 weight-gradient GEMMs, so call 600 comes in epoch 2 on either worker.
@@ -46,7 +48,7 @@ describe('a run that goes wrong', () => {
   });
 
   it('stops on a NaN or infinite loss with a hint to lower the learning rate, without touching the checkpoint', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-'));
+    const dir = await scratch();
     const out = join(dir, 'run.ckpt');
     await train({ ...base, epochs: 1, out });
     const before = await readFile(out);

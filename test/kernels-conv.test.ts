@@ -38,6 +38,9 @@ const CONVS: [number, number, number, number, number, number, number][] = [
   [2, 9, 7, 5, 3, 2, 1],
   [3, 1, 1, 1, 1, 1, 0],
   [1, 6, 5, 2, 1, 2, 1],
+  // Unpadded rows of 12 and 24 bytes (cnn-wide's first layer; a stride-2 one): the unpadded im2col's scalar and vector-with-overlap copies.
+  [2, 10, 11, 1, 3, 1, 0],
+  [1, 8, 8, 2, 3, 2, 0],
 ];
 /** [M, H, W, C, size] */
 const POOLS: [number, number, number, number, number][] = [

@@ -1,18 +1,19 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { train } from '../src/api.js';
 import { defaultMnistDir, loadIdxDataset, type IdxDataset } from '../src/data/dataset.js';
 import { loadModel } from '../src/checkpoint.js';
 import { type Model } from '../src/model/model.js';
+import { scratchDirs } from './helpers/scratch.js';
+
+const scratch = scratchDirs('mnist-dp-');
 
 let model: Model;
 let data: IdxDataset;
 let trainedAccuracy: number;
 
 beforeAll(async () => {
-  const out = join(await mkdtemp(join(tmpdir(), 'mnist-dp-')), 'model.ckpt');
+  const out = join(await scratch(), 'model.ckpt');
   const r = await train({ epochs: 1, trainSize: 3000, valSize: 500, batchSize: 50, lr: 0.1, workers: 2, out });
   trainedAccuracy = r.testAccuracy!;
   model = await loadModel(out);

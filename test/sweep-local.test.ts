@@ -72,7 +72,7 @@ describe('mnist-dp sweep with ASHA on this machine', () => {
     expect(results.report).toBe(join('asha', 'report.html'));
     const html = await readFile(join(dir(), 'asha', 'report.html'), 'utf8');
     expect(html.match(/<table class="run">/g)).toHaveLength(6);
-    expect(html).toContain(`Test accuracy <strong>${(results.chosen!.testAccuracy * 100).toFixed(2)} %</strong>`);
+    expect(html).toContain(`Test accuracy <strong>${(results.chosen!.testAccuracy! * 100).toFixed(2)} %</strong>`);
     // No trial looked at the test set: none of their checkpoints has a test accuracy.
     for (const t of results.trials) expect((await loadCheckpoint(join(dir(), 'asha', 'trials', `${t.name}.ckpt`))).testAccuracy).toBeNull();
   });

@@ -1,17 +1,18 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { prepareRun } from '../src/api.js';
 import { runTraining } from '../src/engine/trainer.js';
+import { scratchDirs } from './helpers/scratch.js';
+
+const scratch = scratchDirs('mnist-dp-');
 
 const failingWorker = fileURLToPath(new URL('./fixtures/failing-worker.mjs', import.meta.url));
 
 describe('a worker that fails before the first checkpoint', () => {
   it('stops the run saying that no checkpoint was written, not that one is intact', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mnist-dp-'));
+    const dir = await scratch();
     const out = join(dir, 'run.ckpt');
     process.env.MNIST_DP_FAIL_AT_GEMM = '30'; // in the first epoch (see failures-stop-cleanly.test.ts)
     try {

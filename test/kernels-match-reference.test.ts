@@ -54,6 +54,40 @@ for (const { name, impl } of IMPLEMENTATIONS) describe.skipIf(!impl)(`${name} ke
     expect(maxRelativeError(C, refGemmAtB(A, B, M, N, K))).toBeLessThan(1e-5);
   });
 
+  /** The float32 bits of a view. */
+  const bitsOf = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+
+  it.each(SHAPES)('gemmAtBAcc adds Aᵀ·B to C (float64 reference), and gemmAtB then gemmAtBAcc over a split of K is gemmAtB over all K, bit for bit, M=%i N=%i K=%i',
+    (M, N, K) => {
+      const A = random(K * M, 21), B = random(K * N, 22), C0 = randomFloats(M * N, 23);
+      const C = f32(C0);
+      k.gemmAtBAcc(C, A, B, M, N, K);
+      const ref = refGemmAtB(A, B, M, N, K).map((v, q) => v + C0[q]);
+      expect(maxRelativeError(C, ref)).toBeLessThan(1e-5);
+      const whole = poisoned(M * N);
+      k.gemmAtB(whole, A, B, M, N, K);
+      for (const cut of [1, Math.floor(K / 2), K - 1].filter((c) => c > 0 && c < K)) {
+        const split = poisoned(M * N);
+        k.gemmAtB(split, A, B, M, N, cut);
+        k.gemmAtBAcc(split, A.subarray(cut * M), B.subarray(cut * N), M, N, K - cut);
+        expect(bitsOf(split)).toEqual(bitsOf(whole));
+      }
+    });
+
+  it.each([[36, 7, 5, 3], [4, 32, 32, 36], [1, 1, 1, 2]])('gemmABBatch and gemmAtBBatch are their GEMMs one call each, bit for bit (M=%i N=%i K=%i, %i products)', (M, N, K, count) => {
+    const A = random(count * M * K, 24), B = random(count * K * N, 25), C = random(count * M * N, 26);
+    const batch = poisoned(count * M * N), one = poisoned(count * M * N);
+    k.gemmABBatch(batch, A, B, M, N, K, count);
+    for (let b = 0; b < count; b++) k.gemmAB(one.subarray(b * M * N), A.subarray(b * M * K), B.subarray(b * K * N), M, N, K);
+    expect(bitsOf(batch)).toEqual(bitsOf(one));
+    for (const acc of [false, true]) {
+      const batchT = f32(C), oneT = f32(C);
+      k.gemmAtBBatch(batchT, A, B, M, N, K, count, acc);
+      for (let b = 0; b < count; b++) (acc ? k.gemmAtBAcc : k.gemmAtB)(oneT.subarray(b * M * N), A.subarray(b * K * M), B.subarray(b * K * N), M, N, K);
+      expect(bitsOf(batchT)).toEqual(bitsOf(oneT));
+    }
+  });
+
   it('gemm results do not depend on how many rows are computed at once (the determinism contract)', () => {
     const [M, N, K] = [17, 33, 129];
     const A = random(M * K, 8), B = random(N * K, 9);

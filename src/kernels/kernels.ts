@@ -24,6 +24,15 @@ export interface Kernels {
   /** C (M, N) = A (K, M)ᵀ · B (K, N). The weight gradient: dW = dZᵀ · X. */
   gemmAtB(C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number): void;
   /**
+   * C (M, N) += A (K, M)ᵀ · B (K, N), each element carrying on its sum in ascending k from the value in C:
+   * gemmAtB over rows [0, K₁) then gemmAtBAcc over rows [K₁, K₁ + K₂) is gemmAtB over all K₁ + K₂ rows, bit for bit.
+   */
+  gemmAtBAcc(C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number): void;
+  /** `count` gemmABs of matrices laid one after another: C_b = A_b · B_b, C_b at C[b·M·N], A_b at A[b·M·K], B_b at B[b·K·N]. */
+  gemmABBatch(C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number, count: number): void;
+  /** `count` gemmAtBs (gemmAtBAccs when `acc`) of matrices laid one after another: C_b (+)= A_bᵀ · B_b, A_b at A[b·K·M]. */
+  gemmAtBBatch(C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number, count: number, acc: boolean): void;
+  /**
    * Y (M, OUT) = act(X (M, IN) · WT (IN, OUT) + bias (OUT)), act ReLU when `relu`, else identity (bias
    * may be null). The first layer's forward pass, its weight stored input-major: row r of Y accumulates
    * the rows WT[i] scaled by the row's nonzero inputs X[r, i], i ascending; zero inputs are skipped.

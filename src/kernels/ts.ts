@@ -53,9 +53,14 @@ function gemmAB(C: Float32Array, A: Float32Array, B: Float32Array, M: number, N:
 
 /** C (M, N) = A (K, M)ᵀ · B (K, N): row i of C accumulates B's rows scaled by column i of A. */
 function gemmAtB(C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number): void {
+  C.fill(0, 0, M * N);
+  gemmAtBAcc(C, A, B, M, N, K);
+}
+
+/** C (M, N) += A (K, M)ᵀ · B (K, N): gemmAtB's loop, from the sums in C. */
+function gemmAtBAcc(C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number): void {
   for (let i = 0; i < M; i++) {
     const c = i * N;
-    C.fill(0, c, c + N);
     for (let k = 0; k < K; k++) {
       const x = A[k * M + i];
       if (x === 0) continue;
@@ -63,6 +68,16 @@ function gemmAtB(C: Float32Array, A: Float32Array, B: Float32Array, M: number, N
       for (let j = 0; j < N; j++) C[c + j] += x * B[b + j];
     }
   }
+}
+
+/** `count` gemmABs of consecutive matrices. */
+function gemmABBatch(C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number, count: number): void {
+  for (let b = 0; b < count; b++) gemmAB(C.subarray(b * M * N), A.subarray(b * M * K), B.subarray(b * K * N), M, N, K);
+}
+
+/** `count` gemmAtBs (gemmAtBAccs when `acc`) of consecutive matrices. */
+function gemmAtBBatch(C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number, count: number, acc: boolean): void {
+  for (let b = 0; b < count; b++) (acc ? gemmAtBAcc : gemmAtB)(C.subarray(b * M * N), A.subarray(b * K * M), B.subarray(b * K * N), M, N, K);
 }
 
 /**
@@ -426,6 +441,9 @@ export const tsKernels: Kernels = {
   gemmABtRelu,
   gemmAB,
   gemmAtB,
+  gemmAtBAcc,
+  gemmABBatch,
+  gemmAtBBatch,
   sparseForward,
   sparseWeightGrad,
   colSum,

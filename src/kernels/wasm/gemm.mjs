@@ -21,10 +21,14 @@ import { get, set, i32, add, sub, mul, shl, ZERO, off, load, store, load1, store
  * gemmAtB addresses its four A values by immediate offsets (A[k, i..i+3] are adjacent); gemmAB's are K
  * apart. The first k of a tile sets the accumulators to the products instead of adding them to zero:
  * the same sums, one instruction fewer per element (8 % faster at K = 8 without FMA).
- * @param {Emitter} g @param {'gemmAB' | 'gemmAtB'} name
+ * gemmAtBAcc is gemmAtB carrying on from the sums already in C (every tile loads C before its first k,
+ * as gemmAtB's later k chunks do): gemmAtB over K₁ rows then gemmAtBAcc over the next K₂ give gemmAtB
+ * over K₁ + K₂ bit for bit (what lets the Winograd weight gradient walk a chunk in cache-sized parts).
+ * @param {Emitter} g @param {'gemmAB' | 'gemmAtB' | 'gemmAtBAcc'} name
  */
 export function gemmRowsTimesB(g, name) {
-  const at = name === 'gemmAtB';
+  const acc0 = name === 'gemmAtBAcc'; // C holds the sums of earlier rows of k
+  const at = name === 'gemmAtB' || acc0;
   const KC = at ? 32 : 0; // rows of k per chunk (0: no chunks)
   const PANEL = 24576; // bytes of B per column panel
   const f = new Func(name, [['C', 'i32'], ['A', 'i32'], ['B', 'i32'], ['M', 'i32'], ['N', 'i32'], ['K', 'i32']]);
@@ -86,7 +90,8 @@ export function gemmRowsTimesB(g, name) {
       out.push(set('pe', add(get('pb'), mul(get('K'), get('N4')))));
     }
     const fresh = `(if (i32.lt_u ${get('pb')} ${get('pe')}) (then\n${step(true)}\n) (else\n${zero.join('\n')}))`;
-    out.push(chunk ? `(if ${get('k0')} (then\n${overC((r, c, o) => set(acc(r, c), V === 0 ? load1(get('pc')) : load(get('pc'), o)))}\n) (else\n${fresh}))` : fresh);
+    const carry = overC((r, c, o) => set(acc(r, c), V === 0 ? load1(get('pc')) : load(get('pc'), o)));
+    out.push(acc0 ? carry : chunk ? `(if ${get('k0')} (then\n${carry}\n) (else\n${fresh}))` : fresh);
     out.push(whileLoop(`${name}_k${R}_${V}${chunk ? 'c' : ''}`, `(i32.lt_u ${get('pb')} ${get('pe')})`, step(false)));
     out.push(overC((r, c, o) => (V === 0 ? store1(get('pc'), get(acc(r, c))) : store(get('pc'), get(acc(r, c)), o))));
     return out.join('\n');
@@ -247,5 +252,34 @@ export function gemmABt(g) {
       rowLoop([[2, 4], [1, 4]]) + '\n' + set('j', add(get('j'), i32(4)))),
     whileLoop('abt_j1', `(i32.lt_s ${get('j')} ${get('N')})`,
       rowLoop([[4, 1], [1, 1]]) + '\n' + set('j', add(get('j'), i32(1)))),
+  ].join('\n'));
+}
+
+// ── Batches of GEMMs (Winograd's α² products) ───────────────────────────────────────────────────────
+
+/**
+ * gemmABBatch(C, A, B, M, N, K, count) and gemmAtBBatch(C, A, B, M, N, K, count, acc): `count` products
+ * of matrices laid one after another (C_b at C + b·M·N floats, A_b at A + b·M·K, B_b at B + b·K·N),
+ * each by gemmAB, or by gemmAtB (gemmAtBAcc when acc ≠ 0): the same bits as one call per product, in
+ * one call from JavaScript.
+ * @param {'gemmABBatch' | 'gemmAtBBatch'} name
+ */
+export function gemmBatch(name) {
+  const at = name === 'gemmAtBBatch';
+  /** @type {import('./builder.mjs').Params} */
+  const params = ['C', 'A', 'B', 'M', 'N', 'K', 'count', ...(at ? ['acc'] : [])].map((n) => [n, 'i32']);
+  const f = new Func(name, params);
+  f.locals32('b');
+  const args = `${get('C')} ${get('A')} ${get('B')} ${get('M')} ${get('N')} ${get('K')}`;
+  const call = at ? `(if ${get('acc')} (then (call $gemmAtBAcc ${args})) (else (call $gemmAtB ${args})))` : `(call $gemmAB ${args})`;
+  return f.emit([
+    set('b', i32(0)),
+    whileLoop(name, `(i32.lt_s ${get('b')} ${get('count')})`, [
+      call,
+      set('C', add(get('C'), shl(mul(get('M'), get('N')), 2))),
+      set('A', add(get('A'), shl(mul(get('M'), get('K')), 2))),
+      set('B', add(get('B'), shl(mul(get('K'), get('N')), 2))),
+      set('b', add(get('b'), i32(1))),
+    ].join('\n')),
   ].join('\n'));
 }

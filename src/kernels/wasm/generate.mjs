@@ -59,7 +59,7 @@
  * This file assembles the module; the kernels are written by family, each in a file of its own, with
  * the small builder they share (builder.mjs: expressions, Func and its locals, the loops, the Emitter
  * with the build's multiply-add):
- *   gemm.mjs         gemmAB, gemmAtB, gemmABt            sparse.mjs       sparseForward, sparseWeightGrad
+ *   gemm.mjs         gemmAB, gemmAtB(Acc), gemmABt, …Batch  sparse.mjs       sparseForward, sparseWeightGrad
  *   conv.mjs         im2col, col2im, max pooling        norm.mjs         batch norm, scaleShift
  *   elementwise.mjs  exp, activations, gather, colSum,  loss.mjs         lossForwardBackward
  *                    reduceSlots, multiply, addTo      optimisers.mjs   sgdStep, adamStep, emaUpdate
@@ -72,7 +72,7 @@ import { adamStep, emaUpdate, sgdStep } from './optimisers.mjs';
 import { activationBackward, activationForward, colSum, expExport, expv, gather, multiplyAddTo, reduceSlots } from './elementwise.mjs';
 import { col2im, im2col, maxPoolBackward, maxPoolForward } from './conv.mjs';
 import { batchNormBackward, batchNormForward, scaleShift } from './norm.mjs';
-import { gemmABt, gemmRowsTimesB } from './gemm.mjs';
+import { gemmABt, gemmBatch, gemmRowsTimesB } from './gemm.mjs';
 import { logf64, lossForwardBackward } from './loss.mjs';
 import { sparseForward, sparseWeightGrad } from './sparse.mjs';
 import { winogradKernels } from './winograd.mjs';
@@ -113,6 +113,9 @@ export function generateWat({ relaxed }) {
     adamStep(g),
     emaUpdate(g),
     winogradKernels(g),
+    gemmRowsTimesB(g, 'gemmAtBAcc'),
+    gemmBatch('gemmABBatch'),
+    gemmBatch('gemmAtBBatch'),
     ')',
   ].join('\n');
 }

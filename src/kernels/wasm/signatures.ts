@@ -107,6 +107,11 @@ export const KERNEL_SIGNATURES = {
   gemmABtRelu: kernel(GEMM_ABT, 'gemmABt(C, A, B, bias, hasBias: bias ? 1 : 0, relu: 1, M, N, K)'),
   gemmAB: kernel([f32('C', 'M * N'), f32('A', 'M * K'), f32('B', 'K * N'), size('M'), size('N'), size('K')], 'gemmAB(C, A, B, M, N, K)'),
   gemmAtB: kernel([f32('C', 'M * N'), f32('A', 'K * M'), f32('B', 'K * N'), size('M'), size('N'), size('K')], 'gemmAtB(C, A, B, M, N, K)'),
+  gemmAtBAcc: kernel([f32('C', 'M * N'), f32('A', 'K * M'), f32('B', 'K * N'), size('M'), size('N'), size('K')], 'gemmAtBAcc(C, A, B, M, N, K)'),
+  gemmABBatch: kernel([f32('C', 'count * M * N'), f32('A', 'count * M * K'), f32('B', 'count * K * N'), size('M'), size('N'), size('K'), size('count')],
+    'gemmABBatch(C, A, B, M, N, K, count)'),
+  gemmAtBBatch: kernel([f32('C', 'count * M * N'), f32('A', 'count * K * M'), f32('B', 'count * K * N'), size('M'), size('N'), size('K'), size('count'), flag('acc')],
+    'gemmAtBBatch(C, A, B, M, N, K, count, acc: acc ? 1 : 0)'),
 
   // The sparse first layer
   sparseForward: kernel([f32('Y', 'M * OUT'), f32('X', 'M * IN'), f32('WT', 'IN * OUT'), f32OrNull('bias', 'OUT'), size('M'), size('OUT'), size('IN'),

@@ -52,14 +52,21 @@ function lin(row, xs) {
 }
 
 /**
- * T X Tᵀ for X (r × r) held in locals: down the columns into locals t_i_j (T X), then each output along
- * a row of those; returns the a × a output expressions (row-major), each to be used once.
- * @param {Func} f @param {number[][]} T @param {string[][]} X
+ * T X Tᵀ for X (r × r) in locals d_i_j: column by column, X's column j loaded (`load(i, j)`, a statement
+ * that sets d_i_j, called in column-major order: j outer, i inner) and at once transformed into locals
+ * t_i_j (T X), so that only a column of inputs is live at a time (all 36 of F(4×4) at once spill on
+ * x86's 16 vector registers); then each output along a row of those. Returns the statements and the
+ * a × a output expressions (row-major), each to be used once. (The order of the loads changes no value.)
+ * @param {Func} f @param {number[][]} T @param {(i: number, j: number) => Wat} load
  */
-function transform2d(f, T, X) {
+function transform2d(f, T, load) {
   const a = T.length, r = T[0].length;
+  const X = inputLocals(f, r);
   const stmts = [];
-  for (let i = 0; i < a; i++) for (let j = 0; j < r; j++) stmts.push(set(f.local(`t${i}_${j}`, 'v128'), lin(T[i], X.map((row) => get(row[j])))));
+  for (let j = 0; j < r; j++) {
+    for (let i = 0; i < r; i++) stmts.push(load(i, j));
+    for (let i = 0; i < a; i++) stmts.push(set(f.local(`t${i}_${j}`, 'v128'), lin(T[i], X.map((row) => get(row[j])))));
+  }
   const outs = [];
   for (let i = 0; i < a; i++) for (let k = 0; k < a; k++) outs.push(lin(T[k], Array.from({ length: r }, (_, j) => get(`t${i}_${j}`))));
   return { stmts: stmts.join('\n'), outs };
@@ -160,18 +167,19 @@ function patchSetup(f, image, a) {
 }
 
 /**
- * α² loads from consecutive planes (`plane` bytes apart) at `from`, into locals d_i_j (the pointer q walks).
- * @param {Func} f @param {1 | 4} V @param {number} a @param {Wat} from
+ * transform2d's loads of an a × a input from the α² planes (`plane` bytes apart) at `from`, element
+ * (i, j) in plane i·a + j: the pointer q0 walks the columns (one plane each), q down a column (a planes).
+ * @param {Func} f @param {1 | 4} V @param {number} a @param {Wat} from @returns {(i: number, j: number) => Wat}
  */
-function loadPlanes(f, V, a, from) {
-  f.locals32('q');
-  const X = inputLocals(f, a);
-  const s = [set('q', from)];
-  for (let i = 0; i < a; i++) for (let j = 0; j < a; j++) {
-    s.push(set(X[i][j], ldV(V, get('q'))));
-    if (i < a - 1 || j < a - 1) s.push(set('q', add(get('q'), get('plane'))));
-  }
-  return { stmts: s.join('\n'), X };
+function planeLoads(f, V, a, from) {
+  f.locals32('q', 'q0', 'aPlane');
+  return (i, j) => {
+    const s = [];
+    if (i === 0) s.push(j === 0 ? [set('q0', from), set('aPlane', mul(get('plane'), i32(a)))].join('\n') : set('q0', add(get('q0'), get('plane'))));
+    s.push(set('q', i === 0 ? get('q0') : add(get('q'), get('aPlane'))));
+    s.push(set(`d${i}_${j}`, ldV(V, get('q'))));
+    return s.join('\n');
+  };
 }
 
 /** Stores the α² expressions to consecutive planes at `from`. @param {Func} f @param {1 | 4} V @param {Wat[]} outs @param {Wat} from */
@@ -196,15 +204,11 @@ export function winogradInput(_g) {
     const a = m + 2;
     const { BT } = WINOGRAD_MATRICES[m];
     const ps = patchSetup(f, 'x', a);
-    const X = inputLocals(f, a);
     /** @param {boolean} guarded */
     const path = (guarded) => lanes(`wi${m}${guarded ? 'g' : 'f'}`, get('C4'), (V) => {
-      const loads = [set('pr', add(get('base'), get('cb')))];
-      for (let i = 0; i < a; i++) for (let j = 0; j < a; j++) {
-        loads.push(set(X[i][j], guarded ? `(if (result v128) ${inside(i, j)} (then ${ldV(V, ps.at(i, j))}) (else ${ZERO}))` : ldV(V, ps.at(i, j))));
-      }
-      const t = transform2d(f, BT, X);
-      return [...loads, t.stmts, storePlanes(f, V, t.outs, add(add(get('V'), get('pOff')), get('cb')))].join('\n');
+      const t = transform2d(f, BT, (i, j) =>
+        set(`d${i}_${j}`, guarded ? `(if (result v128) ${inside(i, j)} (then ${ldV(V, ps.at(i, j))}) (else ${ZERO}))` : ldV(V, ps.at(i, j))));
+      return [set('pr', add(get('base'), get('cb'))), t.stmts, storePlanes(f, V, t.outs, add(add(get('V'), get('pOff')), get('cb')))].join('\n');
     });
     return [ps.pre, tileLoops(f, `wi${m}`, m, get('C4'), [ps.tile, `(if ${get('full')} (then\n${path(false)}\n) (else\n${path(true)}\n))`].join('\n'))].join('\n');
   }));
@@ -229,9 +233,8 @@ export function winogradInputGrad(_g) {
     const ps = patchSetup(f, 'dx', a);
     /** @param {boolean} guarded */
     const path = (guarded) => lanes(`wig${m}${guarded ? 'g' : 'f'}`, get('C4'), (V) => {
-      const lp = loadPlanes(f, V, a, add(add(get('dV'), get('pOff')), get('cb')));
-      const t = transform2d(f, B, lp.X);
-      const s = [lp.stmts, t.stmts, set('pr', add(get('base'), get('cb')))];
+      const t = transform2d(f, B, planeLoads(f, V, a, add(add(get('dV'), get('pOff')), get('cb'))));
+      const s = [t.stmts, set('pr', add(get('base'), get('cb')))];
       for (let i = 0; i < a; i++) for (let j = 0; j < a; j++) {
         const addr = ps.at(i, j);
         const st = stV(V, addr, `(f32x4.add ${ldV(V, addr)} ${t.outs[i * a + j]})`);
@@ -275,9 +278,8 @@ export function winogradOutput(_g) {
     const os = outputSetup(f, 'out', m);
     /** @param {boolean} guarded */
     const path = (guarded) => lanes(`wo${m}${guarded ? 'g' : 'f'}`, get('F4'), (V) => {
-      const lp = loadPlanes(f, V, a, add(add(get('Mt'), get('pOff')), get('cb')));
-      const t = transform2d(f, AT, lp.X);
-      const s = [lp.stmts, t.stmts, set('pr', add(get('base'), get('cb'))),
+      const t = transform2d(f, AT, planeLoads(f, V, a, add(add(get('Mt'), get('pOff')), get('cb'))));
+      const s = [t.stmts, set('pr', add(get('base'), get('cb'))),
         `(if ${get('hasBias')} (then ${set('bv', ldV(V, add(get('bias'), get('cb'))))}))`];
       for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) {
         const st = [
@@ -303,15 +305,11 @@ export function winogradOutputGrad(_g) {
   return f.emit(byM((m) => {
     const A = transpose(WINOGRAD_MATRICES[m].AT);
     const os = outputSetup(f, 'dout', m);
-    const X = inputLocals(f, m);
     /** @param {boolean} guarded */
     const path = (guarded) => lanes(`wog${m}${guarded ? 'g' : 'f'}`, get('F4'), (V) => {
-      const loads = [set('pr', add(get('base'), get('cb')))];
-      for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) {
-        loads.push(set(X[i][j], guarded ? `(if (result v128) ${inside(i, j)} (then ${ldV(V, os.at(i, j))}) (else ${ZERO}))` : ldV(V, os.at(i, j))));
-      }
-      const t = transform2d(f, A, X);
-      return [...loads, t.stmts, storePlanes(f, V, t.outs, add(add(get('dMt'), get('pOff')), get('cb')))].join('\n');
+      const t = transform2d(f, A, (i, j) =>
+        set(`d${i}_${j}`, guarded ? `(if (result v128) ${inside(i, j)} (then ${ldV(V, os.at(i, j))}) (else ${ZERO}))` : ldV(V, os.at(i, j))));
+      return [set('pr', add(get('base'), get('cb'))), t.stmts, storePlanes(f, V, t.outs, add(add(get('dMt'), get('pOff')), get('cb')))].join('\n');
     });
     return [os.pre, tileLoops(f, `wog${m}`, m, get('F4'), [os.tile, `(if ${get('full')} (then\n${path(false)}\n) (else\n${path(true)}\n))`].join('\n'))].join('\n');
   }));
@@ -347,17 +345,14 @@ export function winogradFilter(_g) {
   f.locals32('pt', 'F4');
   f.localsV('s');
   return f.emit(byM((m) => filterLoops(f, `wf${m}`, 'U', 'w', (V) => {
-    const X = inputLocals(f, 3);
-    const loads = [];
-    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) loads.push(set(X[i][j], ldV(V, add(get('pw'), mul(get('C4'), i32(3 * i + j))))));
-    const t = transform2d(f, WINOGRAD_MATRICES[m].G, X);
+    const t = transform2d(f, WINOGRAD_MATRICES[m].G, (i, j) => set(`d${i}_${j}`, ldV(V, add(get('pw'), mul(get('C4'), i32(3 * i + j))))));
     const lanesOut = [set('F4', shl(get('F'), 2)), set('pt', add(add(get('U'), mul(get('cb'), get('F'))), shl(get('fi'), 2)))];
     t.outs.forEach((e, k) => {
       lanesOut.push(set('s', e));
       for (let l = 0; l < V; l++) lanesOut.push(`(v128.store32_lane ${l} ${l === 0 ? get('pt') : add(get('pt'), mul(get('F4'), i32(l)))} ${get('s')})`);
       if (k < t.outs.length - 1) lanesOut.push(set('pt', add(get('pt'), get('plane'))));
     });
-    return [...loads, t.stmts, `(if ${get('cf')} (then\n${lanesOut.join('\n')}\n) (else\n${storePlanes(f, V, t.outs, get('pu'))}\n))`].join('\n');
+    return [t.stmts, `(if ${get('cf')} (then\n${lanesOut.join('\n')}\n) (else\n${storePlanes(f, V, t.outs, get('pu'))}\n))`].join('\n');
   })));
 }
 
@@ -365,9 +360,8 @@ export function winogradFilter(_g) {
 export function winogradFilterGrad(_g) {
   const f = new Func('winogradFilterGrad', [['dw', 'i32'], ['dU', 'i32'], ['F', 'i32'], ['C', 'i32'], ['m', 'i32']]);
   return f.emit(byM((m) => filterLoops(f, `wfg${m}`, 'dU', 'dw', (V) => {
-    const lp = loadPlanes(f, V, m + 2, get('pu'));
-    const t = transform2d(f, transpose(WINOGRAD_MATRICES[m].G), lp.X);
-    return [lp.stmts, t.stmts, ...t.outs.map((e, q) => stV(V, add(get('pw'), mul(get('C4'), i32(q))), e))].join('\n');
+    const t = transform2d(f, transpose(WINOGRAD_MATRICES[m].G), planeLoads(f, V, m + 2, get('pu')));
+    return [t.stmts, ...t.outs.map((e, q) => stV(V, add(get('pw'), mul(get('C4'), i32(q))), e))].join('\n');
   })));
 }
 

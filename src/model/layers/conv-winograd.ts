@@ -18,10 +18,33 @@ export interface WinogradPlan {
    * micro-shard is summed chunk by chunk, so the chunk must not depend on the worker count (determinism).
    */
   chunk: number;
+  /**
+   * Samples per pass (≤ chunk): the transforms and GEMMs walk a chunk in parts of this many samples, so
+   * that a part's transformed tiles (α²·P·C floats for V, dV and M) stay in L2. Bits do not depend on it:
+   * forward and input gradient are per tile, and the weight gradient carries each chunk's sum on from
+   * part to part (gemmAtBAcc), so the sums are the chunk's.
+   */
+  part: number;
 }
 
-/** Tiles a chunk aims at: α² GEMMs of ~256 rows run near the GEMMs' speed, and its tiles (16·256·C floats) stay in L2. */
+/** Tiles a chunk's weight-gradient sum runs over (fixed: it sets the bits of dW). */
 const CHUNK_TILES = 256;
+/**
+ * Tiles a part aims at: one 26×26 image (36 tiles of F(4×4)) for cnn-wide's second layer, whose part's V,
+ * dV and M then take 0.5 MB instead of 3.5 MB for the chunk's 7 images. The part's image count is kept
+ * odd: a plane of the part is P·C·4 bytes apart from the next, and the more factors of two that has, the
+ * fewer L1 sets the α² planes a tile writes and reads fall in (cnn-wide's 10×10×64 layer, 4 tiles of 256
+ * bytes an image: 16 images put all 36 planes 16 KiB apart, in one set; parts of 16 images ran 12 %
+ * slower there than parts of 9, interleaved, medians of 60; elsewhere the part's size was within
+ * the noise, measured on a 2-core EPYC with 32 KiB of L1 and 512 KiB of L2 a core).
+ */
+const PART_TILES = 36;
+
+/** Images per part: as many as fit PART_TILES (at least one, at most a chunk), odd (see PART_TILES). */
+function partImages(tiles: number, chunk: number): number {
+  const n = Math.min(chunk, Math.max(1, Math.floor(PART_TILES / tiles)));
+  return n > 1 && n % 2 === 0 ? n - 1 : n;
+}
 
 /**
  * The rule of `--conv auto`, on the layer's shape only (so a recipe trains the same bits on any machine):
@@ -49,12 +72,13 @@ export function compileWinograd(conv: ConvAlgorithm, g: ConvGeometry): WinogradP
   if (conv === 'im2col' || !winogradApplies(g) || (conv === 'auto' && !winogradWins(g))) return null;
   const m = winogradTile(g);
   const { TY, TX, alpha } = winogradTiles(g, m);
-  return { m, alpha, tiles: TY * TX, chunk: Math.max(1, Math.floor(CHUNK_TILES / (TY * TX))) };
+  const tiles = TY * TX, chunk = Math.max(1, Math.floor(CHUNK_TILES / tiles));
+  return { m, alpha, tiles, chunk, part: partImages(tiles, chunk) };
 }
 
-/** The named views of the Winograd scratch (buf.wino): U, dU, tmpU (α², F, C) · V, dV (α², P, C) · Mt (α², P, F) for one chunk's P tiles. */
+/** The named views of the Winograd scratch (buf.wino): U, dU, tmpU (α², F, C) · V, dV (α², P, C) · Mt (α², P, F) for one part's P tiles. */
 function scratchViews(wino: Float32Array, w: WinogradPlan, C: number, F: number) {
-  const a2 = w.alpha * w.alpha, P = w.chunk * w.tiles;
+  const a2 = w.alpha * w.alpha, P = w.part * w.tiles;
   const sizes = { U: a2 * F * C, dU: a2 * F * C, tmpU: a2 * F * C, V: a2 * P * C, dV: a2 * P * C, Mt: a2 * P * F };
   let at = 0;
   const out = {} as Record<keyof typeof sizes, Float32Array>;
@@ -67,21 +91,21 @@ function scratchViews(wino: Float32Array, w: WinogradPlan, C: number, F: number)
 
 /** Floats of scratch a layer needs (scratchViews' total). */
 export function winogradScratch(w: WinogradPlan, g: ConvGeometry, F: number): number {
-  const a2 = w.alpha * w.alpha, P = w.chunk * w.tiles;
+  const a2 = w.alpha * w.alpha, P = w.part * w.tiles;
   return a2 * (3 * F * g.C + 2 * P * g.C + P * F);
 }
 
-/** out (M·OH·OW, F) = conv(x, W) + b, chunk by chunk, the ReLU fused into the output transform. */
+/** out (M·OH·OW, F) = conv(x, W) + b, part by part, the ReLU fused into the output transform. */
 export function winogradForward({ k, params, buf, M }: Pass, c: ConvNode, w: WinogradPlan, out: Float32Array, x: Float32Array): void {
   const { g, filters: F } = c;
   const C = g.C, a2 = w.alpha * w.alpha;
   const { U, V, Mt } = scratchViews(buf.wino, w, C, F);
   k.winogradFilter(U, tensorOf(params, c.w), F, C, w.m, true); // U_ξ (C, F)
   const b = tensorOf(params, c.b);
-  for (let n0 = 0; n0 < M; n0 += w.chunk) {
-    const n = Math.min(w.chunk, M - n0), P = n * w.tiles;
+  for (let n0 = 0; n0 < M; n0 += w.part) {
+    const n = Math.min(w.part, M - n0), P = n * w.tiles;
     k.winogradInput(V, x.subarray(n0 * c.inSize), n, g, w.m);
-    for (let xi = 0; xi < a2; xi++) k.gemmAB(view(Mt, xi * P * F, P * F), view(V, xi * P * C, P * C), view(U, xi * F * C, F * C), P, F, C); // M_ξ (P, F) = V_ξ · U_ξ
+    k.gemmABBatch(Mt, V, U, P, F, C, a2); // M_ξ (P, F) = V_ξ · U_ξ
     k.winogradOutput(out.subarray(n0 * c.outSize), Mt, b, n, g, F, w.m, c.act?.kind === 'relu');
   }
 }
@@ -89,7 +113,8 @@ export function winogradForward({ k, params, buf, M }: Pass, c: ConvNode, w: Win
 /**
  * Per micro-shard, chunk by chunk: dU += dMᵀ · V in the transformed domain (the first chunk written,
  * later ones added in order, so the sum is fixed by the shard alone), then dW = Gᵀ dU G and db = Σ dOut;
- * and dX = the input transform's adjoint of dM · U.
+ * and dX = the input transform's adjoint of dM · U. A chunk runs part by part, its sum carried on
+ * (gemmAtB on the first part, gemmAtBAcc on the next), the same sums as over the whole chunk at once.
  */
 export function winogradBackward(p: Pass, c: ConvNode, w: WinogradPlan, dx: Float32Array | null, dout: Float32Array, x: Float32Array): void {
   const { k, params, buf, M } = p;
@@ -100,18 +125,21 @@ export function winogradBackward(p: Pass, c: ConvNode, w: WinogradPlan, dx: Floa
   if (dx) k.winogradFilter(U, tensorOf(params, c.w), F, C, w.m, false); // U_ξ (F, C)
   eachShard(t, M, (r, rows, s) => {
     const slot = t.slot(t.firstShard + s);
-    for (let n0 = r; n0 < r + rows; n0 += w.chunk) {
-      const n = Math.min(w.chunk, r + rows - n0), P = n * w.tiles;
-      const dOut = dout.subarray(n0 * c.outSize); // (n·OH·OW, F)
-      k.winogradInput(V, x.subarray(n0 * c.inSize), n, g, w.m);
-      k.winogradOutputGrad(Mt, dOut, n, g, F, w.m); // dM (α², P, F)
-      const target = n0 === r ? dU : tmpU;
-      for (let xi = 0; xi < a2; xi++) k.gemmAtB(view(target, xi * F * C, F * C), view(Mt, xi * P * F, P * F), view(V, xi * P * C, P * C), F, C, P); // dU_ξ (F, C) = dM_ξᵀ · V_ξ
-      if (target !== dU) k.addTo(dU, tmpU, a2 * F * C);
-      if (dx) {
-        for (let xi = 0; xi < a2; xi++) k.gemmAB(view(dV, xi * P * C, P * C), view(Mt, xi * P * F, P * F), view(U, xi * F * C, F * C), P, C, F); // dV_ξ (P, C) = dM_ξ · U_ξ
-        k.winogradInputGrad(dx.subarray(n0 * c.inSize), dV, n, g, w.m);
+    for (let c0 = r; c0 < r + rows; c0 += w.chunk) {
+      const cEnd = Math.min(c0 + w.chunk, r + rows);
+      const target = c0 === r ? dU : tmpU;
+      for (let n0 = c0; n0 < cEnd; n0 += w.part) {
+        const n = Math.min(w.part, cEnd - n0), P = n * w.tiles;
+        const dOut = dout.subarray(n0 * c.outSize); // (n·OH·OW, F)
+        k.winogradInput(V, x.subarray(n0 * c.inSize), n, g, w.m);
+        k.winogradOutputGrad(Mt, dOut, n, g, F, w.m); // dM (α², P, F)
+        k.gemmAtBBatch(target, Mt, V, F, C, P, a2, n0 !== c0); // dU_ξ (F, C) = dM_ξᵀ · V_ξ, summed over the chunk
+        if (dx) {
+          k.gemmABBatch(dV, Mt, U, P, C, F, a2); // dV_ξ (P, C) = dM_ξ · U_ξ
+          k.winogradInputGrad(dx.subarray(n0 * c.inSize), dV, n, g, w.m);
+        }
       }
+      if (target !== dU) k.addTo(dU, tmpU, a2 * F * C);
     }
     k.winogradFilterGrad(tensorOf(slot, c.w), dU, F, C, w.m);
     k.colSum(tensorOf(slot, c.b), dout.subarray(r * c.outSize), rows * g.OH * g.OW, F);

@@ -52,6 +52,14 @@ export const shuffle = (a, b, lanes) =>
 export const whileLoop = (label, cond, body) =>
   `(if ${cond} (then (loop $${label}\n${body}\n(br_if $${label} ${cond}))))`;
 
+/**
+ * `while (counter < end) { body; counter++ }` over an i32 local (signed), as whileLoop; the caller sets
+ * counter's start (most loops start at 0, beside other locals they set).
+ * @param {string} label @param {string} counter a local's name @param {Wat} end @param {Wat[]} body
+ */
+export const countUp = (label, counter, end, body) =>
+  whileLoop(label, `(i32.lt_s ${get(counter)} ${end})`, [...body, set(counter, add(get(counter), i32(1)))].join('\n'));
+
 /** A function being written: its parameters, and the locals its body declares as it goes. */
 export class Func {
   /** @param {string} name @param {Params} params @param {ValType} [result] */

@@ -3,7 +3,7 @@
  * The convolution and pooling family (NHWC: channels fastest): im2col, col2im, max pooling.
  * (See generate.mjs for the conventions and the determinism every kernel keeps.)
  */
-import { get, set, i32, add, sub, mul, shl, ZERO, load, store, load1, store1, whileLoop, Func, channelStages } from './builder.mjs';
+import { get, set, i32, add, sub, mul, shl, ZERO, load, store, load1, store1, whileLoop, countUp, Func, channelStages } from './builder.mjs';
 
 /** @typedef {import('./builder.mjs').Wat} Wat */
 /** @typedef {import('./builder.mjs').Emitter} Emitter */
@@ -65,11 +65,11 @@ function patchLoops(f, name, image, { inside, outside = '', after = '' }) {
     set('C4', shl(get('C'), 2)), set('seg', mul(get('k'), get('C4'))),
     set('rowB', mul(get('W'), get('C4'))), set('imgB', mul(get('H'), get('rowB'))),
     set('n', i32(0)), set('xn', get(image)),
-    whileLoop(`${name}_n`, `(i32.lt_s ${get('n')} ${get('M')})`, [
+    countUp(`${name}_n`, 'n', get('M'), [
       set('oy', i32(0)),
-      whileLoop(`${name}_oy`, `(i32.lt_s ${get('oy')} ${get('OH')})`, [
+      countUp(`${name}_oy`, 'oy', get('OH'), [
         set('ox', i32(0)),
-        whileLoop(`${name}_ox`, `(i32.lt_s ${get('ox')} ${get('OW')})`, [
+        countUp(`${name}_ox`, 'ox', get('OW'), [
           set('xo', sub(mul(get('ox'), get('stride')), get('pad'))),
           set('kx0', `(select ${sub(i32(0), get('xo'))} ${i32(0)} (i32.lt_s ${get('xo')} ${i32(0)}))`),
           `(if (i32.gt_s ${get('kx0')} ${get('k')}) (then ${set('kx0', get('k'))}))`,
@@ -82,18 +82,14 @@ function patchLoops(f, name, image, { inside, outside = '', after = '' }) {
           set('xcol', add(get('xn'), mul(add(get('xo'), get('kx0')), get('C4')))), // x's row 0 at column xo + kx0
           set('iy', sub(mul(get('oy'), get('stride')), get('pad'))),
           set('iyEnd', add(get('iy'), get('k'))),
-          whileLoop(`${name}_ky`, `(i32.lt_s ${get('iy')} ${get('iyEnd')})`, [
+          countUp(`${name}_ky`, 'iy', get('iyEnd'), [
             `(if (i32.lt_u ${get('iy')} ${get('H')}) (then\n${inside}\n)${outside ? ` (else\n${outside}\n)` : ''})`,
             after,
-            set('iy', add(get('iy'), i32(1))),
-          ].join('\n')),
-          set('ox', add(get('ox'), i32(1))),
-        ].join('\n')),
-        set('oy', add(get('oy'), i32(1))),
-      ].join('\n')),
+          ]),
+        ]),
+      ]),
       set('xn', add(get('xn'), get('imgB'))),
-      set('n', add(get('n'), i32(1))),
-    ].join('\n')),
+    ]),
   ].join('\n');
 }
 
@@ -150,27 +146,23 @@ ${whileLoop('i2u_4', `(i32.lt_u ${get('ro')} ${get('seg')})`, [
     set('C4', shl(get('C'), 2)), set('seg', mul(get('k'), get('C4'))),
     set('rowB', mul(get('W'), get('C4'))), set('imgB', mul(get('H'), get('rowB'))),
     set('n', i32(0)), set('xn', get('x')),
-    whileLoop('i2u_n', `(i32.lt_s ${get('n')} ${get('M')})`, [
+    countUp('i2u_n', 'n', get('M'), [
       set('oy', i32(0)), set('xr', get('xn')),
-      whileLoop('i2u_oy', `(i32.lt_s ${get('oy')} ${get('OH')})`, [
+      countUp('i2u_oy', 'oy', get('OH'), [
         set('ox', i32(0)), set('rs0', get('xr')),
-        whileLoop('i2u_ox', `(i32.lt_s ${get('ox')} ${get('OW')})`, [
+        countUp('i2u_ox', 'ox', get('OW'), [
           set('ky', i32(0)), set('rs', get('rs0')),
-          whileLoop('i2u_ky', `(i32.lt_s ${get('ky')} ${get('k')})`, [
+          countUp('i2u_ky', 'ky', get('k'), [
             copyRow,
             set('rd', add(get('rd'), get('seg'))),
             set('rs', add(get('rs'), get('rowB'))),
-            set('ky', add(get('ky'), i32(1))),
-          ].join('\n')),
+          ]),
           set('rs0', add(get('rs0'), mul(get('stride'), get('C4')))),
-          set('ox', add(get('ox'), i32(1))),
-        ].join('\n')),
+        ]),
         set('xr', add(get('xr'), mul(get('stride'), get('rowB')))),
-        set('oy', add(get('oy'), i32(1))),
-      ].join('\n')),
+      ]),
       set('xn', add(get('xn'), get('imgB'))),
-      set('n', add(get('n'), i32(1))),
-    ].join('\n')),
+    ]),
   ].join('\n');
 }
 
@@ -255,21 +247,18 @@ export function maxPoolForward(g) {
     set('OH', `(i32.div_u ${get('H')} ${get('size')})`), set('OW', `(i32.div_u ${get('W')} ${get('size')})`),
     set('C4', shl(get('C'), 2)), set('WC', mul(get('W'), get('C'))), set('rowB', shl(get('WC'), 2)),
     set('py', i32(0)), set('n', i32(0)),
-    whileLoop('mp_n', `(i32.lt_s ${get('n')} ${get('M')})`, [
+    countUp('mp_n', 'n', get('M'), [
       set('oy', i32(0)),
-      whileLoop('mp_oy', `(i32.lt_s ${get('oy')} ${get('OH')})`, [
+      countUp('mp_oy', 'oy', get('OH'), [
         set('wIdx', mul(add(mul(get('n'), get('H')), mul(get('oy'), get('size'))), get('WC'))),
         set('ox', i32(0)),
-        whileLoop('mp_ox', `(i32.lt_s ${get('ox')} ${get('OW')})`, [
+        countUp('mp_ox', 'ox', get('OW'), [
           channelStages('mp_c', [4, 1, 0], block),
           set('wIdx', add(get('wIdx'), mul(get('size'), get('C')))),
           set('py', add(get('py'), get('C4'))),
-          set('ox', add(get('ox'), i32(1))),
-        ].join('\n')),
-        set('oy', add(get('oy'), i32(1))),
-      ].join('\n')),
-      set('n', add(get('n'), i32(1))),
-    ].join('\n')),
+        ]),
+      ]),
+    ]),
   ].join('\n'));
 }
 
@@ -290,19 +279,17 @@ export function maxPoolBackward(g) {
       set('bad', `(v128.or ${get('bad')} (i32x4.ge_u ${load(add(get('argmax'), shl(get('i'), 2)))} ${get('lim')}))`),
       set('i', add(get('i'), i32(4))),
     ].join('\n')),
-    whileLoop('mpb_check1', `(i32.lt_s ${get('i')} ${get('n')})`, [
+    countUp('mpb_check1', 'i', get('n'), [
       `(if (i32.ge_u ${idx} ${get('len')}) (then (return ${i32(1)})))`,
-      set('i', add(get('i'), i32(1))),
-    ].join('\n')),
+    ]),
     `(if (v128.any_true ${get('bad')}) (then (return ${i32(1)})))`,
     set('rd', get('dx')),
     run(g, f, 'zero', shl(get('len'), 2)),
     set('i', i32(0)),
-    whileLoop('mpb_add', `(i32.lt_s ${get('i')} ${get('n')})`, [
+    countUp('mpb_add', 'i', get('n'), [
       set('p', add(get('dx'), shl(idx, 2))),
       `(f32.store ${get('p')} (f32.add (f32.load ${get('p')}) (f32.load ${add(get('dy'), shl(get('i'), 2))})))`,
-      set('i', add(get('i'), i32(1))),
-    ].join('\n')),
+    ]),
     i32(0),
   ].join('\n'));
 }

@@ -3,7 +3,7 @@
  * The elementwise family: expf, the activations, gather, colSum, reduceSlots, multiply and addTo.
  * (See generate.mjs for the conventions and the determinism every kernel keeps.)
  */
-import { get, set, i32, add, mul, shl, f32, f32x4, ZERO, load, store, load1, store1, whileLoop, Func, elementwise } from './builder.mjs';
+import { get, set, i32, add, mul, shl, f32, f32x4, ZERO, load, store, load1, store1, whileLoop, countUp, Func, elementwise } from './builder.mjs';
 
 /** @typedef {import('./builder.mjs').Wat} Wat */
 /** @typedef {import('./builder.mjs').Emitter} Emitter */
@@ -183,7 +183,7 @@ export function gather(g) {
   ].join('\n');
   return f.emit([
     set('r', i32(0)),
-    whileLoop('gather_r', `(i32.lt_s ${get('r')} ${get('M')})`, [
+    countUp('gather_r', 'r', get('M'), [
       set('idx', `(i32.load ${add(get('index'), shl(get('r'), 2))})`),
       set('src', add(get('pixels'), mul(get('idx'), get('D')))),
       set('dst', add(get('X'), shl(mul(get('r'), get('D')), 2))),
@@ -192,8 +192,7 @@ export function gather(g) {
       whileLoop('gather_4', `(i32.le_s ${add(get('k'), i32(4))} ${get('D')})`, s4),
       whileLoop('gather_1', `(i32.lt_s ${get('k')} ${get('D')})`, s1),
       `(i32.store ${add(get('y'), shl(get('r'), 2))} (i32.load8_u ${add(get('labels'), get('idx'))}))`,
-      set('r', add(get('r'), i32(1))),
-    ].join('\n')),
+    ]),
   ].join('\n'));
 }
 

@@ -3,7 +3,7 @@
  * The GEMM family: C = A·B and C = Aᵀ·B (rows of B scaled by elements of A), C = A·Bᵀ + bias (dot products).
  * (See generate.mjs for the conventions and the determinism every kernel keeps.)
  */
-import { get, set, i32, add, sub, mul, shl, ZERO, off, load, store, load1, store1, shuffle, whileLoop, Func } from './builder.mjs';
+import { get, set, i32, add, sub, mul, shl, ZERO, off, load, store, load1, store1, shuffle, whileLoop, countUp, Func } from './builder.mjs';
 
 /** @typedef {import('./builder.mjs').Wat} Wat */
 /** @typedef {import('./builder.mjs').Emitter} Emitter */
@@ -141,8 +141,7 @@ export function gemmRowsTimesB(g, name) {
     set('i', i32(0)),
     whileLoop(`${name}_i4`, `(i32.le_s ${add(get('i'), i32(MR))} ${get('M')})`,
       set('j', get('N8')) + '\n' + colLoop(MR, [[1, false], [0, true]]) + '\n' + set('i', add(get('i'), i32(MR)))),
-    whileLoop(`${name}_i1`, `(i32.lt_s ${get('i')} ${get('M')})`,
-      set('j', i32(0)) + '\n' + colLoop(1, [[8, true], [1, true], [0, true]]) + '\n' + set('i', add(get('i'), i32(1)))),
+    countUp(`${name}_i1`, 'i', get('M'), [set('j', i32(0)), colLoop(1, [[8, true], [1, true], [0, true]])]),
   ].join('\n'));
 }
 
@@ -250,8 +249,7 @@ export function gemmABt(g) {
     set('j', i32(0)),
     whileLoop('abt_j4', `(i32.le_s ${add(get('j'), i32(4))} ${get('N')})`,
       rowLoop([[2, 4], [1, 4]]) + '\n' + set('j', add(get('j'), i32(4)))),
-    whileLoop('abt_j1', `(i32.lt_s ${get('j')} ${get('N')})`,
-      rowLoop([[4, 1], [1, 1]]) + '\n' + set('j', add(get('j'), i32(1)))),
+    countUp('abt_j1', 'j', get('N'), [rowLoop([[4, 1], [1, 1]])]),
   ].join('\n'));
 }
 
@@ -274,12 +272,11 @@ export function gemmBatch(name) {
   const call = at ? `(if ${get('acc')} (then (call $gemmAtBAcc ${args})) (else (call $gemmAtB ${args})))` : `(call $gemmAB ${args})`;
   return f.emit([
     set('b', i32(0)),
-    whileLoop(name, `(i32.lt_s ${get('b')} ${get('count')})`, [
+    countUp(name, 'b', get('count'), [
       call,
       set('C', add(get('C'), shl(mul(get('M'), get('N')), 2))),
       set('A', add(get('A'), shl(mul(get('M'), get('K')), 2))),
       set('B', add(get('B'), shl(mul(get('K'), get('N')), 2))),
-      set('b', add(get('b'), i32(1))),
-    ].join('\n')),
+    ]),
   ].join('\n'));
 }

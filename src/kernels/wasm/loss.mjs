@@ -3,7 +3,7 @@
  * The loss: output activation, loss and its gradient per row (softmax with a float64 logarithm).
  * (See generate.mjs for the conventions and the determinism every kernel keeps.)
  */
-import { get, set, i32, add, mul, shl, f32, whileLoop } from './builder.mjs';
+import { get, set, i32, add, mul, shl, f32, whileLoop, countUp } from './builder.mjs';
 
 /** @typedef {import('./builder.mjs').Wat} Wat */
 /** @typedef {import('./builder.mjs').Emitter} Emitter */
@@ -51,7 +51,7 @@ export function lossForwardBackward(g) {
   const onehot = `(f64.convert_i32_u (i32.eq ${get('j')} ${get('label')}))`;
   let loops = 0;
   /** for (j = 0; j < C; j++) body @param {Wat} body */
-  const forJ = (body) => `${set('j', i32(0))}\n${whileLoop(`loss_j${++loops}`, `(i32.lt_s ${get('j')} ${get('C')})`, body + '\n' + set('j', add(get('j'), i32(1))))}`;
+  const forJ = (body) => `${set('j', i32(0))}\n${countUp(`loss_j${++loops}`, 'j', get('C'), [body])}`;
   const softmax = [
     set('mx', f32('-inf')),
     forJ(set('mx', `(f32.max ${get('mx')} (f32.load ${zj}))`)),
@@ -93,12 +93,11 @@ export function lossForwardBackward(g) {
 (local $r i32) (local $j i32) (local $o i32) (local $d i32) (local $label i32) (local $mx f32) (local $ef f32)
 (local $zy f64) (local $sum f64) (local $logPy f64) (local $total f64) (local $e f64) (local $dot f64)
 ${set('r', i32(0))}
-${whileLoop('loss_r', `(i32.lt_s ${get('r')} ${get('M')})`, [
+${countUp('loss_r', 'r', get('M'), [
     set('o', add(get('z'), shl(mul(get('r'), get('C')), 2))),
     set('d', add(get('dz'), shl(mul(get('r'), get('C')), 2))),
     set('label', `(i32.load ${add(get('y'), shl(get('r'), 2))})`),
     `(if (i32.eq ${get('out')} ${i32(3)}) (then\n${softmax}\n) (else\n${squared}\n))`,
-    set('r', add(get('r'), i32(1))),
-  ].join('\n'))}
+  ])}
 ${get('total')})`;
 }

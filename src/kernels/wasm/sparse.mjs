@@ -3,7 +3,7 @@
  * The sparse family: the first layer, its weight stored input-major, skipping zero inputs.
  * (See generate.mjs for the conventions and the determinism every kernel keeps.)
  */
-import { get, set, i32, add, mul, shl, f32, ZERO, off, load, store, load1, store1, whileLoop, Func } from './builder.mjs';
+import { get, set, i32, add, mul, shl, f32, ZERO, off, load, store, load1, store1, whileLoop, countUp, Func } from './builder.mjs';
 
 /** @typedef {import('./builder.mjs').Wat} Wat */
 /** @typedef {import('./builder.mjs').Emitter} Emitter */
@@ -89,7 +89,7 @@ export function sparseForward(g) {
   return f.emit([
     set('OUT4', shl(get('OUT'), 2)), set('IN4', shl(get('IN'), 2)),
     set('r', i32(0)),
-    whileLoop('sf_r', `(i32.lt_s ${get('r')} ${get('M')})`, [
+    countUp('sf_r', 'r', get('M'), [
       set('px', add(get('X'), mul(get('r'), get('IN4')))),
       set('py', add(get('Y'), mul(get('r'), get('OUT4')))),
       set('pe4', add(get('px'), shl(`(i32.and ${get('IN')} ${i32(~3)})`, 2))),
@@ -112,8 +112,7 @@ export function sparseForward(g) {
       ].join('\n')),
       // the columns, block by block
       sparseColumns(f, 'sf_j', (V) => listBlock(g, f, V, add(get('WT'), shl(get('j'), 2)), finish(V), 'sf_e')),
-      set('r', add(get('r'), i32(1))),
-    ].join('\n')),
+    ]),
   ].join('\n'));
 }
 
@@ -137,7 +136,7 @@ export function sparseWeightGrad(g) {
   return f.emit([
     set('OUT4', shl(get('OUT'), 2)), set('IN4', shl(get('IN'), 2)), set('KIN4', mul(get('K'), get('IN4'))),
     set('i', i32(0)),
-    whileLoop('sw_i', `(i32.lt_s ${get('i')} ${get('IN')})`, [
+    countUp('sw_i', 'i', get('IN'), [
       set('pc', add(get('dWT'), mul(get('i'), get('OUT4')))),
       set('px', add(get('X'), shl(get('i'), 2))), set('pxe', add(get('px'), get('KIN4'))),
       set('zo', i32(0)), set('pl', get('S')),
@@ -150,7 +149,6 @@ export function sparseWeightGrad(g) {
         set('zo', add(get('zo'), get('OUT4'))),
       ].join('\n')),
       sparseColumns(f, 'sw_j', (V) => listBlock(g, f, V, add(get('dZ'), shl(get('j'), 2)), finish(V), 'sw_e')),
-      set('i', add(get('i'), i32(1))),
-    ].join('\n')),
+    ]),
   ].join('\n'));
 }

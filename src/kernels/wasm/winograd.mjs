@@ -12,7 +12,7 @@
  * gradient adds each tile's contribution into a zeroed dx in ascending tile, as the reference does.
  * (See generate.mjs for the conventions every kernel keeps.)
  */
-import { get, set, i32, add, sub, mul, shl, ZERO, f32x4, load, store, load1, store1, whileLoop, Func } from './builder.mjs';
+import { get, set, i32, add, sub, mul, shl, ZERO, f32x4, load, store, load1, store1, whileLoop, countUp, Func } from './builder.mjs';
 
 /** @typedef {import('./builder.mjs').Wat} Wat */
 /** @typedef {import('./builder.mjs').Emitter} Emitter */
@@ -108,21 +108,18 @@ function tileLoops(f, label, m, chanB, body) {
     set('TX', `(i32.div_u ${add(get('OW'), i32(m - 1))} ${i32(m)})`),
     set('plane', mul(mul(mul(get('M'), get('TY')), get('TX')), chanB)),
     set('pOff', i32(0)), set('n', i32(0)),
-    whileLoop(`${label}_n`, `(i32.lt_s ${get('n')} ${get('M')})`, [
+    countUp(`${label}_n`, 'n', get('M'), [
       set('ty', i32(0)),
-      whileLoop(`${label}_ty`, `(i32.lt_s ${get('ty')} ${get('TY')})`, [
+      countUp(`${label}_ty`, 'ty', get('TY'), [
         set('oy0', mul(get('ty'), i32(m))),
         set('tx', i32(0)),
-        whileLoop(`${label}_tx`, `(i32.lt_s ${get('tx')} ${get('TX')})`, [
+        countUp(`${label}_tx`, 'tx', get('TX'), [
           set('ox0', mul(get('tx'), i32(m))),
           body,
           set('pOff', add(get('pOff'), chanB)),
-          set('tx', add(get('tx'), i32(1))),
-        ].join('\n')),
-        set('ty', add(get('ty'), i32(1))),
-      ].join('\n')),
-      set('n', add(get('n'), i32(1))),
-    ].join('\n')),
+        ]),
+      ]),
+    ]),
   ].join('\n');
 }
 
@@ -324,14 +321,13 @@ function filterLoops(f, label, U, w, body) {
   f.locals32('C4', 'plane', 'fi', 'pw', 'pu', 'cb');
   return [
     set('C4', shl(get('C'), 2)), set('plane', mul(get('F'), get('C4'))), set('fi', i32(0)),
-    whileLoop(`${label}_f`, `(i32.lt_s ${get('fi')} ${get('F')})`, [
+    countUp(`${label}_f`, 'fi', get('F'), [
       lanes(label, get('C4'), (V) => [
         set('pw', add(add(get(w), mul(get('fi'), mul(get('C4'), i32(9)))), get('cb'))),
         set('pu', add(add(get(U), mul(get('fi'), get('C4'))), get('cb'))),
         body(V),
       ].join('\n')),
-      set('fi', add(get('fi'), i32(1))),
-    ].join('\n')),
+    ]),
   ].join('\n');
 }
 

@@ -57,7 +57,7 @@ const withTta = accuracy(true);
 
 const resolved = resolveOptions(options);
 const machine = describeMachine();
-const given = ['workers', 'epochs', 'model', 'augment'].filter((k) => argv[k] !== undefined).map((k) => ` --${k} ${argv[k]}`).join('');
+const given = ['workers', 'epochs', 'model', 'augment', 'conv'].filter((k) => argv[k] !== undefined).map((k) => ` --${k} ${argv[k]}`).join('');
 const command = `npm run best -- --seed ${argv.seed} --out ${argv.out}${given}`;
 const results = {
   command, machine, started: started.toISOString(), seconds: result.seconds, seed: argv.seed,

@@ -11,13 +11,15 @@
  *   <dir>/ensemble.json     members, their test accuracy, the ensemble's
  *   <dir>/ensemble.md       the same as a Markdown table
  *
- *   npm run ensemble -- [--members 1,3,strided:12,elastic:21] [--dir models/ensemble] [--workers N] [--print-spec]
+ *   npm run ensemble -- [--members 1,3,strided:12,elastic:21] [--dir models/ensemble] [--workers N] [--conv auto|winograd|im2col] [--print-spec]
  *
  * Without --members: the ten members of the best ensemble (99.76 %, BENCHMARKS.md), about 5½ hours on 2 cores.
  *
  * The recipes (RECIPES below): best (`--preset best`, 40 epochs, about 32 minutes on 2 cores), strided
  * (the network cnn-strided, 30 epochs, about 34 minutes), elastic (best with elastic distortion, about 33
  * minutes). The members are fixed by the list given before anything is evaluated; the test set only reports.
+ * --conv is how the members' 3×3 convolutions run (default auto: Winograd); the ensembles in BENCHMARKS.md
+ * up to issue 16 were trained before Winograd, and `--conv im2col` trains exactly those.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -48,7 +50,7 @@ const specFlagsOf = (options) => Object.fromEntries(Object.entries(options).map(
  * a file trained by hand is reported as what it is. Kernels and run-only options (workers, --keep-best) do not count.
  */
 function differences(saved, recipe, seed) {
-  const expected = resolveOptions({ preset: 'best', seed, ...RECIPES[recipe] });
+  const expected = resolveOptions({ preset: 'best', seed, ...RECIPES[recipe], ...conv });
   return Object.keys(saved)
     .filter((k) => k !== 'kernels' && k !== 'keepBest' && k in expected && JSON.stringify(saved[k]) !== JSON.stringify(expected[k]))
     .map((k) => (typeof saved[k] === 'object' && saved[k] !== null ? `${k} differs` : `--${kebab(k)} ${saved[k]} (the recipe: ${expected[k]})`));
@@ -59,9 +61,13 @@ const argv = yargs(hideBin(process.argv))
   .option('members', { type: 'string', default: '1,3,4,5,6,7,strided:11,elastic:21,strided:12,elastic:22', describe: `RECIPE:SEED,… (recipes: ${Object.keys(RECIPES).join(', ')}; a bare seed is best:SEED)` })
   .option('dir', { type: 'string', default: 'models/ensemble', describe: 'where the members are (or are trained to)' })
   .option('workers', { type: 'number', describe: 'worker threads per member (default: one per core)' })
+  .option('conv', { type: 'string', describe: 'how 3×3 convolutions run (mnist-dp train --conv; default auto)' })
   .option('print-spec', { type: 'boolean', describe: 'print the sweep spec of these members and exit' })
   .strict()
   .parseSync();
+/** --conv, when given, as an option of every member. */
+const conv = argv.conv === undefined ? {} : { conv: argv.conv };
+const convFlag = argv.conv === undefined ? '' : ` --conv ${argv.conv}`;
 
 const parsed = argv.members.split(',').map((item) => {
   const m = /^(?:(\w+):)?(\d+)$/.exec(item.trim());
@@ -74,7 +80,7 @@ if (parsed.length < 2 || parsed.some((m) => !m || !Object.hasOwn(RECIPES, m.reci
 // The members as a sweep spec of fixed trials: the sweep trains (or finds) them and tests their ensemble once.
 const names = parsed.map(({ recipe, seed }) => `${recipe}-seed${seed}`);
 const raw = {
-  trials: parsed.map(({ recipe, seed }, i) => ({ name: names[i], preset: 'best', ...specFlagsOf(RECIPES[recipe]), seed })),
+  trials: parsed.map(({ recipe, seed }, i) => ({ name: names[i], preset: 'best', ...specFlagsOf(RECIPES[recipe]), ...conv, seed })),
   epochs: 40, workers: argv.workers ?? availableParallelism(), concurrency: 1, ensemble: true,
 };
 if (argv.printSpec) {
@@ -107,7 +113,7 @@ const sweep = await runLocalSweep(spec, specFile, argv.dir, resume, { onLine: (l
   process.exit(err.exitCode ?? 1);
 });
 if (!sweep) {
-  process.stderr.write(`interrupted: the members' checkpoints are kept; the same command continues (npm run ensemble -- --members ${argv.members} --dir ${argv.dir})\n`);
+  process.stderr.write(`interrupted: the members' checkpoints are kept; the same command continues (npm run ensemble -- --members ${argv.members} --dir ${argv.dir}${convFlag})\n`);
   process.exit(130);
 }
 const failed = sweep.trials.filter((t) => t.status !== 'completed');
@@ -142,7 +148,7 @@ const [plain, withTta] = await Promise.all([evaluate(false), evaluate(true)]).ca
 });
 
 const machine = describeMachine();
-const command = `npm run ensemble -- --members ${argv.members} --dir ${argv.dir}`;
+const command = `npm run ensemble -- --members ${argv.members} --dir ${argv.dir}${convFlag}`;
 const rows = members.map((model, i) => ({
   model, ...parsed[i], differences: notes[i], testAccuracy: plain.members[i].testAccuracy, testAccuracyTta: withTta.members[i].testAccuracy,
 }));

@@ -26,4 +26,10 @@ describe('npm run ensemble', () => {
     const trials = trialsOf(parseSweepSpec(specOf('--members', '2,elastic:9')));
     expect(trials.map((t) => [t.name, t.options.seed])).toEqual([['best-seed2', 2], ['elastic-seed9', 9]]);
   });
+
+  it('--conv trains every member that way (the ensembles recorded before Winograd: --conv im2col)', () => {
+    const trials = trialsOf(parseSweepSpec(specOf('--members', '1,strided:12', '--conv', 'im2col')));
+    expect(trials.map((t) => [t.name, t.options.conv])).toEqual([['best-seed1', 'im2col'], ['strided-seed12', 'im2col']]);
+    expect(trialsOf(parseSweepSpec(specOf('--members', '1,3'))).every((t) => !('conv' in t.options))).toBe(true);
+  });
 });

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { CLI } from './cli.js';
 
 /** A CLI process running in the background, its stdout as lines, and a way to wait for a line. */
@@ -13,7 +15,11 @@ export interface Running {
 }
 
 export function startCli(cwd: string, args: string[]): Running {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The process's temporary folders (a queue worker's scratch) go inside cwd, the test's own folder: one
+  // killed with SIGKILL cannot remove them itself, and the test removes cwd.
+  const tmp = join(cwd, 'tmp');
+  mkdirSync(tmp, { recursive: true });
+  const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp } });
   const lines: string[] = [];
   let err = '';
   let partial = '';

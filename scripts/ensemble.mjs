@@ -67,7 +67,8 @@ const argv = yargs(hideBin(process.argv))
   .parseSync();
 /** --conv, when given, as an option of every member. */
 const conv = argv.conv === undefined ? {} : { conv: argv.conv };
-const convFlag = argv.conv === undefined ? '' : ` --conv ${argv.conv}`;
+/** This run's command, for the record and for continuing it. */
+const command = `npm run ensemble -- --members ${argv.members} --dir ${argv.dir}${argv.conv === undefined ? '' : ` --conv ${argv.conv}`}`;
 
 const parsed = argv.members.split(',').map((item) => {
   const m = /^(?:(\w+):)?(\d+)$/.exec(item.trim());
@@ -113,7 +114,7 @@ const sweep = await runLocalSweep(spec, specFile, argv.dir, resume, { onLine: (l
   process.exit(err.exitCode ?? 1);
 });
 if (!sweep) {
-  process.stderr.write(`interrupted: the members' checkpoints are kept; the same command continues (npm run ensemble -- --members ${argv.members} --dir ${argv.dir}${convFlag})\n`);
+  process.stderr.write(`interrupted: the members' checkpoints are kept; the same command continues (${command})\n`);
   process.exit(130);
 }
 const failed = sweep.trials.filter((t) => t.status !== 'completed');
@@ -148,7 +149,6 @@ const [plain, withTta] = await Promise.all([evaluate(false), evaluate(true)]).ca
 });
 
 const machine = describeMachine();
-const command = `npm run ensemble -- --members ${argv.members} --dir ${argv.dir}${convFlag}`;
 const rows = members.map((model, i) => ({
   model, ...parsed[i], differences: notes[i], testAccuracy: plain.members[i].testAccuracy, testAccuracyTta: withTta.members[i].testAccuracy,
 }));

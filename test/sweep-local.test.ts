@@ -67,7 +67,11 @@ describe('mnist-dp sweep with ASHA on this machine', () => {
     const test = (await loadIdxDataset(defaultMnistDir())).test;
     const predicted = (await loadModel(join(dir(), results.chosen!.model))).classify(test.images);
     expect(results.chosen!.testAccuracy).toBe(predicted.filter((p, i) => p === test.labels[i]).length / test.count);
-    expect(await readFile(join(dir(), 'asha', 'results.md'), 'utf8')).toContain(`Chosen on validation accuracy: **${chosen.name}**`);
+    const md = await readFile(join(dir(), 'asha', 'results.md'), 'utf8');
+    expect(md).toContain(`Chosen on validation accuracy: **${chosen.name}**`);
+    // With the split's noise beside it: √(p(1−p)/n) in points, n the 500 validation images of SMALL.
+    expect(results.chosen!.valImages).toBe(500);
+    expect(md).toContain(`On 500 validation images one standard error of that figure is ±${(100 * Math.sqrt((top * (1 - top)) / 500)).toFixed(2)} points`);
     // The report: every trial's curves (one run table each), and the chosen trial's test-set pages with the accuracy above.
     expect(results.report).toBe(join('asha', 'report.html'));
     const html = await readFile(join(dir(), 'asha', 'report.html'), 'utf8');

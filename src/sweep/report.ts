@@ -4,6 +4,7 @@ import { bestCheckpointFile } from '../checkpoint.js';
 import { percent } from './schedulers.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { describeMachine } from '../machine.js';
+import { resolveOptions } from '../options.js';
 import { evaluateOnTestSet } from '../evaluate.js';
 import { writeReport, type EvaluatedModels } from '../report/write.js';
 import type { SweepSpec, Trial } from './spec.js';
@@ -27,8 +28,8 @@ export interface SweepResults {
   trialEpochs: number;
   trials: (TrialOutcome & { flags: Trial['flags'] })[];
   /** The trial with the best validation accuracy (ties: the earlier trial), with its best epoch's model's test accuracy; null without validation. */
-  /** testAccuracy null: the spec said "test": false (a search whose finalists are tested later). */
-  chosen: { name: string; epoch: number; valAccuracy: number; model: string; testAccuracy: number | null } | null;
+  /** testAccuracy null: the spec said "test": false (a search whose finalists are tested later). valImages: the size of its validation split. */
+  chosen: { name: string; epoch: number; valAccuracy: number; valImages: number; model: string; testAccuracy: number | null } | null;
   ensemble: { members: string[]; testAccuracy: number | null } | null;
   /** DIR/report.html: every trial's curves, and the test set's pages of the ensemble or the chosen trial; null when no model was chosen. */
   report: string | null;
@@ -57,7 +58,8 @@ export async function finishSweep(spec: SweepSpec, specFile: string, trials: Tri
     const top = candidates.reduce((a, b) => (b.bestValAccuracy! > a.bestValAccuracy! ? b : a));
     const model = trialModel(checkpointOf(top.name));
     if (spec.test) shown = { files: [model], tta: false, evaluation: await evaluateOnTestSet([model], { tta: false, data: dataOf(top.name) }) };
-    chosen = { name: top.name, epoch: top.bestEpoch!, valAccuracy: top.bestValAccuracy!, model, testAccuracy: shown?.evaluation.testAccuracy ?? null };
+    const valImages = resolveOptions({ ...trials.find((t) => t.name === top.name)!.options, workers: 1 }).valSize;
+    chosen = { name: top.name, epoch: top.bestEpoch!, valAccuracy: top.bestValAccuracy!, valImages, model, testAccuracy: shown?.evaluation.testAccuracy ?? null };
   }
   let ensemble: SweepResults['ensemble'] = null;
   const complete = rows.filter((r) => r.status === 'completed');
@@ -92,6 +94,14 @@ export function trialTable(rows: { name: string; flags: Trial['flags']; status: 
   ].join('\n');
 }
 
+/**
+ * One standard error, in points, of an accuracy p measured on n images (the binomial √(p(1−p)/n)): how far
+ * the validation split alone moves a figure, so that a reader does not rank trials on noise.
+ */
+export function standardErrorPoints(p: number, n: number): number {
+  return 100 * Math.sqrt((p * (1 - p)) / n);
+}
+
 export function resultsMarkdown(r: SweepResults): string {
   return [
     `# Sweep ${r.id} (${r.spec})`,
@@ -104,7 +114,9 @@ export function resultsMarkdown(r: SweepResults): string {
     '',
     r.chosen
       ? `Chosen on validation accuracy: **${r.chosen.name}**, ${percent(r.chosen.valAccuracy)} at epoch ${r.chosen.epoch} (${r.chosen.model}); ${r.chosen.testAccuracy === null
-        ? 'the test set was not evaluated (the spec says "test": false).' : `its test accuracy, measured once: **${percent(r.chosen.testAccuracy)}**.`}`
+        ? 'the test set was not evaluated (the spec says "test": false).' : `its test accuracy, measured once: **${percent(r.chosen.testAccuracy)}**.`} ` +
+        `On ${r.chosen.valImages.toLocaleString('en-US')} validation images one standard error of that figure is ±${standardErrorPoints(r.chosen.valAccuracy, r.chosen.valImages).toFixed(2)} ` +
+        'points: trials closer than about twice that are not told apart by this split.'
       : 'No trial has a validation accuracy (val-size 0, or every trial failed): none is chosen.',
     ...(r.ensemble?.testAccuracy != null ? ['', `Ensemble of the ${r.ensemble.members.length} trials that ran to their end (mean of probabilities): test accuracy **${percent(r.ensemble.testAccuracy)}**.`] : []),
     '',

@@ -50,7 +50,8 @@ export function trialModel(checkpoint: string): string {
 export async function finishSweep(spec: SweepSpec, specFile: string, trials: Trial[], outcomes: TrialOutcome[],
   checkpointOf: (trial: string) => string, dir: string): Promise<SweepResults> {
   const rows = outcomes.map((o, i) => ({ ...o, flags: trials[i].flags }));
-  const dataOf = (name: string) => trials.find((t) => t.name === name)!.options.data;
+  const optionsOf = (name: string) => trials.find((t) => t.name === name)!.options;
+  const dataOf = (name: string) => optionsOf(name).data;
   let chosen: SweepResults['chosen'] = null;
   let shown: EvaluatedModels | null = null;
   const candidates = rows.filter((r) => r.status !== 'failed' && r.bestValAccuracy !== null);
@@ -58,7 +59,7 @@ export async function finishSweep(spec: SweepSpec, specFile: string, trials: Tri
     const top = candidates.reduce((a, b) => (b.bestValAccuracy! > a.bestValAccuracy! ? b : a));
     const model = trialModel(checkpointOf(top.name));
     if (spec.test) shown = { files: [model], tta: false, evaluation: await evaluateOnTestSet([model], { tta: false, data: dataOf(top.name) }) };
-    const valImages = resolveOptions({ ...trials.find((t) => t.name === top.name)!.options, workers: 1 }).valSize;
+    const valImages = resolveOptions({ ...optionsOf(top.name), workers: 1 }).valSize;
     chosen = { name: top.name, epoch: top.bestEpoch!, valAccuracy: top.bestValAccuracy!, valImages, model, testAccuracy: shown?.evaluation.testAccuracy ?? null };
   }
   let ensemble: SweepResults['ensemble'] = null;

@@ -2,7 +2,7 @@ import { Piscina } from 'piscina';
 import { describe, expect, it } from 'vitest';
 import { train } from '../src/api.js';
 import { createSharedMemory, planMemory, sharedViews } from '../src/engine/memory.js';
-import { workerFile } from '../src/engine/pool.js';
+import { workerExecArgv, workerFile } from '../src/engine/pool.js';
 import type { EvalResult, WorkerInit } from '../src/engine/protocol.js';
 import { compileNet } from '../src/model/layout.js';
 import { makeSpec } from '../src/model/spec.js';
@@ -17,7 +17,7 @@ describe('workers share memory with the coordinator', () => {
     v.testImages.set([255, 0, 0, 0, 0, 255, 0, 0, 0, 0, 255, 0]); // image i lights pixel i
     v.testLabels.set([0, 1, 2]);
     const init: WorkerInit = { memory, plan, spec, conv: 'im2col', kernels: 'ts' };
-    const pool = new Piscina({ filename: workerFile('train-worker'), minThreads: 1, maxThreads: 1, workerData: init });
+    const pool = new Piscina({ filename: workerFile('train-worker'), minThreads: 1, maxThreads: 1, workerData: init, execArgv: workerExecArgv() });
     try {
       const task = { kind: 'eval', set: 'test', weights: 'params', begin: 0, end: 3 } as const;
       // All-zero weights: every class ties, argmax picks 0, so only image 0 is right.

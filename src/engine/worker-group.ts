@@ -1,6 +1,7 @@
 import { serialize } from 'node:v8';
 import { Piscina } from 'piscina';
 import { MnistDpError } from '../errors.js';
+import { workerExecArgv } from './pool.js';
 import type { Task, WorkerInit } from './protocol.js';
 
 /** The text of whatever a worker threw: an Error's message, or the thrown value itself (a string, undefined). */
@@ -24,7 +25,8 @@ export class WorkerGroup {
   private failure: unknown = null;
 
   constructor(file: string, readonly size: number, init: WorkerInit, onPoolError?: () => void) {
-    this.pool = new Piscina({ filename: file, minThreads: size, maxThreads: size, idleTimeout: Number.POSITIVE_INFINITY, workerData: init });
+    this.pool = new Piscina({ filename: file, minThreads: size, maxThreads: size, idleTimeout: Number.POSITIVE_INFINITY, workerData: init,
+      execArgv: workerExecArgv() });
     this.pool.on('error', (err: unknown) => {
       this.failure ??= err;
       onPoolError?.();

@@ -17,7 +17,9 @@
  *
  * The recipes (RECIPES below): best (`--preset best`, 40 epochs, about 32 minutes on 2 cores), strided
  * (the network cnn-strided, 30 epochs, about 34 minutes), elastic (best with elastic distortion, about 33
- * minutes). The members are fixed by the list given before anything is evaluated; the test set only reports.
+ * minutes), best30 (best in 30 epochs, about 26 minutes), wideres (the network cnn-wide-res, about 49
+ * minutes; best30 and wideres are issue 17's stage-2 recipes). The members are fixed by the list given
+ * before anything is evaluated; the test set only reports.
  * --conv is how the members' 3×3 convolutions run (default auto: Winograd); the ensembles in BENCHMARKS.md
  * up to issue 16 were trained before Winograd, and `--conv im2col` trains exactly those.
  */
@@ -41,6 +43,8 @@ const RECIPES = {
   best: {},
   strided: { model: 'cnn-strided', epochs: 30 },
   elastic: { augment: 'rotate=10,shift=2,scale=0.1,elastic=1.4,sigma=4' },
+  best30: { epochs: 30 },
+  wideres: { model: 'cnn-wide-res' },
 };
 /** A recipe's options as sweep-spec flags: `{ model: 'cnn-strided' }` → `{ "model": "cnn-strided" }` (kebab-case keys). */
 const specFlagsOf = (options) => Object.fromEntries(Object.entries(options).map(([k, v]) => [kebab(k), v]));

@@ -25,6 +25,9 @@ describe('npm run ensemble', () => {
   it('any members RECIPE:SEED make their own spec', () => {
     const trials = trialsOf(parseSweepSpec(specOf('--members', '2,elastic:9')));
     expect(trials.map((t) => [t.name, t.options.seed])).toEqual([['best-seed2', 2], ['elastic-seed9', 9]]);
+    const [b30, wr] = trialsOf(parseSweepSpec(specOf('--members', 'best30:1,wideres:2')));
+    expect(b30.options).toEqual({ preset: 'best', epochs: 30, seed: 1, workers: 2 });
+    expect(wr.options).toEqual({ preset: 'best', model: 'cnn-wide-res', seed: 2, epochs: 40, workers: 2 });
   });
 
   it('--conv trains every member that way (the ensembles recorded before Winograd: --conv im2col)', () => {

@@ -16,17 +16,18 @@ describe('npm run ensemble', () => {
     expect(spec.ensemble).toBe(true);
     expect(spec.scheduler).toEqual({ kind: 'none' });
     const trials = trialsOf(spec);
-    expect(trials.map((t) => t.name)).toEqual(['best-seed1', 'best-seed3', 'best-seed4', 'best-seed5', 'best-seed6', 'best-seed7', 'strided-seed11', 'elastic-seed21', 'strided-seed12', 'elastic-seed22']);
-    expect(trials[0].options).toEqual({ preset: 'best', seed: 1, epochs: 40, workers: 2 });
+    expect(trials.map((t) => t.name)).toEqual(['wide-seed1', 'wide-seed3', 'wide-seed4', 'wide-seed5', 'wide-seed6', 'wide-seed7', 'strided-seed11', 'elastic-seed21', 'strided-seed12', 'elastic-seed22']);
+    // The ensemble of ten predates cnn-wide-res: its --preset best members name their network, cnn-wide.
+    expect(trials[0].options).toEqual({ preset: 'best', model: 'cnn-wide', seed: 1, epochs: 40, workers: 2 });
     expect(trials[6].options).toEqual({ preset: 'best', model: 'cnn-strided', epochs: 30, seed: 11, workers: 2 });
-    expect(trials[7].options).toEqual({ preset: 'best', augment: 'rotate=10,shift=2,scale=0.1,elastic=1.4,sigma=4', seed: 21, epochs: 40, workers: 2 });
+    expect(trials[7].options).toEqual({ preset: 'best', model: 'cnn-wide', augment: 'rotate=10,shift=2,scale=0.1,elastic=1.4,sigma=4', seed: 21, epochs: 40, workers: 2 });
   });
 
   it('any members RECIPE:SEED make their own spec', () => {
     const trials = trialsOf(parseSweepSpec(specOf('--members', '2,elastic:9')));
     expect(trials.map((t) => [t.name, t.options.seed])).toEqual([['best-seed2', 2], ['elastic-seed9', 9]]);
     const [b30, wr] = trialsOf(parseSweepSpec(specOf('--members', 'best30:1,wideres:2')));
-    expect(b30.options).toEqual({ preset: 'best', epochs: 30, seed: 1, workers: 2 });
+    expect(b30.options).toEqual({ preset: 'best', model: 'cnn-wide', epochs: 30, seed: 1, workers: 2 });
     expect(wr.options).toEqual({ preset: 'best', model: 'cnn-wide-res', seed: 2, epochs: 40, workers: 2 });
   });
 

@@ -56,11 +56,11 @@ export type ModelSpec = MlpSpec | CnnSpec;
 
 /**
  * Named architectures for `--model`. `cnn` is the benchmark CNN that PyTorch's anchor also trains
- * (../shared/anchors/torch_cnn.py); `cnn-small` the one `--preset fast` trains, `cnn-wide` the one `--preset best` trains.
+ * (../shared/anchors/torch_cnn.py); `cnn-small` the one `--preset fast` trains, `cnn-wide` the one `--preset best` trained up to issue 16.
  * `cnn-strided` downsamples by 5×5 convolutions of stride 2 instead of pooling (after Chris Deotte's Kaggle
  * MNIST study): 1.5× the work of cnn-wide, a different network for ensembles (`npm run ensemble`).
  * `cnn-wide-res` is cnn-wide with a residual block of two padded 3×3 convolutions after each pooling stage
- * (issue 17's stage 1 in BENCHMARKS.md: 99.74 % validation, ~1.45× cnn-wide's time).
+ * (issue 17 in BENCHMARKS.md: 99.74 and 99.76 % validation, ~1.45× cnn-wide's time); `--preset best` trains it.
  */
 export const MODEL_PRESETS: Record<string, string> = {
   cnn: 'c32k5-relu-mp2-c64k5-relu-mp2-fc256-relu-fc10',

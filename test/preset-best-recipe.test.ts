@@ -1,11 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { loadCheckpoint } from '../src/checkpoint.js';
 import { resolveOptions } from '../src/options.js';
 import { parseCnnSpec } from '../src/model/spec.js';
 
-// The options the shipped model of issue 16 was trained with, as its checkpoint saved them (models/mnist-best.ckpt
-// before issue 17; `kernels` left out, as it names the machine's kernels, not the recipe).
-const ISSUE_16 = JSON.parse(readFileSync('test/fixtures/best-recipe-issue16.json', 'utf8')) as Record<string, unknown>;
+// The options the model shipped up to issue 16 was trained with, as its checkpoint saved them (`kernels`
+// left out: it names the machine's kernels, not the recipe).
+const { kernels: _, ...saved } = (await loadCheckpoint('test/fixtures/mnist-best-issue16.ckpt')).options;
+const ISSUE_16 = saved as unknown as Record<string, unknown>;
 
 describe('--preset best', () => {
   it('trains cnn-wide-res, exactly as issue 17\'s finals were trained (--preset best --model cnn-wide-res)', () => {

@@ -56,7 +56,8 @@ export type ModelSpec = MlpSpec | CnnSpec;
 
 /**
  * Named architectures for `--model`. `cnn` is the benchmark CNN that PyTorch's anchor also trains
- * (../shared/anchors/torch_cnn.py); `cnn-small` the one `--preset fast` trains, `cnn-wide` the one `--preset best` trained up to issue 16.
+ * (../shared/anchors/torch_cnn.py); `cnn-small` the one `--preset fast` trained up to issue 16 and
+ * `cnn-small-bn` (it with batch norm) the one it trains now; `cnn-wide` the one `--preset best` trained up to issue 16.
  * `cnn-strided` downsamples by 5×5 convolutions of stride 2 instead of pooling (after Chris Deotte's Kaggle
  * MNIST study): 1.5× the work of cnn-wide, a different network for ensembles (`npm run ensemble`).
  * `cnn-wide-res` is cnn-wide with a residual block of two padded 3×3 convolutions after each pooling stage
@@ -65,6 +66,7 @@ export type ModelSpec = MlpSpec | CnnSpec;
 export const MODEL_PRESETS: Record<string, string> = {
   cnn: 'c32k5-relu-mp2-c64k5-relu-mp2-fc256-relu-fc10',
   'cnn-small': 'c16k5-relu-mp2-c32k5-relu-mp2-fc128-relu-fc10',
+  'cnn-small-bn': 'c16k5-bn-relu-mp2-c32k5-bn-relu-mp2-fc128-bn-relu-fc10',
   'cnn-bn': 'c32k5-bn-relu-mp2-c64k5-bn-relu-mp2-fc256-bn-relu-do0.25-fc10',
   'cnn-wide': 'c32k3-bn-relu-c32k3-bn-relu-mp2-c64k3-bn-relu-c64k3-bn-relu-mp2-fc256-bn-relu-do0.3-fc10',
   'cnn-wide-res': 'c32k3-bn-relu-c32k3-bn-relu-mp2-res(c32k3p1-bn-relu-c32k3p1-bn)-relu-c64k3-bn-relu-c64k3-bn-relu-mp2-res(c64k3p1-bn-relu-c64k3p1-bn)-relu-fc256-bn-relu-do0.3-fc10',

@@ -26,3 +26,15 @@ describe('--preset best', () => {
     expect(differing).toEqual(['spec']);
   });
 });
+
+describe('--preset fast', () => {
+  // The preset up to issue 16, as src/options.ts had it; issue 17's F14 was searched as it with the flags below.
+  const ISSUE_16_FAST = { model: 'cnn-small', epochs: 3, batchSize: 128, optimizer: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 1e-4, schedule: 'onecycle' } as const;
+  const F14 = { model: 'c16k5-bn-relu-mp2-c32k5-bn-relu-mp2-fc128-bn-relu-fc10', epochs: 6, lr: 0.5, labelSmoothing: 0.1, weightDecay: 5e-4 };
+
+  it('is issue 17\'s F14 exactly as searched (the preset of issue 16 with its flags), validation split included', () => {
+    expect(resolveOptions({ preset: 'fast' })).toEqual(resolveOptions({ ...ISSUE_16_FAST, ...F14 }));
+    expect(resolveOptions({ preset: 'fast' }).valSize).toBe(5000);
+    expect(parseCnnSpec('cnn-small-bn')).toEqual(parseCnnSpec(F14.model));
+  });
+});

@@ -21,6 +21,17 @@ describe('the model shipped up to issue 16 gives the same probabilities as befor
   });
 });
 
+// Recorded on 2026-12-02 from the model shipped since issue 17 (npm run best, seed 1, cnn-wide-res), when it
+// was committed: what it answers must not change unless the model does.
+describe('the model shipped since issue 17 gives the probabilities it gave when it was committed', () => {
+  it('on the whole MNIST test set, and with TTA on its first 1,000 images', async () => {
+    const model = await loadModel('models/mnist-best.ckpt');
+    const test = (await loadIdxDataset(defaultMnistDir())).test;
+    expect(sha(model.predict(test.images))).toBe('74714f63d8acd37563020248f404cbced81134d70418ca016cd3e5450cffc678');
+    expect(sha(model.predict(test.images.subarray(0, 1000 * 784), { tta: true }))).toBe('570ef1bd9b545b7637a7ddc30b5481bef19d25d36f84ff1b65c35e85dcb0e612');
+  });
+});
+
 const runs: Record<string, { options: TrainOptions; params: string; loss: number }> = {
   'the default MLP (wasm)': {
     options: { epochs: 1, trainSize: 2000, valSize: 500, workers: 2, seed: 3, kernels: 'wasm' },

@@ -35,8 +35,8 @@ describe('the shipped best model', () => {
     const r = runCli(process.cwd(), ['info', '--model', FILE, '--json']);
     expect(r.code, r.stderr).toBe(0);
     const info = JSON.parse(r.stdout) as { layers: string; input: unknown; parameters: number };
-    expect(info.layers).toBe(MODEL_PRESETS['cnn-wide']);
+    expect(info.layers).toBe(MODEL_PRESETS['cnn-wide-res']); // --preset best since issue 17
     expect(info.input).toEqual({ height: 28, width: 28, channels: 1 });
-    expect(info.parameters).toBe(331754);
+    expect(info.parameters).toBe(424874);
   });
 });

@@ -54,7 +54,9 @@ const theirs = await run(new Uint8Array(await readFile(onnxFile)), pixels);
 const ours = model.predict(test.images);
 let maxDiff = 0;
 for (let i = 0; i < ours.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ours[i] - theirs[i]));
-const same = classes(theirs).filter((c, i) => c === classes(ours)[i]).length;
+const theirClasses = classes(theirs);
+const ourClasses = classes(ours);
+const same = theirClasses.filter((c, i) => c === ourClasses[i]).length;
 const withTta = await run(exportOnnx(model, { tta: true }), pixels);
 
 const ortVersion = ort.env.versions.web;
@@ -64,7 +66,7 @@ record.onnx = {
   file: onnxFile,
   command,
   runtime: `onnxruntime-web ${ortVersion}, WebAssembly backend, 1 thread, Node ${process.version.split('.')[0]}`,
-  testAccuracy: accuracyOf(classes(theirs)),
+  testAccuracy: accuracyOf(theirClasses),
   testAccuracyTta: accuracyOf(classes(withTta)),
   sameClassAsPredict: `${same}/${test.count}`,
   maxProbabilityDifference: Number(maxDiff.toPrecision(3)),

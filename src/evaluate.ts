@@ -1,15 +1,21 @@
 import { loadModel } from './checkpoint.js';
-import { defaultMnistDir, loadIdxDataset, type Dataset } from './data/dataset.js';
+import { defaultMnistDir, loadIdxDataset, subset, trainingCount, type Dataset } from './data/dataset.js';
 import { dataSetRecord, describeDataSet, describeTrainedOn, trainedOnSame, type DataSetRecord } from './data/provenance.js';
 import { badCheckpoint, badOption } from './errors.js';
 import { checkEnsemble, meanProbabilities } from './model/ensemble.js';
 import { mostProbable, type Model } from './model/model.js';
+import { recalibrateBatchNorm } from './model/recalibrate.js';
 import { ttaImageShape } from './model/tta.js';
 
 /**
- * A saved model (or an ensemble of them) on a data set's test images: accuracy, confusion matrix and the
- * digits it gets wrong. What `eval` prints, `report` draws and a sweep measures once for its chosen trial.
+ * A saved model (or an ensemble of them) on a data set's test images, or on the validation images its run
+ * held out: accuracy, confusion matrix and the digits it gets wrong. What `eval` prints, `report` draws
+ * and a sweep measures once for its chosen trial.
  */
+
+/** Which images an evaluation reads: the test set, or the validation images the models' run held out (--val-size). */
+export type Split = 'test' | 'val';
+export const SPLITS: readonly Split[] = ['test', 'val'];
 
 const CHUNK = 1000; // images per predict call
 
@@ -25,7 +31,7 @@ function checkFitsData(model: Model, file: string, test: Dataset, dir: string, t
   let maxLabel = 0;
   for (const l of test.labels) maxLabel = Math.max(maxLabel, l);
   if (maxLabel >= model.classes) {
-    throw badOption(`${file} has ${model.classes} classes, but the test labels in ${dir} go up to ${maxLabel}`);
+    throw badOption(`${file} has ${model.classes} classes, but the labels in ${dir} go up to ${maxLabel}`);
   }
   if (!tta) return;
   const shape = ttaImageShape(model.spec, `--tta with ${file}`);
@@ -48,7 +54,7 @@ function checkTrainedOnData(models: Model[], files: string[], given: DataSetReco
   });
 }
 
-/** A test image the model (or ensemble) gets wrong: its index in the test set, true and predicted class, and the predicted class's probability. */
+/** An image the model (or ensemble) gets wrong: its index among the images evaluated, true and predicted class, and the predicted class's probability. */
 export interface Mistake {
   index: number;
   label: number;
@@ -56,34 +62,77 @@ export interface Mistake {
   probability: number;
 }
 
-/** What `eval` measures of one model or an ensemble on the test set (see evaluateOnTestSet). */
-export interface TestEvaluation {
+/**
+ * The rows of the training file (of `total` images) that a model's run trained on and validated on: the
+ * first trainSize (all but the validation images when 0), and the last valSize, as the trainer took them.
+ */
+function runRows(model: Model, file: string, total: number): { train: number; valFrom: number } {
+  const { trainSize, valSize } = model.info.recipe ?? {};
+  if (typeof trainSize !== 'number' || typeof valSize !== 'number') {
+    throw badCheckpoint(file, 'records no training split (--train-size, --val-size), so which images it trained and validated on is not known');
+  }
+  return { train: trainingCount(total, trainSize, valSize), valFrom: total - valSize };
+}
+
+/** The validation images the models' run held out: the same for every member, or an error naming the difference. */
+function validationSplit(models: Model[], files: readonly string[], train: Dataset): Dataset {
+  const from = models.map((m, i) => runRows(m, files[i], train.count).valFrom);
+  if (from[0] >= train.count) {
+    throw badOption(`--split val: ${files[0]} was trained with --val-size 0, so it held out no validation images; evaluate it on the test set (leave out --split)`);
+  }
+  const other = from.findIndex((f) => f !== from[0]);
+  if (other > 0) {
+    throw badOption(`--split val: ${files[0]} held out its last ${train.count - from[0]} training images and ${files[other]} its last ${train.count - from[other]}; an ensemble is validated on images all its members held out`);
+  }
+  return subset(train, from[0], train.count);
+}
+
+/** What `eval` measures of one model or an ensemble on the test set or the validation split (see evaluateModels). */
+export interface Evaluation {
   models: Model[];
-  test: Dataset;
-  /** `confusion[t][p]`: test images of class t predicted as p. */
+  split: Split;
+  /** The images evaluated. */
+  images: Dataset;
+  /** `confusion[t][p]`: images of class t predicted as p. */
   confusion: number[][];
   misclassified: Mistake[];
   /** Right answers of each member alone (only counted for an ensemble; zeros for one model). */
   memberCorrect: number[];
-  testAccuracy: number;
+  accuracy: number;
+}
+
+export interface EvaluateOptions {
+  tta: boolean;
+  data?: string;
+  anyData?: boolean;
+  /** The test set (default), or the validation images the run held out. */
+  split?: Split;
+  /** Recompute each model's batch norm statistics on its own training images first (recalibrateBatchNorm). */
+  recalibrate?: boolean;
 }
 
 /**
- * Loads the checkpoints and evaluates them on the test set of `data` (default MNIST), as one model or, for
- * several, their ensemble (the mean of their probabilities). Shared by `eval` and `report`. A model trained
- * on another data set is refused unless `anyData` (see checkTrainedOnData).
+ * Loads the checkpoints and evaluates them on the test set of `data` (default MNIST), or on the validation
+ * images their run held out, as one model or, for several, their ensemble (the mean of their
+ * probabilities). Shared by `eval` and `report`. A model trained on another data set is refused unless
+ * `anyData` (see checkTrainedOnData).
  */
-export async function evaluateOnTestSet(files: readonly string[], options: { tta: boolean; data?: string; anyData?: boolean }): Promise<TestEvaluation> {
-  const tta = options.tta;
-  const models = [];
+export async function evaluateModels(files: readonly string[], options: EvaluateOptions): Promise<Evaluation> {
+  const { tta, split = 'test' } = options;
+  let models = [];
   for (const file of files) models.push(await loadModel(file)); // a missing or corrupt file fails naming itself
   const dir = options.data ?? defaultMnistDir();
   const dataset = await loadIdxDataset(dir);
-  const test = dataset.test;
-  const D = test.rows * test.cols;
-  models.forEach((model, i) => checkFitsData(model, files[i], test, dir, tta));
+  const images = split === 'test' ? dataset.test : validationSplit(models, files, dataset.train);
+  const D = images.rows * images.cols;
+  models.forEach((model, i) => checkFitsData(model, files[i], images, dir, tta));
   checkEnsemble(models, files);
   checkTrainedOnData(models, [...files], dataSetRecord(dataset, options.data ?? null), options.anyData === true);
+  if (options.recalibrate) {
+    // Each on the images its run trained on (unaugmented): never its validation images, never the test set.
+    const train = dataset.train;
+    models = models.map((m, i) => recalibrateBatchNorm(m, train.images.subarray(0, runRows(m, files[i], train.count).train * D)));
+  }
 
   const C = models[0].classes;
   const memberCorrect = new Array<number>(models.length).fill(0);
@@ -91,21 +140,21 @@ export async function evaluateOnTestSet(files: readonly string[], options: { tta
   // one. Its accuracy, per class and overall, is read from it.
   const confusion = Array.from({ length: C }, () => new Array<number>(C).fill(0));
   const misclassified: Mistake[] = [];
-  for (let start = 0; start < test.count; start += CHUNK) {
-    const end = Math.min(test.count, start + CHUNK);
-    const pixels = test.images.subarray(start * D, end * D);
+  for (let start = 0; start < images.count; start += CHUNK) {
+    const end = Math.min(images.count, start + CHUNK);
+    const pixels = images.images.subarray(start * D, end * D);
     const probabilities = models.map((m) => m.predict(pixels, { tta }));
     if (models.length > 1) {
       probabilities.forEach((p, m) => mostProbable(p, C).forEach((predicted, i) => {
-        if (predicted === test.labels[start + i]) memberCorrect[m]++;
+        if (predicted === images.labels[start + i]) memberCorrect[m]++;
       }));
     }
     const p = models.length > 1 ? meanProbabilities(probabilities) : probabilities[0];
     mostProbable(p, C).forEach((predicted, i) => {
-      const label = test.labels[start + i];
+      const label = images.labels[start + i];
       confusion[label][predicted]++;
       if (predicted !== label) misclassified.push({ index: start + i, label, predicted, probability: p[i * C + predicted] });
     });
   }
-  return { models, test, confusion, misclassified, memberCorrect, testAccuracy: (test.count - misclassified.length) / test.count };
+  return { models, split, images, confusion, misclassified, memberCorrect, accuracy: (images.count - misclassified.length) / images.count };
 }

@@ -61,7 +61,7 @@ async function main(args: string[]): Promise<void> {
     .usage('$0 <command> [flags]\n\nData-parallel training of MLPs and CNNs for MNIST across worker threads.')
     .command('train', 'train a network on MNIST (Ctrl-C saves a checkpoint to resume from)', trainBuilder, (argv) =>
       trainHandler(argv as Record<string, unknown>, args))
-    .command('eval', "a saved model's accuracy on the test set", evalBuilder, (argv) =>
+    .command('eval', "a saved model's accuracy on the test set (or its validation split)", evalBuilder, (argv) =>
       evalHandler(argv as unknown as EvalArgs))
     .command('info', 'what a saved model is and how it was trained', infoBuilder, (argv) =>
       infoHandler(argv as unknown as { model: string; json?: boolean }))

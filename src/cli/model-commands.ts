@@ -6,7 +6,7 @@ import { paramLayout, parameterCount } from '../model/layout.js';
 import { describeSpec, formatCnnLayers } from '../model/spec.js';
 import { MODEL_OPTION_KEYS, unresolveOptions } from '../options.js';
 import { TTA_VIEWS } from '../model/tta.js';
-import { evaluateOnTestSet } from '../evaluate.js';
+import { evaluateModels, SPLITS, type Split } from '../evaluate.js';
 import { drawImage, int, loss, percent, seconds, shellQuote } from './progress.js';
 
 /** `mnist-dp eval` and `mnist-dp info`: what a saved model does on the test set, and what it is. */
@@ -30,10 +30,18 @@ export function evalBuilder(y: Argv): Argv {
       type: 'boolean', coerce: last,
       describe: 'evaluate even a model that its checkpoint says was trained on another data set than the one given (by default an error)',
     })
-    .option('errors', { type: 'number', requiresArg: true, coerce: last, describe: 'also draw the first N test images that the model (or the ensemble) gets wrong' })
+    .option('split', {
+      type: 'string', requiresArg: true, coerce: last, describe: 'the images to evaluate on: test, or val, the validation images the run held out (its --val-size, the last of the training file)',
+      defaultDescription: 'test',
+    })
+    .option('recalibrate-bn', {
+      type: 'boolean', coerce: last,
+      describe: "first recompute batch norm's running statistics for the final weights, on the model's own training images unaugmented (never its validation or test images)",
+    })
+    .option('errors', { type: 'number', requiresArg: true, coerce: last, describe: 'also draw the first N images that the model (or the ensemble) gets wrong' })
     .option('json', {
       type: 'boolean', coerce: last,
-      describe: 'print one JSON line: {"testAccuracy", "testSize", "model", "confusion", "misclassified"}; for an ensemble "members" and "tta" instead of "model"',
+      describe: 'print one JSON line: {"testAccuracy", "testSize", "model", "confusion", "misclassified"} ("valAccuracy", "valSize" with --split val); for an ensemble "members" and "tta" instead of "model"',
     });
 }
 
@@ -45,6 +53,8 @@ export interface EvalArgs {
   errors?: number;
   json?: boolean;
   anyData?: boolean;
+  split?: string;
+  recalibrateBn?: boolean;
 }
 
 export async function evalHandler(argv: EvalArgs): Promise<void> {
@@ -52,26 +62,32 @@ export async function evalHandler(argv: EvalArgs): Promise<void> {
   const tta = argv.tta === true;
   const showErrors = argv.errors ?? 0;
   if (!Number.isInteger(showErrors) || showErrors < 0) throw badOption(`--errors must be a whole number of images ≥ 0, got ${String(argv.errors)}`);
-  const { models, test, confusion, misclassified, memberCorrect, testAccuracy } = await evaluateOnTestSet(files, { tta, data: argv.data, anyData: argv.anyData });
-  const D = test.rows * test.cols;
-  const correct = test.count - misclassified.length;
+  const split = (argv.split ?? 'test') as Split;
+  if (!SPLITS.includes(split)) throw badOption(`--split must be ${SPLITS.join(' or ')}, got "${String(argv.split)}"`);
+  const recalibrate = argv.recalibrateBn === true;
+  const { models, images, confusion, misclassified, memberCorrect, accuracy: overall } = await evaluateModels(files, { tta, data: argv.data, anyData: argv.anyData, split, recalibrate });
+  const D = images.rows * images.cols;
+  const correct = images.count - misclassified.length;
 
   if (argv.json) {
     const errors = { confusion, misclassified: misclassified.map((e) => e.index) };
+    const [acc, size] = [`${split}Accuracy`, `${split}Size`];
+    const extra = recalibrate ? { recalibratedBn: true } : {};
     const line = models.length > 1
-      ? { testAccuracy, testSize: test.count, members: files.map((model, i) => ({ model, testAccuracy: memberCorrect[i] / test.count })), tta, ...errors }
-      : { testAccuracy, testSize: test.count, model: files[0], ...(tta ? { tta } : {}), ...errors };
+      ? { [acc]: overall, [size]: images.count, members: files.map((model, i) => ({ model, [acc]: memberCorrect[i] / images.count })), tta, ...extra, ...errors }
+      : { [acc]: overall, [size]: images.count, model: files[0], ...(tta ? { tta } : {}), ...extra, ...errors };
     process.stdout.write(`${JSON.stringify(line)}\n`);
     return;
   }
-  const accuracy = (right: number) => `test accuracy ${percent(right / test.count)} (${int(right)}/${int(test.count)})`;
-  const withTta = tta ? ` · test-time augmentation (${TTA_VIEWS.length} views)` : '';
+  const what = split === 'test' ? 'test' : 'validation';
+  const accuracy = (right: number) => `${what} accuracy ${percent(right / images.count)} (${int(right)}/${int(images.count)})`;
+  const how = (tta ? ` · test-time augmentation (${TTA_VIEWS.length} views)` : '') + (recalibrate ? ' · batch norm recalibrated on the training images' : '');
   const lines = models.length > 1
     ? [
       ...models.map((m, i) => `member ${i + 1}  ${accuracy(memberCorrect[i])} · ${describeSpec(m.spec)} · ${files[i]}`),
-      `ensemble  ${accuracy(correct)} · mean of ${models.length} models${withTta}`,
+      `ensemble  ${accuracy(correct)} · mean of ${models.length} models${how}`,
     ]
-    : [`${accuracy(correct)} · ${describeSpec(models[0].spec)} · ${files[0]}${withTta}`];
+    : [`${accuracy(correct)} · ${describeSpec(models[0].spec)} · ${files[0]}${how}`];
   lines.push(models.length > 1 ? 'per class (ensemble):' : 'per class:');
   confusion.forEach((row, c) => {
     const total = row.reduce((a, b) => a + b, 0);
@@ -84,8 +100,8 @@ export async function evalHandler(argv: EvalArgs): Promise<void> {
     lines.push(`most frequent mistakes (true → predicted): ${pairs.slice(0, 8).map((e) => `${e.label} → ${e.predicted} (${e.n})`).join(', ')}`);
   }
   for (const e of misclassified.slice(0, showErrors)) {
-    lines.push(`test image ${e.index}: true ${e.label}, predicted ${e.predicted} (${percent(e.probability)})`,
-      drawImage(test.images.subarray(e.index * D, (e.index + 1) * D), test.rows, test.cols, 255));
+    lines.push(`${what} image ${e.index}: true ${e.label}, predicted ${e.predicted} (${percent(e.probability)})`,
+      drawImage(images.images.subarray(e.index * D, (e.index + 1) * D), images.rows, images.cols, 255));
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }

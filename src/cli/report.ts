@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { badOption } from '../errors.js';
-import { evaluateOnTestSet } from '../evaluate.js';
+import { evaluateModels } from '../evaluate.js';
 import { writeReport } from '../report/write.js';
 
 /** `mnist-dp report`: an HTML report of one or more runs (and PNG charts with --png). */
@@ -46,7 +46,7 @@ export async function reportHandler(argv: ReportArgs): Promise<void> {
   const pngDir = last(argv.png);
   const evaluated = (argv.model ?? [files[0]]).map(String);
   const tta = last(argv.tta) === true;
-  const evaluation = await evaluateOnTestSet(evaluated, { tta, data: last(argv.data), anyData: last(argv.anyData) === true });
+  const evaluation = await evaluateModels(evaluated, { tta, data: last(argv.data), anyData: last(argv.anyData) === true });
   const written = await writeReport(files, { files: evaluated, tta, evaluation }, out, pngDir);
   process.stdout.write(`${written.join('\n')}\n`);
 }

@@ -121,6 +121,14 @@ function classesOf(labelSets: Uint8Array[], files: string[]): number {
   return classes;
 }
 
+/**
+ * How many of a training file's `total` images a run trains on: the first trainSize (0: all of them), but
+ * never any of the last valSize, which it holds out for validation.
+ */
+export function trainingCount(total: number, trainSize: number, valSize: number): number {
+  return trainSize > 0 ? Math.min(trainSize, total - valSize) : total - valSize;
+}
+
 /** Rows [start, end) of `d` as views over the same memory (no copy); the range is clamped to [0, count]. */
 export function subset(d: Dataset, start: number, end: number): Dataset {
   const s = Math.max(0, Math.min(start, d.count));

@@ -1,6 +1,6 @@
 import type { Checkpoint } from '../checkpoint.js';
 import { augmentScratchFloats } from '../data/augment.js';
-import { defaultMnistDir, loadIdxDataset, type IdxDataset } from '../data/dataset.js';
+import { defaultMnistDir, loadIdxDataset, trainingCount, type IdxDataset } from '../data/dataset.js';
 import { badOption } from '../errors.js';
 import { initParams } from '../model/init.js';
 import { compileNet, type Net } from '../model/layout.js';
@@ -61,7 +61,7 @@ export async function loadRunMemory(o: ResolvedTrainOptions, resumed: Checkpoint
   checkSpecFitsData(spec, data);
   const total = data.train.count;
   if (o.valSize >= total) throw badOption(`--val-size ${o.valSize} leaves no training images (the training set has ${total})`);
-  const trainCount = o.trainSize > 0 ? Math.min(o.trainSize, total - o.valSize) : total - o.valSize;
+  const trainCount = trainingCount(total, o.trainSize, o.valSize);
   const D = data.train.rows * data.train.cols;
   const net = compileNet(spec, o.conv);
   const image = { height: data.train.rows, width: data.train.cols };

@@ -48,6 +48,28 @@ function recordedConv(recipe: ModelInfo['recipe']): ConvAlgorithm {
   return (CONV_ALGORITHMS as readonly unknown[]).includes(conv) ? (conv as ConvAlgorithm) : 'im2col';
 }
 
+/** What runs a network on the calling thread: kernels, a copy of its weights, and its buffers. */
+export interface NetEngine {
+  k: Kernels;
+  params: Float32Array;
+  buf: NetBuffers;
+}
+
+/**
+ * Kernels (the fastest this runtime has, see bestKernels), a copy of `params` and buffers for `rows` rows
+ * (in training mode, micro-shards of `micro`), all in one WebAssembly memory of their own.
+ */
+export function netEngine(net: Net, params: Float32Array, rows: number, micro: number): NetEngine {
+  const name = bestKernels();
+  // The arena aligns each view to 64 bytes, as the allocator's measure does; the weights come after the buffers.
+  const arena = new SharedArena(netBufferBytes(net, rows, micro) + 64 + net.layout.size * 4);
+  const buf = allocateNetBuffers(net, rows, micro, arena);
+  const copy = arena.f32(net.layout.size);
+  copy.set(params);
+  const k = name === 'ts' ? tsKernels : createKernels(name, arena.memory);
+  return { k, params: copy, buf };
+}
+
 /**
  * A trained network, for inference on the calling thread. Its weights and buffers live in a WebAssembly
  * memory of its own, so the fastest kernels this runtime has (see bestKernels) run the forward pass.
@@ -57,7 +79,7 @@ export class Model {
   readonly layout: ParamLayout;
   readonly inputs: number;
   readonly classes: number;
-  private engine?: { k: Kernels; params: Float32Array; buf: NetBuffers };
+  private engine?: NetEngine;
 
   constructor(
     readonly spec: ModelSpec,
@@ -74,16 +96,8 @@ export class Model {
   }
 
   /** Kernels, a copy of the weights and CHUNK rows of buffers, in one memory; made on first use. */
-  private setup(): { k: Kernels; params: Float32Array; buf: NetBuffers } {
-    if (this.engine) return this.engine;
-    const name = bestKernels();
-    // The arena aligns each view to 64 bytes, as the allocator's measure does; the weights come after the buffers.
-    const arena = new SharedArena(netBufferBytes(this.net, CHUNK, CHUNK) + 64 + this.layout.size * 4);
-    const buf = allocateNetBuffers(this.net, CHUNK, CHUNK, arena);
-    const params = arena.f32(this.layout.size);
-    params.set(this.params);
-    const k = name === 'ts' ? tsKernels : createKernels(name, arena.memory);
-    this.engine = { k, params, buf };
+  private setup(): NetEngine {
+    this.engine ??= netEngine(this.net, this.params, CHUNK, CHUNK);
     return this.engine;
   }
 

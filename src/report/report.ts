@@ -10,7 +10,7 @@ import { testCharts, trainingCharts, type ReportRun } from './report-charts.js';
  * URIs, the style inline, no script): it opens from file:// and asks nothing of the network.
  */
 
-/** What the test set says of the evaluated model or ensemble (see evaluateOnTestSet). */
+/** What the test set says of the evaluated model or ensemble (see evaluateModels). */
 export interface ReportEvaluation {
   /** The checkpoints evaluated: one model, or several as their ensemble. */
   files: string[];

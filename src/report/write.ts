@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../atomic-write.js';
 import { loadCheckpoint } from '../checkpoint.js';
-import type { TestEvaluation } from '../evaluate.js';
+import type { Evaluation } from '../evaluate.js';
 import { renderPng } from './charts.js';
 import { buildReport, digitGalleryPng, type RunRecord } from './report.js';
 
@@ -18,11 +18,11 @@ function readRecord(file: string): RunRecord | null {
   }
 }
 
-/** What a report shows of the test set: the models evaluated (one, or an ensemble), and what evaluateOnTestSet found. */
+/** What a report shows of the test set: the models evaluated (one, or an ensemble), and what evaluateModels found there. */
 export interface EvaluatedModels {
   files: string[];
   tta: boolean;
-  evaluation: TestEvaluation;
+  evaluation: Evaluation;
 }
 
 /**
@@ -41,8 +41,8 @@ export async function writeReport(runFiles: readonly string[], evaluated: Evalua
   }
   const e = evaluated?.evaluation;
   const report = await buildReport(runs, evaluated && e ? {
-    files: evaluated.files, tta: evaluated.tta, confusion: e.confusion, misclassified: e.misclassified, testAccuracy: e.testAccuracy,
-    memberAccuracies: evaluated.files.length > 1 ? e.memberCorrect.map((n) => n / e.test.count) : null, test: e.test,
+    files: evaluated.files, tta: evaluated.tta, confusion: e.confusion, misclassified: e.misclassified, testAccuracy: e.accuracy,
+    memberAccuracies: evaluated.files.length > 1 ? e.memberCorrect.map((n) => n / e.images.count) : null, test: e.images,
   } : null);
   await writeFileAtomic(out, report.html);
   const written = [out];
@@ -53,7 +53,7 @@ export async function writeReport(runFiles: readonly string[], evaluated: Evalua
       await writeFileAtomic(file, await renderPng(chart.svg));
       written.push(file);
     }
-    const mistakes = e ? digitGalleryPng(e.misclassified, e.test) : null;
+    const mistakes = e ? digitGalleryPng(e.misclassified, e.images) : null;
     if (mistakes) {
       await writeFileAtomic(join(pngDir, 'mistakes.png'), mistakes);
       written.push(join(pngDir, 'mistakes.png'));

@@ -5,7 +5,7 @@ import { percent } from './schedulers.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { describeMachine } from '../machine.js';
 import { resolveOptions } from '../options.js';
-import { evaluateOnTestSet } from '../evaluate.js';
+import { evaluateModels } from '../evaluate.js';
 import { writeReport, type EvaluatedModels } from '../report/write.js';
 import type { SweepSpec, Trial } from './spec.js';
 import type { TrialOutcome } from './trial.js';
@@ -58,17 +58,17 @@ export async function finishSweep(spec: SweepSpec, specFile: string, trials: Tri
   if (candidates.length > 0) {
     const top = candidates.reduce((a, b) => (b.bestValAccuracy! > a.bestValAccuracy! ? b : a));
     const model = trialModel(checkpointOf(top.name));
-    if (spec.test) shown = { files: [model], tta: false, evaluation: await evaluateOnTestSet([model], { tta: false, data: dataOf(top.name) }) };
+    if (spec.test) shown = { files: [model], tta: false, evaluation: await evaluateModels([model], { tta: false, data: dataOf(top.name) }) };
     const valImages = resolveOptions({ ...optionsOf(top.name), workers: 1 }).valSize;
-    chosen = { name: top.name, epoch: top.bestEpoch!, valAccuracy: top.bestValAccuracy!, valImages, model, testAccuracy: shown?.evaluation.testAccuracy ?? null };
+    chosen = { name: top.name, epoch: top.bestEpoch!, valAccuracy: top.bestValAccuracy!, valImages, model, testAccuracy: shown?.evaluation.accuracy ?? null };
   }
   let ensemble: SweepResults['ensemble'] = null;
   const complete = rows.filter((r) => r.status === 'completed');
   if (spec.ensemble && complete.length > 0) {
     const members = complete.map((r) => trialModel(checkpointOf(r.name)));
-    // The members share a data set, or evaluateOnTestSet refuses the ensemble.
-    if (spec.test) shown = { files: members, tta: false, evaluation: await evaluateOnTestSet(members, { tta: false, data: dataOf(complete[0].name) }) };
-    ensemble = { members, testAccuracy: shown?.evaluation.testAccuracy ?? null };
+    // The members share a data set, or evaluateModels refuses the ensemble.
+    if (spec.test) shown = { files: members, tta: false, evaluation: await evaluateModels(members, { tta: false, data: dataOf(complete[0].name) }) };
+    ensemble = { members, testAccuracy: shown?.evaluation.accuracy ?? null };
   }
   const ran = rows.filter((r) => r.status !== 'failed' && existsSync(checkpointOf(r.name))).map((r) => checkpointOf(r.name));
   const report = chosen && ran.length > 0 ? join(dir, 'report.html') : null;

@@ -109,6 +109,8 @@ export interface EvaluateOptions {
   split?: Split;
   /** Recompute each model's batch norm statistics on its own training images first (recalibrateBatchNorm). */
   recalibrate?: boolean;
+  /** Rows per micro-shard when recalibrating (default: the microBatch each checkpoint records). */
+  microBatch?: number;
 }
 
 /**
@@ -131,7 +133,7 @@ export async function evaluateModels(files: readonly string[], options: Evaluate
   if (options.recalibrate) {
     // Each on the images its run trained on (unaugmented): never its validation images, never the test set.
     const train = dataset.train;
-    models = models.map((m, i) => recalibrateBatchNorm(m, train.images.subarray(0, runRows(m, files[i], train.count).train * D)));
+    models = models.map((m, i) => recalibrateBatchNorm(m, train.images.subarray(0, runRows(m, files[i], train.count).train * D), { micro: options.microBatch }));
   }
 
   const C = models[0].classes;

@@ -109,7 +109,8 @@ describe('recalibrateBatchNorm', () => {
 
   it('refuses a network without batch norm, and a model whose micro-batch is not known', () => {
     expect(() => recalibrateBatchNorm(randomModel(cnn('c4k3-relu-mp2-fc10')), randomImages(4, 1), { micro: 4 })).toThrow(/no batch norm layer/);
-    expect(() => recalibrateBatchNorm(randomBnModel(layers), randomImages(4, 1))).toThrow(/give the micro-batch/);
+    expect(() => recalibrateBatchNorm(randomBnModel(layers), randomImages(4, 1))).toThrow(/records no micro-batch; give the one the model was trained with \(eval --micro-batch N\)/);
+    expect(() => recalibrateBatchNorm(randomBnModel(layers), randomImages(4, 1), { micro: 0 })).toThrow(/micro-batch must be a whole number of rows ≥ 1, got 0/);
     expect(() => recalibrateBatchNorm(randomBnModel(layers), new Uint8Array(100), { micro: 4 })).toThrow(/positive multiple of 784/);
   });
 });
@@ -148,6 +149,31 @@ describe('mnist-dp eval --split val and --recalibrate-bn', () => {
     const r = cli('eval', '--model', file, '--split', 'val', '--recalibrate-bn', '--json');
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ valAccuracy: e.accuracy, valSize: 1000, recalibratedBn: true });
+  });
+
+  it('--micro-batch recalibrates in shards of another size than the checkpoint records, and only with --recalibrate-bn', async () => {
+    const file = await trained('m', 1000);
+    const saved = await loadModel(file);
+    expect(saved.info.recipe?.microBatch).toBe(32);
+    const { train: images } = await dataset;
+    const e = await evaluateModels([file], { tta: false, split: 'val', recalibrate: true, microBatch: 16 });
+    const expected = recalibrateBatchNorm(saved, images.images.subarray(0, 3000 * 784), { micro: 16 });
+    expect(e.models[0].params).toEqual(expected.params);
+    expect(e.models[0].params).not.toEqual(recalibrateBatchNorm(saved, images.images.subarray(0, 3000 * 784)).params);
+    const r = cli('eval', '--model', file, '--split', 'val', '--recalibrate-bn', '--micro-batch', '16', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ valAccuracy: e.accuracy, recalibratedBn: true });
+    for (const [args, pattern] of [
+      [['--micro-batch', '16'], /--micro-batch only applies with --recalibrate-bn/],
+      [['--recalibrate-bn', '--micro-batch', '0'], /--micro-batch must be a whole number of rows ≥ 1, got 0/],
+      [['--recalibrate-bn', '--micro-batch', '2.5'], /--micro-batch must be a whole number of rows ≥ 1, got 2\.5/],
+    ] as const) {
+      const bad = cli('eval', '--model', file, '--split', 'val', ...args);
+      expect(bad.code, bad.stderr).toBe(2);
+      expect(bad.stdout).toBe('');
+      expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+      expect(bad.stderr).toMatch(pattern);
+    }
   });
 
   it('refuses a run without validation images, members that held out different ones, and an unknown split, in one line', async () => {

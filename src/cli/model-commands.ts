@@ -38,6 +38,10 @@ export function evalBuilder(y: Argv): Argv {
       type: 'boolean', coerce: last,
       describe: "first recompute batch norm's running statistics for the final weights, on the model's own training images unaugmented (never its validation or test images)",
     })
+    .option('micro-batch', {
+      type: 'number', requiresArg: true, coerce: last,
+      describe: 'with --recalibrate-bn: rows per micro-shard, as the model was trained', defaultDescription: 'what the checkpoint records',
+    })
     .option('errors', { type: 'number', requiresArg: true, coerce: last, describe: 'also draw the first N images that the model (or the ensemble) gets wrong' })
     .option('json', {
       type: 'boolean', coerce: last,
@@ -55,6 +59,7 @@ export interface EvalArgs {
   anyData?: boolean;
   split?: string;
   recalibrateBn?: boolean;
+  microBatch?: number;
 }
 
 export async function evalHandler(argv: EvalArgs): Promise<void> {
@@ -65,7 +70,10 @@ export async function evalHandler(argv: EvalArgs): Promise<void> {
   const split = (argv.split ?? 'test') as Split;
   if (!SPLITS.includes(split)) throw badOption(`--split must be ${SPLITS.join(' or ')}, got "${String(argv.split)}"`);
   const recalibrate = argv.recalibrateBn === true;
-  const { models, images, confusion, misclassified, memberCorrect, accuracy: overall } = await evaluateModels(files, { tta, data: argv.data, anyData: argv.anyData, split, recalibrate });
+  const { microBatch } = argv;
+  if (microBatch !== undefined && !recalibrate) throw badOption('--micro-batch only applies with --recalibrate-bn (the micro-shard the statistics are recomputed in)');
+  if (microBatch !== undefined && (!Number.isInteger(microBatch) || microBatch < 1)) throw badOption(`--micro-batch must be a whole number of rows ≥ 1, got ${String(microBatch)}`);
+  const { models, images, confusion, misclassified, memberCorrect, accuracy: overall } = await evaluateModels(files, { tta, data: argv.data, anyData: argv.anyData, split, recalibrate, microBatch });
   const D = images.rows * images.cols;
   const correct = images.count - misclassified.length;
 

@@ -35,7 +35,9 @@ export function recalibrateBatchNorm(model: Model, pixels: Pixels, options: Reca
   const recorded = model.info.recipe?.microBatch;
   const micro = options.micro ?? (typeof recorded === 'number' ? recorded : undefined);
   if (micro === undefined || !Number.isInteger(micro) || micro < 1) {
-    throw badOption(`recalibrate: give the micro-batch the model was trained with (its checkpoint records none${micro === undefined ? '' : `; got ${micro}`})`);
+    throw badOption(micro === undefined
+      ? 'recalibrate: the checkpoint records no micro-batch; give the one the model was trained with (eval --micro-batch N)'
+      : `recalibrate: the micro-batch must be a whole number of rows ≥ 1, got ${micro}`);
   }
   const scale = pixelScale(pixels);
   const D = model.inputs;

@@ -284,7 +284,8 @@ export const RESUMABLE_FLAGS = RESUMABLE_KEYS.filter((k) => k !== 'resume').map(
 const MLP_FLAGS = MODEL_OPTION_KEYS.filter((k) => k !== 'model').map((k) => `--${kebab(k)}`);
 
 
-function integer(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+/** A flag that must be an integer in [min, max]: returns it, or throws the one-line error every command uses. */
+export function integer(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (!Number.isInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer from ${min} to ${max}`;
     throw badOption(`--${name} must be ${range}, got ${typeof value === 'number' ? value : JSON.stringify(value)}`);

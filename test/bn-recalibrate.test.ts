@@ -165,8 +165,8 @@ describe('mnist-dp eval --split val and --recalibrate-bn', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ valAccuracy: e.accuracy, recalibratedBn: true });
     for (const [args, pattern] of [
       [['--micro-batch', '16'], /--micro-batch only applies with --recalibrate-bn/],
-      [['--recalibrate-bn', '--micro-batch', '0'], /--micro-batch must be a whole number of rows ≥ 1, got 0/],
-      [['--recalibrate-bn', '--micro-batch', '2.5'], /--micro-batch must be a whole number of rows ≥ 1, got 2\.5/],
+      [['--recalibrate-bn', '--micro-batch', '0'], /--micro-batch must be an integer ≥ 1, got 0/],
+      [['--recalibrate-bn', '--micro-batch', '2.5'], /--micro-batch must be an integer ≥ 1, got 2\.5/],
     ] as const) {
       const bad = cli('eval', '--model', file, '--split', 'val', ...args);
       expect(bad.code, bad.stderr).toBe(2);

@@ -83,7 +83,7 @@ describe('mnist-dp train --json, then eval and info', () => {
     const captions = r.stdout.split('\n').filter((l) => l.startsWith('test image '));
     expect(captions.map((l) => Number(/^test image (\d+):/.exec(l)![1]))).toEqual(json.misclassified.slice(0, 2));
     expect(r.stdout.split('\n').filter((l) => /^ {2}\|.{56}\|$/.test(l))).toHaveLength(2 * 28);
-    expect(cli('eval', '--model', ckpt, '--errors', '-1').stderr).toMatch(/--errors must be a whole number/);
+    expect(cli('eval', '--model', ckpt, '--errors', '-1').stderr).toMatch(/--errors must be an integer ≥ 0, got -1/);
   });
 
   it('info describes the model', () => {

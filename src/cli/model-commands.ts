@@ -4,7 +4,7 @@ import { describeDataSet, describeTrainedOn, type DataSetRecord } from '../data/
 import { badOption } from '../errors.js';
 import { paramLayout, parameterCount } from '../model/layout.js';
 import { describeSpec, formatCnnLayers } from '../model/spec.js';
-import { MODEL_OPTION_KEYS, unresolveOptions } from '../options.js';
+import { MODEL_OPTION_KEYS, integer, unresolveOptions } from '../options.js';
 import { TTA_VIEWS } from '../model/tta.js';
 import { evaluateModels, SPLITS, type Split } from '../evaluate.js';
 import { drawImage, int, loss, percent, seconds, shellQuote } from './progress.js';
@@ -65,14 +65,12 @@ export interface EvalArgs {
 export async function evalHandler(argv: EvalArgs): Promise<void> {
   const files = typeof argv.model === 'string' ? [argv.model] : argv.model.map(String);
   const tta = argv.tta === true;
-  const showErrors = argv.errors ?? 0;
-  if (!Number.isInteger(showErrors) || showErrors < 0) throw badOption(`--errors must be a whole number of images ≥ 0, got ${String(argv.errors)}`);
+  const showErrors = integer('errors', argv.errors ?? 0, 0);
   const split = (argv.split ?? 'test') as Split;
   if (!SPLITS.includes(split)) throw badOption(`--split must be ${SPLITS.join(' or ')}, got "${String(argv.split)}"`);
   const recalibrate = argv.recalibrateBn === true;
-  const { microBatch } = argv;
-  if (microBatch !== undefined && !recalibrate) throw badOption('--micro-batch only applies with --recalibrate-bn (the micro-shard the statistics are recomputed in)');
-  if (microBatch !== undefined && (!Number.isInteger(microBatch) || microBatch < 1)) throw badOption(`--micro-batch must be a whole number of rows ≥ 1, got ${String(microBatch)}`);
+  if (argv.microBatch !== undefined && !recalibrate) throw badOption('--micro-batch only applies with --recalibrate-bn (the micro-shard the statistics are recomputed in)');
+  const microBatch = argv.microBatch === undefined ? undefined : integer('micro-batch', argv.microBatch, 1);
   const { models, images, confusion, misclassified, memberCorrect, accuracy: overall } = await evaluateModels(files, { tta, data: argv.data, anyData: argv.anyData, split, recalibrate, microBatch });
   const D = images.rows * images.cols;
   const correct = images.count - misclassified.length;

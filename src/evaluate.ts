@@ -98,6 +98,8 @@ export interface Evaluation {
   misclassified: Mistake[];
   /** Right answers of each member alone (only counted for an ensemble; zeros for one model). */
   memberCorrect: number[];
+  /** The indices of the images each member alone gets wrong, ascending (only for an ensemble; empty for one model). */
+  memberMistakes: number[][];
   accuracy: number;
 }
 
@@ -137,7 +139,7 @@ export async function evaluateModels(files: readonly string[], options: Evaluate
   }
 
   const C = models[0].classes;
-  const memberCorrect = new Array<number>(models.length).fill(0);
+  const memberMistakes = models.map((): number[] => []);
   // What the model (or the ensemble) predicts for each class: rows the true class, columns the predicted
   // one. Its accuracy, per class and overall, is read from it.
   const confusion = Array.from({ length: C }, () => new Array<number>(C).fill(0));
@@ -148,7 +150,7 @@ export async function evaluateModels(files: readonly string[], options: Evaluate
     const probabilities = models.map((m) => m.predict(pixels, { tta }));
     if (models.length > 1) {
       probabilities.forEach((p, m) => mostProbable(p, C).forEach((predicted, i) => {
-        if (predicted === images.labels[start + i]) memberCorrect[m]++;
+        if (predicted !== images.labels[start + i]) memberMistakes[m].push(start + i);
       }));
     }
     const p = models.length > 1 ? meanProbabilities(probabilities) : probabilities[0];
@@ -158,5 +160,6 @@ export async function evaluateModels(files: readonly string[], options: Evaluate
       if (predicted !== label) misclassified.push({ index: start + i, label, predicted, probability: p[i * C + predicted] });
     });
   }
-  return { models, split, images, confusion, misclassified, memberCorrect, accuracy: (images.count - misclassified.length) / images.count };
+  const memberCorrect = memberMistakes.map((list) => (models.length > 1 ? images.count - list.length : 0));
+  return { models, split, images, confusion, misclassified, memberCorrect, memberMistakes, accuracy: (images.count - misclassified.length) / images.count };
 }

@@ -51,10 +51,20 @@ describe('mnist-dp eval with several --model', () => {
     expect(lines[0]).toMatch(/^member 1 {2}test accuracy \d+\.\d\d% \([\d,]+\/10,000\) · mlp 784-32-10 .* · .*mlp-1\.ckpt$/);
     expect(lines[1]).toMatch(/^member 2 {2}test accuracy \d+\.\d\d% \([\d,]+\/10,000\) · mlp 784-32-10 .* · .*mlp-2\.ckpt$/);
     expect(lines[2]).toMatch(/^ensemble {2}test accuracy \d+\.\d\d% \([\d,]+\/10,000\) · mean of 2 models$/);
-    expect(lines[3]).toBe('per class (ensemble):');
-    expect(lines.slice(4, 14).every((l) => /^ +\d +\d+\.\d\d% +\(/.test(l))).toBe(true);
-    expect(lines[14]).toMatch(/^most frequent mistakes \(true → predicted\): /);
-    expect(lines).toHaveLength(15);
+    expect(lines[3]).toBe('mistakes in common (both members wrong; the diagonal: each member alone):');
+    expect(lines[4]).toMatch(/^ +1 +2$/);
+    // The table's cells: each member's own mistakes on the diagonal, the shared ones (the same both ways) off it.
+    const [own1, both12] = lines[5].replace(/,/g, '').trim().split(/ +/).slice(1).map(Number);
+    const [both21, own2] = lines[6].replace(/,/g, '').trim().split(/ +/).slice(1).map(Number);
+    const single = [a, b].map((f) => JSON.parse(cli('eval', '--model', f, '--json').stdout) as { misclassified: number[] });
+    expect([own1, own2]).toEqual(single.map((s) => s.misclassified.length));
+    const common = single[0].misclassified.filter((i) => single[1].misclassified.includes(i)).length;
+    expect([both12, both21]).toEqual([common, common]);
+    expect(lines[7]).toBe(`wrong by every member: ${common.toLocaleString('en-US')} · right by at least one: ${(100 - common / 100).toFixed(2)}% (${(10000 - common).toLocaleString('en-US')}/10,000)`);
+    expect(lines[8]).toBe('per class (ensemble):');
+    expect(lines.slice(9, 19).every((l) => /^ +\d +\d+\.\d\d% +\(/.test(l))).toBe(true);
+    expect(lines[19]).toMatch(/^most frequent mistakes \(true → predicted\): /);
+    expect(lines).toHaveLength(20);
   });
 
   it('--json gives the ensemble accuracy the library computes, each member, and tta', async () => {
@@ -63,12 +73,17 @@ describe('mnist-dp eval with several --model', () => {
     const out = JSON.parse(r.stdout) as { testAccuracy: number; confusion: number[][]; misclassified: number[] };
     const single = [a, b].map((f) => JSON.parse(cli('eval', '--model', f, '--json').stdout) as { testAccuracy: number; misclassified: number[] });
     const { confusion, misclassified, ...rest } = out;
+    const common = single[0].misclassified.filter((i) => single[1].misclassified.includes(i)).length;
     expect(rest).toEqual({
       testAccuracy: await libraryAccuracy([a, b], false),
       testSize: 10000,
-      members: [{ model: a, testAccuracy: single[0].testAccuracy }, { model: b, testAccuracy: single[1].testAccuracy }],
       tta: false,
+      // Each member's own mistakes, the same images as its own eval's, and how many the two share.
+      members: single.map((s, i) => ({ model: [a, b][i], testAccuracy: s.testAccuracy, misclassified: s.misclassified })),
+      sharedMistakes: [[single[0].misclassified.length, common], [common, single[1].misclassified.length]],
+      wrongByAll: common,
     });
+    expect(common).toBeGreaterThan(0); // two seeds of one tiny MLP share mistakes: the count is not trivially 0
     // The confusion matrix and the mistakes are the ensemble's, not a member's.
     expect(confusion.reduce((s, row, c) => s + row[c], 0)).toBe(Math.round(out.testAccuracy * 10000));
     expect(misclassified).toHaveLength(10000 - Math.round(out.testAccuracy * 10000));

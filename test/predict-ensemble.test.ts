@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import { defaultMnistDir, loadIdxDataset } from '../src/data/dataset.js';
 import { MnistDpError, predictEnsemble, type PredictOptions } from '../src/index.js';
 import { loadModel } from '../src/checkpoint.js';
+import { mistakeOverlap } from '../src/model/ensemble.js';
 import { Model } from '../src/model/model.js';
 import { makeSpec, parseCnnSpec } from '../src/model/spec.js';
 import { randomModel, trainTinyMlp } from './helpers/tiny-models.js';
@@ -84,5 +85,20 @@ describe('predictEnsemble', () => {
     refuse([a, randomModel(mlpSpec([784, 12]))], /member 2 has 12 classes, but member 1 has 10/);
     const wide = parseCnnSpec('c2k3-relu-fc10', { height: 14, width: 56, channels: 1 });
     refuse([randomModel(parseCnnSpec('c2k3-relu-fc10')), randomModel(wide)], /member 2 reads 14×56×1 images, but member 1 reads 28×28×1/);
+  });
+});
+
+describe('mistakeOverlap', () => {
+  it('counts the images each pair of members gets wrong, and those every member does', () => {
+    // Three members' wrong images among 10: image 5 is wrong for all, 3 for the first two only.
+    const o = mistakeOverlap([[1, 3, 5], [3, 4, 5], [5, 7]], 10);
+    expect(o.shared).toEqual([[3, 2, 1], [2, 3, 1], [1, 1, 2]]);
+    expect(o.wrongByAll).toBe(1);
+    expect(o.rightByAny).toBe(9);
+  });
+
+  it('of members without a mistake in common, or without mistakes', () => {
+    expect(mistakeOverlap([[0, 2], [1]], 4)).toEqual({ shared: [[2, 0], [0, 1]], wrongByAll: 0, rightByAny: 4 });
+    expect(mistakeOverlap([[], []], 4)).toEqual({ shared: [[0, 0], [0, 0]], wrongByAll: 0, rightByAny: 4 });
   });
 });

@@ -3,6 +3,7 @@ import { loadCheckpoint } from '../checkpoint.js';
 import { describeDataSet, describeTrainedOn, type DataSetRecord } from '../data/provenance.js';
 import { badOption } from '../errors.js';
 import { paramLayout, parameterCount } from '../model/layout.js';
+import { mistakeOverlap, type MistakeOverlap } from '../model/ensemble.js';
 import { describeSpec, formatCnnLayers } from '../model/spec.js';
 import { MODEL_OPTION_KEYS, integer, unresolveOptions } from '../options.js';
 import { TTA_VIEWS } from '../model/tta.js';
@@ -71,7 +72,7 @@ export async function evalHandler(argv: EvalArgs): Promise<void> {
   const recalibrate = argv.recalibrateBn === true;
   if (argv.microBatch !== undefined && !recalibrate) throw badOption('--micro-batch only applies with --recalibrate-bn (the micro-shard the statistics are recomputed in)');
   const microBatch = argv.microBatch === undefined ? undefined : integer('micro-batch', argv.microBatch, 1);
-  const { models, images, confusion, misclassified, memberCorrect, accuracy: overall } = await evaluateModels(files, { tta, data: argv.data, anyData: argv.anyData, split, recalibrate, microBatch });
+  const { models, images, confusion, misclassified, memberCorrect, memberMistakes, accuracy: overall } = await evaluateModels(files, { tta, data: argv.data, anyData: argv.anyData, split, recalibrate, microBatch });
   const D = images.rows * images.cols;
   const correct = images.count - misclassified.length;
 
@@ -79,8 +80,13 @@ export async function evalHandler(argv: EvalArgs): Promise<void> {
     const errors = { confusion, misclassified: misclassified.map((e) => e.index) };
     const [acc, size] = [`${split}Accuracy`, `${split}Size`];
     const extra = recalibrate ? { recalibratedBn: true } : {};
-    const line = models.length > 1
-      ? { [acc]: overall, [size]: images.count, members: files.map((model, i) => ({ model, [acc]: memberCorrect[i] / images.count })), tta, ...extra, ...errors }
+    const overlap = models.length > 1 ? mistakeOverlap(memberMistakes, images.count) : null;
+    const line = overlap
+      ? {
+        [acc]: overall, [size]: images.count, tta, ...extra,
+        members: files.map((model, i) => ({ model, [acc]: memberCorrect[i] / images.count, misclassified: memberMistakes[i] })),
+        sharedMistakes: overlap.shared, wrongByAll: overlap.wrongByAll, ...errors,
+      }
       : { [acc]: overall, [size]: images.count, model: files[0], ...(tta ? { tta } : {}), ...extra, ...errors };
     process.stdout.write(`${JSON.stringify(line)}\n`);
     return;
@@ -92,6 +98,7 @@ export async function evalHandler(argv: EvalArgs): Promise<void> {
     ? [
       ...models.map((m, i) => `member ${i + 1}  ${accuracy(memberCorrect[i])} · ${describeSpec(m.spec)} · ${files[i]}`),
       `ensemble  ${accuracy(correct)} · mean of ${models.length} models${how}`,
+      ...overlapLines(mistakeOverlap(memberMistakes, images.count), images.count),
     ]
     : [`${accuracy(correct)} · ${describeSpec(models[0].spec)} · ${files[0]}${how}`];
   lines.push(models.length > 1 ? 'per class (ensemble):' : 'per class:');
@@ -110,6 +117,21 @@ export async function evalHandler(argv: EvalArgs): Promise<void> {
       drawImage(images.images.subarray(e.index * D, (e.index + 1) * D), images.rows, images.cols, 255));
   }
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/**
+ * The members' mistakes in common, as a table (row and column a member; the diagonal its own mistakes),
+ * and the images no member gets right: what tells whether another member would add anything.
+ */
+function overlapLines({ shared, wrongByAll, rightByAny }: MistakeOverlap, count: number): string[] {
+  const width = Math.max(3, ...shared.flat().map((n) => int(n).length)) + 2;
+  const cell = (s: string | number) => String(s).padStart(width);
+  return [
+    'mistakes in common (both members wrong; the diagonal: each member alone):',
+    `    ${shared.map((_, j) => cell(j + 1)).join('')}`,
+    ...shared.map((row, i) => `${String(i + 1).padStart(4)}${row.map((n) => cell(int(n))).join('')}`),
+    `wrong by every member: ${int(wrongByAll)} · right by at least one: ${percent(rightByAny / count)} (${int(rightByAny)}/${int(count)})`,
+  ];
 }
 
 export function infoBuilder(y: Argv): Argv {

@@ -51,3 +51,28 @@ export function predictEnsemble(models: readonly Model[], pixels: Pixels, option
   checkEnsemble(models);
   return meanProbabilities(models.map((m) => m.predict(pixels, options)));
 }
+
+/** How much the members of an ensemble err on the same images: what a committee is chosen by. */
+export interface MistakeOverlap {
+  /** `shared[a][b]`: images both member a and member b get wrong; `shared[a][a]` is a's own mistakes. */
+  shared: number[][];
+  /** Images every member gets wrong: no way of combining these members gets them right. */
+  wrongByAll: number;
+  /** Images at least one member gets right: the most any combination of these members could reach. */
+  rightByAny: number;
+}
+
+/**
+ * The overlap of the members' mistakes on `count` images, from each member's wrong image indices
+ * (each list ascending, as `eval` collects them).
+ */
+export function mistakeOverlap(mistakes: readonly (readonly number[])[], count: number): MistakeOverlap {
+  const wrong = mistakes.map((list) => {
+    const set = new Uint8Array(count);
+    for (const i of list) set[i] = 1;
+    return set;
+  });
+  const shared = mistakes.map((a, i) => mistakes.map((_, j) => a.reduce((n, index) => n + wrong[j][index], 0)));
+  const wrongByAll = mistakes.length === 0 ? 0 : mistakes[0].filter((index) => wrong.every((set) => set[index] === 1)).length;
+  return { shared, wrongByAll, rightByAny: count - wrongByAll };
+}

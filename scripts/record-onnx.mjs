@@ -19,6 +19,7 @@ import * as ort from 'onnxruntime-web';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { defaultMnistDir, exportOnnx, loadIdxDataset, loadModel } from '../dist/src/index.js';
+import { mostProbable } from '../dist/src/model/model.js';
 
 const argv = yargs(hideBin(process.argv)).option('model', { type: 'string', default: 'models/mnist-best.ckpt' }).strict().parseSync();
 const onnxFile = argv.model.replace(/\.ckpt$/, '') + '.onnx';
@@ -40,11 +41,7 @@ async function run(bytes, images) {
   await session.release();
   return out;
 }
-const classes = (p) => Array.from({ length: p.length / 10 }, (_, i) => {
-  let best = 0;
-  for (let k = 1; k < 10; k++) if (p[i * 10 + k] > p[i * 10 + best]) best = k;
-  return best;
-});
+const classes = (p) => mostProbable(p, 10);
 
 const model = await loadModel(argv.model);
 const test = (await loadIdxDataset(defaultMnistDir())).test;

@@ -2,7 +2,7 @@ import { loadModel } from './checkpoint.js';
 import { defaultMnistDir, loadIdxDataset, subset, trainingCount, type Dataset } from './data/dataset.js';
 import { dataSetRecord, describeDataSet, describeTrainedOn, trainedOnSame, type DataSetRecord } from './data/provenance.js';
 import { badCheckpoint, badOption } from './errors.js';
-import { checkEnsemble, meanProbabilities } from './model/ensemble.js';
+import { checkEnsemble, greedySelection, meanProbabilities, type SelectionStep } from './model/ensemble.js';
 import { mostProbable, type Model } from './model/model.js';
 import { recalibrateBatchNorm } from './model/recalibrate.js';
 import { ttaImageShape } from './model/tta.js';
@@ -100,6 +100,8 @@ export interface Evaluation {
   memberCorrect: number[];
   /** The indices of the images each member alone gets wrong, ascending (only for an ensemble; empty for one model). */
   memberMistakes: number[][];
+  /** With `select`: the greedy ensemble selection's steps over the models as candidates (see greedySelection); else null. */
+  selection: SelectionStep[] | null;
   accuracy: number;
 }
 
@@ -113,6 +115,8 @@ export interface EvaluateOptions {
   recalibrate?: boolean;
   /** Rows per micro-shard when recalibrating (default: the microBatch each checkpoint records). */
   microBatch?: number;
+  /** Also choose an ensemble of at most this many of the models, greedily (greedySelection): only on the validation split. */
+  select?: number;
 }
 
 /**
@@ -123,6 +127,9 @@ export interface EvaluateOptions {
  */
 export async function evaluateModels(files: readonly string[], options: EvaluateOptions): Promise<Evaluation> {
   const { tta, split = 'test' } = options;
+  if (options.select !== undefined && split !== 'val') {
+    throw badOption('--select chooses an ensemble on the validation images: add --split val (chosen on the test set, its test figure would say nothing)');
+  }
   let models = [];
   for (const file of files) models.push(await loadModel(file)); // a missing or corrupt file fails naming itself
   const dir = options.data ?? defaultMnistDir();
@@ -144,10 +151,13 @@ export async function evaluateModels(files: readonly string[], options: Evaluate
   // one. Its accuracy, per class and overall, is read from it.
   const confusion = Array.from({ length: C }, () => new Array<number>(C).fill(0));
   const misclassified: Mistake[] = [];
+  // With select: every member's probabilities for all the images, for the selection at the end.
+  const kept = options.select === undefined ? null : models.map(() => new Float32Array(images.count * C));
   for (let start = 0; start < images.count; start += CHUNK) {
     const end = Math.min(images.count, start + CHUNK);
     const pixels = images.images.subarray(start * D, end * D);
     const probabilities = models.map((m) => m.predict(pixels, { tta }));
+    kept?.forEach((all, m) => all.set(probabilities[m], start * C));
     if (models.length > 1) {
       probabilities.forEach((p, m) => mostProbable(p, C).forEach((predicted, i) => {
         if (predicted !== images.labels[start + i]) memberMistakes[m].push(start + i);
@@ -161,5 +171,6 @@ export async function evaluateModels(files: readonly string[], options: Evaluate
     });
   }
   const memberCorrect = memberMistakes.map((list) => (models.length > 1 ? images.count - list.length : 0));
-  return { models, split, images, confusion, misclassified, memberCorrect, memberMistakes, accuracy: (images.count - misclassified.length) / images.count };
+  const selection = kept === null ? null : greedySelection(kept, images.labels, C, options.select);
+  return { models, split, images, confusion, misclassified, memberCorrect, memberMistakes, selection, accuracy: (images.count - misclassified.length) / images.count };
 }

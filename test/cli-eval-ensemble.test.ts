@@ -102,6 +102,35 @@ describe('mnist-dp eval with several --model', () => {
   });
 });
 
+describe('mnist-dp eval --select N', () => {
+  it('chooses members greedily on the validation split; the chosen ensemble evaluates to the figure it printed', async () => {
+    const r = cli('eval', '--split', 'val', '--select', '2', '--model', a, '--model', b, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { valSize: number; members: { model: string; valAccuracy: number }[]; selection: { model: string; valAccuracy: number; wrongByAll: number }[] };
+    expect(out.selection.length).toBeGreaterThanOrEqual(1);
+    // The first step is the member with the most validation images right.
+    const best = out.members.reduce((x, y) => (y.valAccuracy > x.valAccuracy ? y : x));
+    expect(out.selection[0]).toEqual({ model: best.model, valAccuracy: best.valAccuracy, wrongByAll: Math.round((1 - best.valAccuracy) * out.valSize) });
+    // The last step's figure is what eval, by another path, says of the chosen members in that order.
+    const chosen = out.selection.map((s) => s.model);
+    const again = JSON.parse(cli('eval', '--split', 'val', ...chosen.flatMap((m) => ['--model', m]), '--json').stdout) as { valAccuracy: number };
+    expect(out.selection[out.selection.length - 1].valAccuracy).toBe(again.valAccuracy);
+
+    const text = cli('eval', '--split', 'val', '--select', '2', '--model', a, '--model', b).stdout.split('\n');
+    const at = text.indexOf('greedy selection (at most 2 members, equal weights):');
+    expect(at).toBeGreaterThan(0);
+    expect(text[at + 1].startsWith(`   1  + ${chosen[0]}  validation accuracy `), text[at + 1]).toBe(true);
+    expect(text[at + 1]).toMatch(/ validation accuracy \d+\.\d\d% \([\d,]+\/500\) · wrong by every member chosen: \d+$/);
+    expect(text[at + 1 + chosen.length]).toMatch(/^stopped: (every candidate chosen|no other candidate adds an image)$/);
+    expect(text[at + 2 + chosen.length]).toBe(`chosen: ${chosen.map((m) => `--model ${m}`).join(' ')}`);
+  });
+
+  it('refuses the test set, and a count that is not a whole number ≥ 1, in one line', () => {
+    expectError(cli('eval', '--select', '2', '--model', a, '--model', b), 2, '--select', '--split val');
+    expectError(cli('eval', '--split', 'val', '--select', '0', '--model', a, '--model', b), 2, '--select must be an integer ≥ 1, got 0');
+  });
+});
+
 describe('mnist-dp eval with one --model', () => {
   it('prints the fields it always did', async () => {
     const r = cli('eval', '--model', a, '--json');

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import { defaultMnistDir, loadIdxDataset } from '../src/data/dataset.js';
 import { MnistDpError, predictEnsemble, type PredictOptions } from '../src/index.js';
 import { loadModel } from '../src/checkpoint.js';
-import { mistakeOverlap } from '../src/model/ensemble.js';
-import { Model } from '../src/model/model.js';
+import { greedySelection, meanProbabilities, mistakeOverlap } from '../src/model/ensemble.js';
+import { Model, mostProbable } from '../src/model/model.js';
 import { makeSpec, parseCnnSpec } from '../src/model/spec.js';
 import { randomModel, trainTinyMlp } from './helpers/tiny-models.js';
 
@@ -100,5 +100,73 @@ describe('mistakeOverlap', () => {
   it('of members without a mistake in common, or without mistakes', () => {
     expect(mistakeOverlap([[0, 2], [1]], 4)).toEqual({ shared: [[2, 0], [0, 1]], wrongByAll: 0, rightByAny: 4 });
     expect(mistakeOverlap([[], []], 4)).toEqual({ shared: [[0, 0], [0, 0]], wrongByAll: 0, rightByAny: 4 });
+  });
+});
+
+/** Two-class probability rows from each image's probability of class 0. */
+const twoClass = (p0: number[]) => Float32Array.from(p0.flatMap((p) => [p, 1 - p]));
+
+describe('greedySelection', () => {
+  it('starts from the best candidate, adds the one that helps most, and stops when none adds an image', () => {
+    const labels = [0, 0, 0, 0];
+    const a = twoClass([0.6, 0.6, 0.6, 0.1]); // right on 3 of 4
+    const b = twoClass([0.45, 0.45, 0.45, 0.99]); // right only where a is wrong: a + b gets all 4
+    const c = twoClass([0.9, 0.9, 0.3, 0.4]); // a + c: 2 right
+    expect(greedySelection([b, c, a], labels, 2)).toEqual([
+      { member: 2, correct: 3, wrongByAll: 1 },
+      { member: 0, correct: 4, wrongByAll: 0 },
+    ]); // c would add nothing to a + b
+  });
+
+  it('breaks a tie in images right by the fewest images every chosen member gets wrong', () => {
+    const labels = [0, 0, 0, 0, 0, 0, 0];
+    const a = twoClass([0.9, 0.9, 0.9, 0.9, 0.1, 0.1, 0.45]); // 4 right: the start
+    const b = twoClass([0.4, 0.4, 0.9, 0.9, 0.1, 0.1, 0.9]); // a + b: 5 right; both wrong on images 4 and 5
+    const c = twoClass([0.9, 0.4, 0.4, 0.4, 0.6, 0.1, 0.9]); // a + c: 5 right; both wrong only on image 5
+    expect(greedySelection([a, b, c], labels, 2)).toEqual([
+      { member: 0, correct: 4, wrongByAll: 3 },
+      { member: 2, correct: 5, wrongByAll: 1 },
+    ]);
+  });
+
+  it("adds at each step the candidate that the ensemble's own mean says is best, up to maxMembers", () => {
+    // Random candidates against meanProbabilities + mostProbable, the path eval computes an ensemble by.
+    let s = 7;
+    const random = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const n = 300;
+    const C = 3;
+    const labels = Array.from({ length: n }, () => Math.floor(random() * C));
+    const candidates = Array.from({ length: 6 }, () => {
+      const p = new Float32Array(n * C);
+      for (let i = 0; i < n; i++) {
+        // Leaning towards the right class, so that ensembles help.
+        const raw = Array.from({ length: C }, (_, c) => random() + (c === labels[i] ? 0.35 : 0));
+        const sum = raw.reduce((x, y) => x + y, 0);
+        raw.forEach((v, c) => (p[i * C + c] = v / sum));
+      }
+      return p;
+    });
+    const right = (members: number[]) => mostProbable(meanProbabilities(members.map((m) => candidates[m])), C)
+      .reduce((k, c, i) => k + (c === labels[i] ? 1 : 0), 0);
+    const steps = greedySelection(candidates, labels, C, 4);
+    expect(steps.length).toBeGreaterThan(1);
+    expect(steps.length).toBeLessThanOrEqual(4);
+    const chosen: number[] = [];
+    for (const step of steps) {
+      const others = candidates.map((_, m) => m).filter((m) => !chosen.includes(m));
+      const best = Math.max(...others.map((m) => right([...chosen, m])));
+      chosen.push(step.member);
+      expect(step.correct).toBe(right(chosen));
+      expect(step.correct).toBe(best);
+    }
+    expect(new Set(chosen).size).toBe(chosen.length);
+    if (steps.length < 4) {
+      const rest = candidates.map((_, m) => m).filter((m) => !chosen.includes(m));
+      for (const m of rest) expect(right([...chosen, m])).toBeLessThanOrEqual(steps[steps.length - 1].correct);
+    }
+  });
+
+  it('refuses probabilities that are not one row per label', () => {
+    expect(() => greedySelection([new Float32Array(5)], [0, 1, 0], 2)).toThrow(/a candidate has 5 probabilities, not 3 images × 2 classes/);
   });
 });

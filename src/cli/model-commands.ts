@@ -3,7 +3,7 @@ import { loadCheckpoint } from '../checkpoint.js';
 import { describeDataSet, describeTrainedOn, type DataSetRecord } from '../data/provenance.js';
 import { badOption } from '../errors.js';
 import { paramLayout, parameterCount } from '../model/layout.js';
-import { mistakeOverlap, type MistakeOverlap } from '../model/ensemble.js';
+import { mistakeOverlap, type MistakeOverlap, type SelectionStep } from '../model/ensemble.js';
 import { describeSpec, formatCnnLayers } from '../model/spec.js';
 import { MODEL_OPTION_KEYS, integer, unresolveOptions } from '../options.js';
 import { TTA_VIEWS } from '../model/tta.js';
@@ -43,6 +43,10 @@ export function evalBuilder(y: Argv): Argv {
       type: 'number', requiresArg: true, coerce: last,
       describe: 'with --recalibrate-bn: rows per micro-shard, as the model was trained', defaultDescription: 'what the checkpoint records',
     })
+    .option('select', {
+      type: 'number', requiresArg: true, coerce: last,
+      describe: 'with --split val: also choose an ensemble of at most N of the --model candidates, greedily (each step adds the one that gets the ensemble the most validation images right)',
+    })
     .option('errors', { type: 'number', requiresArg: true, coerce: last, describe: 'also draw the first N images that the model (or the ensemble) gets wrong' })
     .option('json', {
       type: 'boolean', coerce: last,
@@ -61,6 +65,7 @@ export interface EvalArgs {
   split?: string;
   recalibrateBn?: boolean;
   microBatch?: number;
+  select?: number;
 }
 
 export async function evalHandler(argv: EvalArgs): Promise<void> {
@@ -72,14 +77,19 @@ export async function evalHandler(argv: EvalArgs): Promise<void> {
   const recalibrate = argv.recalibrateBn === true;
   if (argv.microBatch !== undefined && !recalibrate) throw badOption('--micro-batch only applies with --recalibrate-bn (the micro-shard the statistics are recomputed in)');
   const microBatch = argv.microBatch === undefined ? undefined : integer('micro-batch', argv.microBatch, 1);
-  const { models, images, confusion, misclassified, memberCorrect, memberMistakes, accuracy: overall } = await evaluateModels(files, { tta, data: argv.data, anyData: argv.anyData, split, recalibrate, microBatch });
+  const select = argv.select === undefined ? undefined : integer('select', argv.select, 1);
+  const evaluation = await evaluateModels(files, { tta, data: argv.data, anyData: argv.anyData, split, recalibrate, microBatch, select });
+  const { models, images, confusion, misclassified, memberCorrect, memberMistakes, selection, accuracy: overall } = evaluation;
   const D = images.rows * images.cols;
   const correct = images.count - misclassified.length;
 
   if (argv.json) {
     const errors = { confusion, misclassified: misclassified.map((e) => e.index) };
     const [acc, size] = [`${split}Accuracy`, `${split}Size`];
-    const extra = recalibrate ? { recalibratedBn: true } : {};
+    const extra = {
+      ...(recalibrate ? { recalibratedBn: true } : {}),
+      ...(selection ? { selection: selection.map((st) => ({ model: files[st.member], [acc]: st.correct / images.count, wrongByAll: st.wrongByAll })) } : {}),
+    };
     const overlap = models.length > 1 ? mistakeOverlap(memberMistakes, images.count) : null;
     const line = overlap
       ? {
@@ -101,6 +111,7 @@ export async function evalHandler(argv: EvalArgs): Promise<void> {
       ...overlapLines(mistakeOverlap(memberMistakes, images.count), images.count),
     ]
     : [`${accuracy(correct)} · ${describeSpec(models[0].spec)} · ${files[0]}${how}`];
+  if (selection && select !== undefined) lines.push(...selectionLines(selection, files, select, accuracy));
   lines.push(models.length > 1 ? 'per class (ensemble):' : 'per class:');
   confusion.forEach((row, c) => {
     const total = row.reduce((a, b) => a + b, 0);
@@ -131,6 +142,18 @@ function overlapLines({ shared, wrongByAll, rightByAny }: MistakeOverlap, count:
     `    ${shared.map((_, j) => cell(j + 1)).join('')}`,
     ...shared.map((row, i) => `${String(i + 1).padStart(4)}${row.map((n) => cell(int(n))).join('')}`),
     `wrong by every member: ${int(wrongByAll)} · right by at least one: ${percent(rightByAny / count)} (${int(rightByAny)}/${int(count)})`,
+  ];
+}
+
+/** The greedy selection's steps, why it stopped, and the chosen members as eval flags. */
+function selectionLines(steps: readonly SelectionStep[], files: readonly string[], max: number, accuracy: (right: number) => string): string[] {
+  const why = steps.length === files.length ? 'every candidate chosen'
+    : steps.length === max ? `${max} members, the most --select allows` : 'no other candidate adds an image';
+  return [
+    `greedy selection (at most ${max} members, equal weights):`,
+    ...steps.map((st, k) => `  ${String(k + 1).padStart(2)}  + ${files[st.member]}  ${accuracy(st.correct)} · wrong by every member chosen: ${int(st.wrongByAll)}`),
+    `stopped: ${why}`,
+    `chosen: ${steps.map((st) => `--model ${shellQuote(files[st.member])}`).join(' ')}`,
   ];
 }
 

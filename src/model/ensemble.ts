@@ -1,5 +1,5 @@
 import { badOption } from '../errors.js';
-import type { Model, Pixels, PredictOptions } from './model.js';
+import { mostProbable, type Model, type Pixels, type PredictOptions } from './model.js';
 
 /**
  * An ensemble averages the class probabilities of several models of the same task. Members trained from
@@ -75,4 +75,58 @@ export function mistakeOverlap(mistakes: readonly (readonly number[])[], count: 
   const shared = mistakes.map((a, i) => mistakes.map((_, j) => a.reduce((n, index) => n + wrong[j][index], 0)));
   const wrongByAll = mistakes.length === 0 ? 0 : mistakes[0].filter((index) => wrong.every((set) => set[index] === 1)).length;
   return { shared, wrongByAll, rightByAny: count - wrongByAll };
+}
+
+/** One step of a greedy ensemble selection: the member added and what the ensemble then gets right. */
+export interface SelectionStep {
+  /** Index of the member added (into the candidates given). */
+  member: number;
+  /** Images the ensemble of the members chosen so far (this one included) gets right. */
+  correct: number;
+  /** Images every member chosen so far gets wrong. */
+  wrongByAll: number;
+}
+
+/**
+ * Greedy forward selection of an ensemble from candidates (Caruana et al., "Ensemble selection from
+ * libraries of models", 2004, without replacement): start from the candidate with the most images right,
+ * then repeatedly add the one whose addition gets the ensemble (the mean of the probabilities) the most
+ * images right; ties go to the smallest `wrongByAll`, then to the first candidate. It stops when no
+ * candidate adds at least one image, or at `maxMembers`. `probabilities[m]` holds candidate m's rows of
+ * `classes` probabilities for the images whose classes are `labels`. Meant for validation images: chosen
+ * on the test set, the ensemble's test figure would say nothing.
+ */
+export function greedySelection(probabilities: readonly Float32Array[], labels: ArrayLike<number>, classes: number, maxMembers = 10): SelectionStep[] {
+  const n = labels.length;
+  for (const p of probabilities) {
+    if (p.length !== n * classes) throw new Error(`greedySelection: a candidate has ${p.length} probabilities, not ${n} images × ${classes} classes`);
+  }
+  const right = probabilities.map((p) => mostProbable(p, classes).map((c, i) => (c === labels[i] ? 1 : 0)));
+  const sum = new Float32Array(n * classes); // the chosen members' summed probabilities: the same argmax as their mean
+  const anyRight = new Uint8Array(n);
+  const steps: SelectionStep[] = [];
+  const chosen = new Set<number>();
+  while (chosen.size < Math.min(maxMembers, probabilities.length)) {
+    let step: SelectionStep | null = null;
+    for (let m = 0; m < probabilities.length; m++) {
+      if (chosen.has(m)) continue;
+      const p = probabilities[m];
+      let correct = 0;
+      let wrongByAll = 0;
+      for (let i = 0; i < n; i++) {
+        let top = 0;
+        for (let c = 1; c < classes; c++) if (sum[i * classes + c] + p[i * classes + c] > sum[i * classes + top] + p[i * classes + top]) top = c;
+        if (top === labels[i]) correct++;
+        if (anyRight[i] === 0 && right[m][i] === 0) wrongByAll++;
+      }
+      if (step === null || correct > step.correct || (correct === step.correct && wrongByAll < step.wrongByAll)) step = { member: m, correct, wrongByAll };
+    }
+    if (step === null || (steps.length > 0 && step.correct < steps[steps.length - 1].correct + 1)) break;
+    steps.push(step);
+    chosen.add(step.member);
+    const p = probabilities[step.member];
+    for (let k = 0; k < sum.length; k++) sum[k] += p[k];
+    for (let i = 0; i < n; i++) anyRight[i] |= right[step.member][i];
+  }
+  return steps;
 }

@@ -13,6 +13,12 @@
  *
  *   npm run ensemble -- [--members 1,3,strided:12,elastic:21] [--dir models/ensemble] [--workers N] [--conv auto|winograd|im2col] [--print-spec]
  *
+ * With --select the members are *candidates*, not an ensemble: each is trained with `--val-size 5000` (the
+ * same 5,000 held-out images for all) and nothing sees the test set; then `mnist-dp eval --split val
+ * --select N` chooses a committee among them greedily, in the order listed (README "eval"), and writes
+ *   <dir>/selection.json/.md   the candidates' validation accuracy, their mistakes in common, the steps
+ * and the chosen RECIPE:SEED list, to be trained on all 60,000 images by `npm run ensemble -- --members LIST`.
+ *
  * Without --members: the ten members of the best ensemble (99.76 %, BENCHMARKS.md), about 5½ hours on 2 cores.
  *
  * The recipes (RECIPES below), with their time on 2 cores: best (`--preset best`: the network cnn-wide-res,
@@ -56,7 +62,7 @@ const specFlagsOf = (options) => Object.fromEntries(Object.entries(options).map(
  * a file trained by hand is reported as what it is. Kernels and run-only options (workers, --keep-best) do not count.
  */
 function differences(saved, recipe, seed) {
-  const expected = resolveOptions({ preset: 'best', seed, ...RECIPES[recipe], ...conv });
+  const expected = resolveOptions({ preset: 'best', seed, ...RECIPES[recipe], ...conv, ...heldOut });
   return Object.keys(saved)
     .filter((k) => k !== 'kernels' && k !== 'keepBest' && k in expected && JSON.stringify(saved[k]) !== JSON.stringify(expected[k]))
     .map((k) => (typeof saved[k] === 'object' && saved[k] !== null ? `${k} differs` : `--${kebab(k)} ${saved[k]} (the recipe: ${expected[k]})`));
@@ -68,13 +74,18 @@ const argv = yargs(hideBin(process.argv))
   .option('dir', { type: 'string', default: 'models/ensemble', describe: 'where the members are (or are trained to)' })
   .option('workers', { type: 'number', describe: 'worker threads per member (default: one per core)' })
   .option('conv', { type: 'string', describe: 'how 3×3 convolutions run (mnist-dp train --conv; default auto)' })
+  .option('select', { type: 'boolean', describe: 'train the members as candidates on a validation split (--val-size 5000, no test set) and choose a committee among them (eval --select)' })
+  .option('max-members', { type: 'number', default: 10, describe: 'with --select: the most members the committee may have' })
   .option('print-spec', { type: 'boolean', describe: 'print the sweep spec of these members and exit' })
   .strict()
   .parseSync();
 /** --conv, when given, as an option of every member. */
 const conv = argv.conv === undefined ? {} : { conv: argv.conv };
+/** With --select: every candidate holds out the same validation images, the last 5,000 of the training file. */
+const VAL_SIZE = 5000;
+const heldOut = argv.select ? { valSize: VAL_SIZE } : {};
 /** This run's command, for the record and for continuing it. */
-const command = `npm run ensemble -- --members ${argv.members} --dir ${argv.dir}${argv.conv === undefined ? '' : ` --conv ${argv.conv}`}`;
+const command = `npm run ensemble -- ${argv.select ? `--select --max-members ${argv.maxMembers} ` : ''}--members ${argv.members} --dir ${argv.dir}${argv.conv === undefined ? '' : ` --conv ${argv.conv}`}`;
 
 const parsed = argv.members.split(',').map((item) => {
   const m = /^(?:(\w+):)?(\d+)$/.exec(item.trim());
@@ -87,9 +98,15 @@ if (parsed.length < 2 || parsed.some((m) => !m || !Object.hasOwn(RECIPES, m.reci
 // The members as a sweep spec of fixed trials: the sweep trains (or finds) them and tests their ensemble once.
 const names = parsed.map(({ recipe, seed }) => `${recipe}-seed${seed}`);
 const raw = {
-  trials: parsed.map(({ recipe, seed }, i) => ({ name: names[i], preset: 'best', ...specFlagsOf(RECIPES[recipe]), ...conv, seed })),
-  epochs: 40, workers: argv.workers ?? availableParallelism(), concurrency: 1, ensemble: true,
+  trials: parsed.map(({ recipe, seed }, i) => ({ name: names[i], preset: 'best', ...specFlagsOf(RECIPES[recipe]), ...conv, ...specFlagsOf(heldOut), seed })),
+  epochs: 40, workers: argv.workers ?? availableParallelism(), concurrency: 1,
+  // Candidates (--select) never see the test set: the committee chosen among them is tested after it is trained on all images.
+  ...(argv.select ? { ensemble: false, test: false } : { ensemble: true }),
 };
+if (argv.select && (!Number.isInteger(argv.maxMembers) || argv.maxMembers < 1)) {
+  console.error(`mnist-dp: error: --max-members must be an integer ≥ 1, got ${argv.maxMembers}`);
+  process.exit(2);
+}
 if (argv.printSpec) {
   process.stdout.write(`${JSON.stringify(raw, null, 2)}\n`);
   process.exit(0);
@@ -141,6 +158,55 @@ for (const [i, { recipe, seed }] of parsed.entries()) {
   });
   notes.push(differences(c.options, recipe, seed));
   if (notes[i].length > 0) console.log(`member ${i + 1}: ${members[i]} was trained otherwise than ${recipe}:${seed}: ${notes[i].join(', ')}`);
+}
+
+if (argv.select) {
+  await chooseCommittee();
+  process.exit(0);
+}
+
+/** --select: the committee chosen among the candidates on validation, written to <dir>/selection.json and .md. */
+async function chooseCommittee() {
+  const { stdout } = await run(node, [cli, 'eval', '--split', 'val', '--select', String(argv.maxMembers), ...members.flatMap((m) => ['--model', m]), '--json'], { maxBuffer: 1 << 24 })
+    .catch((err) => {
+      process.stderr.write(err.stderr || `${err.message}\n`);
+      process.exit(1);
+    });
+  const e = JSON.parse(stdout.trim());
+  const label = (i) => `${parsed[i].recipe}:${parsed[i].seed}`;
+  const chosen = e.selection.map((st) => members.indexOf(st.model));
+  const list = chosen.map(label).join(',');
+  const next = `npm run ensemble -- --members ${list}${argv.conv === undefined ? '' : ` --conv ${argv.conv}`} --dir DIR`;
+  const machine = describeMachine();
+  await writeFile(join(argv.dir, 'selection.json'), `${JSON.stringify({
+    command, machine, valSize: e.valSize,
+    candidates: members.map((model, i) => ({ model, member: label(i), differences: notes[i], valAccuracy: e.members[i].valAccuracy, misclassified: e.members[i].misclassified })),
+    sharedMistakes: e.sharedMistakes, wrongByAll: e.wrongByAll,
+    selection: e.selection.map((st, k) => ({ ...st, member: label(chosen[k]) })), chosen: list, next,
+  }, null, 2)}\n`);
+  await writeFile(join(argv.dir, 'selection.md'), [
+    `# A committee chosen on ${e.valSize.toLocaleString('en-US')} validation images (\`${command}\`, ${machine})`,
+    '',
+    '| candidate | trained otherwise | validation accuracy | wrong |',
+    '| --- | --- | ---: | ---: |',
+    ...members.map((m, i) => `| ${label(i)} | ${notes[i].join(', ')} | ${pct(e.members[i].valAccuracy)} | ${e.members[i].misclassified.length} |`),
+    '',
+    `Mistakes in common (both wrong; the diagonal: each alone), in the order above; ${e.wrongByAll} images every candidate gets wrong:`,
+    '',
+    `| | ${members.map((_, i) => label(i)).join(' | ')} |`,
+    `| --- | ${members.map(() => '---:').join(' | ')} |`,
+    ...e.sharedMistakes.map((row, i) => `| ${label(i)} | ${row.join(' | ')} |`),
+    '',
+    `Greedy selection (at most ${argv.maxMembers} members, equal weights):`,
+    '',
+    '| step | added | ensemble validation accuracy | wrong by every member chosen |',
+    '| ---: | --- | ---: | ---: |',
+    ...e.selection.map((st, k) => `| ${k + 1} | ${label(chosen[k])} | ${pct(st.valAccuracy)} | ${st.wrongByAll} |`),
+    '',
+    `Chosen: \`${list}\`. Trained on all 60,000 images and tested once: \`${next}\`.`,
+    '',
+  ].join('\n'));
+  console.log(`committee chosen on validation: ${list} (${pct(e.selection[e.selection.length - 1].valAccuracy)} on ${e.valSize} validation images); written to ${join(argv.dir, 'selection.md')}; next: ${next}`);
 }
 
 // For the record (no decision rests on them): each member's test accuracy and the ensemble's with TTA, two

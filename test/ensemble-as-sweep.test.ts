@@ -31,6 +31,25 @@ describe('npm run ensemble', () => {
     expect(wr.options).toEqual({ preset: 'best', model: 'cnn-wide-res', seed: 2, epochs: 40, workers: 2 });
   });
 
+  it('--select trains the members as candidates on one validation split, and keeps the test set from all of them', () => {
+    const spec = parseSweepSpec(specOf('--select', '--members', 'wideres:1,strided:1'));
+    expect(spec.ensemble).toBe(false);
+    expect(spec.test).toBe(false);
+    expect(trialsOf(spec).map((t) => t.options)).toEqual([
+      { preset: 'best', model: 'cnn-wide-res', valSize: 5000, seed: 1, epochs: 40, workers: 2 },
+      { preset: 'best', model: 'cnn-strided', epochs: 30, valSize: 5000, seed: 1, workers: 2 },
+    ]);
+    // Without --select the same members are an ensemble tested once, on all the training images.
+    const plain = parseSweepSpec(specOf('--members', 'wideres:1,strided:1'));
+    expect([plain.ensemble, plain.test, trialsOf(plain).some((t) => 'valSize' in t.options)]).toEqual([true, true, false]);
+  });
+
+  it('--max-members must be a whole number ≥ 1', () => {
+    const r = spawnSync(process.execPath, ['scripts/ensemble.mjs', '--print-spec', '--select', '--max-members', '0'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe('mnist-dp: error: --max-members must be an integer ≥ 1, got 0');
+  });
+
   it('--conv trains every member that way (the ensembles recorded before Winograd: --conv im2col)', () => {
     const trials = trialsOf(parseSweepSpec(specOf('--members', '1,strided:12', '--conv', 'im2col')));
     expect(trials.map((t) => [t.name, t.options.conv])).toEqual([['best-seed1', 'im2col'], ['strided-seed12', 'im2col']]);

@@ -12,6 +12,7 @@
  *   <dir>/ensemble.md       the same as a Markdown table
  *
  *   npm run ensemble -- [--members 1,3,strided:12,elastic:21] [--dir models/ensemble] [--workers N] [--conv auto|winograd|im2col] [--print-spec]
+ *   npm run ensemble -- --select [--max-members 10] --members LIST [--dir models/pool] …
  *
  * With --select the members are *candidates*, not an ensemble: each is trained with `--val-size 5000` (the
  * same 5,000 held-out images for all) and nothing sees the test set; then `mnist-dp eval --split val
@@ -41,7 +42,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { percent as pct } from '../dist/src/cli/progress.js';
 import { describeMachine, loadCheckpoint, resolveOptions } from '../dist/src/index.js';
-import { kebab } from '../dist/src/options.js';
+import { integer, kebab } from '../dist/src/options.js';
 import { runLocalSweep } from '../dist/src/sweep/local.js';
 import { parseSweepSpec } from '../dist/src/sweep/spec.js';
 
@@ -71,21 +72,36 @@ function differences(saved, recipe, seed) {
 const argv = yargs(hideBin(process.argv))
   // The default is the ensemble of ten that reached 99.76 % (BENCHMARKS.md).
   .option('members', { type: 'string', default: 'wide:1,wide:3,wide:4,wide:5,wide:6,wide:7,strided:11,elastic:21,strided:12,elastic:22', describe: `RECIPE:SEED,… (recipes: ${Object.keys(RECIPES).join(', ')}; a bare seed is best:SEED)` })
-  .option('dir', { type: 'string', default: 'models/ensemble', describe: 'where the members are (or are trained to)' })
+  .option('dir', { type: 'string', describe: 'where the members are (or are trained to)', defaultDescription: 'models/ensemble; with --select models/pool' })
   .option('workers', { type: 'number', describe: 'worker threads per member (default: one per core)' })
   .option('conv', { type: 'string', describe: 'how 3×3 convolutions run (mnist-dp train --conv; default auto)' })
   .option('select', { type: 'boolean', describe: 'train the members as candidates on a validation split (--val-size 5000, no test set) and choose a committee among them (eval --select)' })
-  .option('max-members', { type: 'number', default: 10, describe: 'with --select: the most members the committee may have' })
+  .option('max-members', { type: 'number', describe: 'with --select: the most members the committee may have (at least 2)', defaultDescription: '10' })
   .option('print-spec', { type: 'boolean', describe: 'print the sweep spec of these members and exit' })
   .strict()
   .parseSync();
 /** --conv, when given, as an option of every member. */
 const conv = argv.conv === undefined ? {} : { conv: argv.conv };
+/** A bad flag: its one line, exit 2. */
+const refuse = (message) => {
+  console.error(`mnist-dp: error: ${message}`);
+  process.exit(2);
+};
+if (argv.maxMembers !== undefined && !argv.select) refuse('--max-members only applies with --select (the most members of the committee chosen)');
+const maxMembers = (() => {
+  try {
+    return integer('max-members', argv.maxMembers ?? 10, 2);
+  } catch (err) {
+    return refuse(err.message);
+  }
+})();
+// Candidates and an ensemble's members share names (RECIPE-seedN): each kind has its own folder.
+const dir = argv.dir ?? (argv.select ? 'models/pool' : 'models/ensemble');
 /** With --select: every candidate holds out the same validation images, the last 5,000 of the training file. */
 const VAL_SIZE = 5000;
 const heldOut = argv.select ? { valSize: VAL_SIZE } : {};
 /** This run's command, for the record and for continuing it. */
-const command = `npm run ensemble -- ${argv.select ? `--select --max-members ${argv.maxMembers} ` : ''}--members ${argv.members} --dir ${argv.dir}${argv.conv === undefined ? '' : ` --conv ${argv.conv}`}`;
+const command = `npm run ensemble -- ${argv.select ? `--select --max-members ${maxMembers} ` : ''}--members ${argv.members} --dir ${dir}${argv.conv === undefined ? '' : ` --conv ${argv.conv}`}`;
 
 const parsed = argv.members.split(',').map((item) => {
   const m = /^(?:(\w+):)?(\d+)$/.exec(item.trim());
@@ -103,27 +119,34 @@ const raw = {
   // Candidates (--select) never see the test set: the committee chosen among them is tested after it is trained on all images.
   ...(argv.select ? { ensemble: false, test: false } : { ensemble: true }),
 };
-if (argv.select && (!Number.isInteger(argv.maxMembers) || argv.maxMembers < 1)) {
-  console.error(`mnist-dp: error: --max-members must be an integer ≥ 1, got ${argv.maxMembers}`);
-  process.exit(2);
-}
 if (argv.printSpec) {
   process.stdout.write(`${JSON.stringify(raw, null, 2)}\n`);
   process.exit(0);
 }
-const specFile = join(argv.dir, 'sweep-spec.json');
+const specFile = join(dir, 'sweep-spec.json');
 const spec = parseSweepSpec(raw, specFile);
-await mkdir(join(argv.dir, 'trials'), { recursive: true });
+await mkdir(join(dir, 'trials'), { recursive: true });
 await writeFile(specFile, `${JSON.stringify(raw, null, 2)}\n`);
 for (const name of names) {
   // Members trained before this script ran them as a sweep sit beside trials/: they are finished trials.
-  if (existsSync(join(argv.dir, `${name}.ckpt`)) && !existsSync(join(argv.dir, 'trials', `${name}.ckpt`))) {
-    await rename(join(argv.dir, `${name}.ckpt`), join(argv.dir, 'trials', `${name}.ckpt`));
-    console.log(`${name}: moved ${join(argv.dir, `${name}.ckpt`)} into ${join(argv.dir, 'trials')}/`);
+  if (existsSync(join(dir, `${name}.ckpt`)) && !existsSync(join(dir, 'trials', `${name}.ckpt`))) {
+    await rename(join(dir, `${name}.ckpt`), join(dir, 'trials', `${name}.ckpt`));
+    console.log(`${name}: moved ${join(dir, `${name}.ckpt`)} into ${join(dir, 'trials')}/`);
   }
 }
+// A member found in trials/ is taken as it is, so a candidate must hold out the pool's validation images,
+// and an ensemble's member must not come from a pool (a committee is trained again on all images).
+if (!argv.select && existsSync(join(dir, 'selection.json'))) {
+  refuse(`${dir} holds a pool of candidates (selection.json), trained without their validation images: give the committee another --dir`);
+}
+for (const name of names) {
+  const file = join(dir, 'trials', `${name}.ckpt`);
+  if (!argv.select || !existsSync(file)) continue;
+  const { valSize } = (await loadCheckpoint(file).catch((err) => refuse(err.message))).options;
+  if (valSize !== VAL_SIZE) refuse(`${file} holds out ${valSize} validation images, not ${VAL_SIZE}: it is no candidate of this pool; give another --dir`);
+}
 // Another list of members is another sweep; its trained members are found again by name in trials/.
-const record = join(argv.dir, 'sweep.json');
+const record = join(dir, 'sweep.json');
 const resume = existsSync(record) && JSON.parse(await readFile(record, 'utf8')).id === spec.id;
 if (!resume) await rm(record, { force: true });
 const interrupt = new AbortController();
@@ -132,7 +155,7 @@ process.once('SIGINT', () => {
   interrupt.abort();
   process.once('SIGINT', () => process.exit(130));
 });
-const sweep = await runLocalSweep(spec, specFile, argv.dir, resume, { onLine: (l) => console.log(l), signal: interrupt.signal }).catch((err) => {
+const sweep = await runLocalSweep(spec, specFile, dir, resume, { onLine: (l) => console.log(l), signal: interrupt.signal }).catch((err) => {
   process.stderr.write(`mnist-dp: error: ${err.message}\n`);
   process.exit(err.exitCode ?? 1);
 });
@@ -145,7 +168,7 @@ if (failed.length > 0) {
   process.stderr.write(`mnist-dp: error: ${failed.map((t) => `${t.name} ${t.status}: ${t.reason}`).join('; ')}\n`);
   process.exit(1);
 }
-const members = names.map((n) => join(argv.dir, 'trials', `${n}.ckpt`));
+const members = names.map((n) => join(dir, 'trials', `${n}.ckpt`));
 const node = process.execPath;
 const run = promisify(execFile);
 const cli = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
@@ -167,7 +190,7 @@ if (argv.select) {
 
 /** --select: the committee chosen among the candidates on validation, written to <dir>/selection.json and .md. */
 async function chooseCommittee() {
-  const { stdout } = await run(node, [cli, 'eval', '--split', 'val', '--select', String(argv.maxMembers), ...members.flatMap((m) => ['--model', m]), '--json'], { maxBuffer: 1 << 24 })
+  const { stdout } = await run(node, [cli, 'eval', '--split', 'val', '--select', String(maxMembers), ...members.flatMap((m) => ['--model', m]), '--json'], { maxBuffer: 1 << 24 })
     .catch((err) => {
       process.stderr.write(err.stderr || `${err.message}\n`);
       process.exit(1);
@@ -176,15 +199,19 @@ async function chooseCommittee() {
   const label = (i) => `${parsed[i].recipe}:${parsed[i].seed}`;
   const chosen = e.selection.map((st) => members.indexOf(st.model));
   const list = chosen.map(label).join(',');
-  const next = `npm run ensemble -- --members ${list}${argv.conv === undefined ? '' : ` --conv ${argv.conv}`} --dir DIR`;
+  // What trains the choice on all 60,000 images (in a new folder: the pool's files held out validation images).
+  const flagsOf = (i) => Object.entries(specFlagsOf({ ...RECIPES[parsed[i].recipe], ...conv })).map(([k, v]) => ` --${k} ${v}`).join('');
+  const next = chosen.length > 1
+    ? `npm run ensemble -- --members ${list}${argv.conv === undefined ? '' : ` --conv ${argv.conv}`} --dir NEW-DIR`
+    : `npm run best --${flagsOf(chosen[0])} --seed ${parsed[chosen[0]].seed} --out NEW.ckpt (no other candidate adds an image: a single model)`;
   const machine = describeMachine();
-  await writeFile(join(argv.dir, 'selection.json'), `${JSON.stringify({
+  await writeFile(join(dir, 'selection.json'), `${JSON.stringify({
     command, machine, valSize: e.valSize,
     candidates: members.map((model, i) => ({ model, member: label(i), differences: notes[i], valAccuracy: e.members[i].valAccuracy, misclassified: e.members[i].misclassified })),
     sharedMistakes: e.sharedMistakes, wrongByAll: e.wrongByAll,
     selection: e.selection.map((st, k) => ({ ...st, member: label(chosen[k]) })), chosen: list, next,
   }, null, 2)}\n`);
-  await writeFile(join(argv.dir, 'selection.md'), [
+  await writeFile(join(dir, 'selection.md'), [
     `# A committee chosen on ${e.valSize.toLocaleString('en-US')} validation images (\`${command}\`, ${machine})`,
     '',
     '| candidate | trained otherwise | validation accuracy | wrong |',
@@ -197,7 +224,7 @@ async function chooseCommittee() {
     `| --- | ${members.map(() => '---:').join(' | ')} |`,
     ...e.sharedMistakes.map((row, i) => `| ${label(i)} | ${row.join(' | ')} |`),
     '',
-    `Greedy selection (at most ${argv.maxMembers} members, equal weights):`,
+    `Greedy selection (at most ${maxMembers} members, equal weights; each figure the ensemble of the members so far, in this order):`,
     '',
     '| step | added | ensemble validation accuracy | wrong by every member chosen |',
     '| ---: | --- | ---: | ---: |',
@@ -206,7 +233,7 @@ async function chooseCommittee() {
     `Chosen: \`${list}\`. Trained on all 60,000 images and tested once: \`${next}\`.`,
     '',
   ].join('\n'));
-  console.log(`committee chosen on validation: ${list} (${pct(e.selection[e.selection.length - 1].valAccuracy)} on ${e.valSize} validation images); written to ${join(argv.dir, 'selection.md')}; next: ${next}`);
+  console.log(`committee chosen on validation: ${list} (${pct(e.selection[e.selection.length - 1].valAccuracy)} on ${e.valSize} validation images); written to ${join(dir, 'selection.md')}; next: ${next}`);
 }
 
 // For the record (no decision rests on them): each member's test accuracy and the ensemble's with TTA, two
@@ -224,10 +251,10 @@ const machine = describeMachine();
 const rows = members.map((model, i) => ({
   model, ...parsed[i], differences: notes[i], testAccuracy: plain.members[i].testAccuracy, testAccuracyTta: withTta.members[i].testAccuracy,
 }));
-await writeFile(join(argv.dir, 'ensemble.json'), `${JSON.stringify({
+await writeFile(join(dir, 'ensemble.json'), `${JSON.stringify({
   command, machine, members: rows, testAccuracy: plain.testAccuracy, testAccuracyTta: withTta.testAccuracy,
 }, null, 2)}\n`);
-await writeFile(join(argv.dir, 'ensemble.md'), [
+await writeFile(join(dir, 'ensemble.md'), [
   `# Ensemble of ${members.length} (\`${command}\`, ${machine})`,
   '',
   '| member | recipe | seed | trained otherwise | test accuracy | with TTA |',
@@ -236,4 +263,4 @@ await writeFile(join(argv.dir, 'ensemble.md'), [
   `| **ensemble** | | | | **${pct(plain.testAccuracy)}** | **${pct(withTta.testAccuracy)}** |`,
   '',
 ].join('\n'));
-console.log(`ensemble of ${members.length}: test accuracy ${pct(plain.testAccuracy)} (with TTA ${pct(withTta.testAccuracy)}); written to ${join(argv.dir, 'ensemble.md')}`);
+console.log(`ensemble of ${members.length}: test accuracy ${pct(plain.testAccuracy)} (with TTA ${pct(withTta.testAccuracy)}); written to ${join(dir, 'ensemble.md')}`);

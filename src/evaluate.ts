@@ -130,6 +130,9 @@ export async function evaluateModels(files: readonly string[], options: Evaluate
   if (options.select !== undefined && split !== 'val') {
     throw badOption('--select chooses an ensemble on the validation images: add --split val (chosen on the test set, its test figure would say nothing)');
   }
+  if (options.select !== undefined && files.length < 2) throw badOption('--select chooses among two or more --model candidates; got one');
+  const twice = files.find((f, i) => files.indexOf(f) !== i);
+  if (options.select !== undefined && twice !== undefined) throw badOption(`--select: ${twice} is given twice; each candidate once (a selection adds each at most once)`);
   let models = [];
   for (const file of files) models.push(await loadModel(file)); // a missing or corrupt file fails naming itself
   const dir = options.data ?? defaultMnistDir();

@@ -1,8 +1,20 @@
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { makeSpec } from '../src/model/spec.js';
 import { parseSweepSpec, trialsOf } from '../src/sweep/spec.js';
+import { cliTempDir } from './helpers/cli.js';
+import { untrainedCheckpoint } from './helpers/tiny-models.js';
 
 /** `npm run ensemble` is a sweep of fixed trials: the spec it runs, for the default ten members and for a list of its own. */
+
+const work = cliTempDir('mnist-dp-ensemble-script-');
+/** The script's exit status and its stderr, trimmed. */
+const ensemble = (...args: string[]): [number | null, string] => {
+  const r = spawnSync(process.execPath, ['scripts/ensemble.mjs', ...args], { encoding: 'utf8' });
+  return [r.status, r.stderr.trim()];
+};
 
 const specOf = (...args: string[]) => {
   const r = spawnSync(process.execPath, ['scripts/ensemble.mjs', '--print-spec', '--workers', '2', ...args], { encoding: 'utf8' });
@@ -44,10 +56,20 @@ describe('npm run ensemble', () => {
     expect([plain.ensemble, plain.test, trialsOf(plain).some((t) => 'valSize' in t.options)]).toEqual([true, true, false]);
   });
 
-  it('--max-members must be a whole number ≥ 1', () => {
-    const r = spawnSync(process.execPath, ['scripts/ensemble.mjs', '--print-spec', '--select', '--max-members', '0'], { encoding: 'utf8' });
-    expect(r.status).toBe(2);
-    expect(r.stderr.trim()).toBe('mnist-dp: error: --max-members must be an integer ≥ 1, got 0');
+  it('--max-members must be a whole number ≥ 2, and only with --select', () => {
+    expect(ensemble('--print-spec', '--select', '--max-members', '1')).toEqual([2, 'mnist-dp: error: --max-members must be an integer ≥ 2, got 1']);
+    expect(ensemble('--print-spec', '--max-members', '3')).toEqual([2, 'mnist-dp: error: --max-members only applies with --select (the most members of the committee chosen)']);
+  });
+
+  it('keeps candidates and members apart: a pool takes no file without its validation images, an ensemble no pool', async () => {
+    const dir = work();
+    mkdirSync(join(dir, 'trials'));
+    const file = await untrainedCheckpoint(join(dir, 'trials'), 'strided-seed1.ckpt', makeSpec([784, 10], { kind: 'relu' }, 'cross-entropy'), { valSize: 0 });
+    expect(ensemble('--select', '--members', 'wideres:1,strided:1', '--dir', dir)).toEqual(
+      [2, `mnist-dp: error: ${file} holds out 0 validation images, not 5000: it is no candidate of this pool; give another --dir`]);
+    writeFileSync(join(dir, 'selection.json'), '{}');
+    expect(ensemble('--members', 'wideres:1,strided:1', '--dir', dir)).toEqual(
+      [2, `mnist-dp: error: ${dir} holds a pool of candidates (selection.json), trained without their validation images: give the committee another --dir`]);
   });
 
   it('--conv trains every member that way (the ensembles recorded before Winograd: --conv im2col)', () => {

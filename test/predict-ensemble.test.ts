@@ -166,6 +166,12 @@ describe('greedySelection', () => {
     }
   });
 
+  it('gives an equal tie to the first candidate, and adds nothing that adds no image', () => {
+    const labels = [0, 0, 1];
+    const a = twoClass([0.9, 0.2, 0.3]);
+    expect(greedySelection([a, a.slice(), a.slice()], labels, 2)).toEqual([{ member: 0, correct: 2, wrongByAll: 1 }]);
+  });
+
   it('refuses probabilities that are not one row per label', () => {
     expect(() => greedySelection([new Float32Array(5)], [0, 1, 0], 2)).toThrow(/a candidate has 5 probabilities, not 3 images × 2 classes/);
   });

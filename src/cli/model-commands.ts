@@ -50,7 +50,7 @@ export function evalBuilder(y: Argv): Argv {
     .option('errors', { type: 'number', requiresArg: true, coerce: last, describe: 'also draw the first N images that the model (or the ensemble) gets wrong' })
     .option('json', {
       type: 'boolean', coerce: last,
-      describe: 'print one JSON line: {"testAccuracy", "testSize", "model", "confusion", "misclassified"} ("valAccuracy", "valSize" with --split val); for an ensemble "members" and "tta" instead of "model"',
+      describe: 'print one JSON line: {"testAccuracy", "testSize", "model", "confusion", "misclassified"} ("valAccuracy", "valSize" with --split val); for an ensemble "members" (each with its "misclassified"), "sharedMistakes", "wrongByAll" and "tta" instead of "model", and with --select "selection"',
     });
 }
 
@@ -111,7 +111,7 @@ export async function evalHandler(argv: EvalArgs): Promise<void> {
       ...overlapLines(mistakeOverlap(memberMistakes, images.count), images.count),
     ]
     : [`${accuracy(correct)} · ${describeSpec(models[0].spec)} · ${files[0]}${how}`];
-  if (selection && select !== undefined) lines.push(...selectionLines(selection, files, select, accuracy));
+  if (selection && select !== undefined) lines.push(...selectionLines(selection, files, select, accuracy, repeatFlags(argv)));
   lines.push(models.length > 1 ? 'per class (ensemble):' : 'per class:');
   confusion.forEach((row, c) => {
     const total = row.reduce((a, b) => a + b, 0);
@@ -146,16 +146,23 @@ function overlapLines({ shared, wrongByAll, rightByAny }: MistakeOverlap, count:
 }
 
 /** The greedy selection's steps, why it stopped, and the chosen members as eval flags. */
-function selectionLines(steps: readonly SelectionStep[], files: readonly string[], max: number, accuracy: (right: number) => string): string[] {
+function selectionLines(steps: readonly SelectionStep[], files: readonly string[], max: number, accuracy: (right: number) => string, flags: string): string[] {
+  const members = (n: number) => `${n} member${n === 1 ? '' : 's'}`;
   const why = steps.length === files.length ? 'every candidate chosen'
-    : steps.length === max ? `${max} members, the most --select allows` : 'no other candidate adds an image';
+    : steps.length === max ? `${members(max)}, the most --select allows` : 'no other candidate adds an image';
   return [
-    `greedy selection (at most ${max} members, equal weights):`,
+    `greedy selection (at most ${members(max)}, equal weights; each figure the ensemble of the members so far, in this order):`,
     ...steps.map((st, k) => `  ${String(k + 1).padStart(2)}  + ${files[st.member]}  ${accuracy(st.correct)} · wrong by every member chosen: ${int(st.wrongByAll)}`),
     `stopped: ${why}`,
-    `chosen: ${steps.map((st) => `--model ${shellQuote(files[st.member])}`).join(' ')}`,
+    `chosen: mnist-dp eval --split val${flags} ${steps.map((st) => `--model ${shellQuote(files[st.member])}`).join(' ')}`,
   ];
 }
+
+/** The eval flags beside --split and --model that change what a figure is, to repeat it. */
+const repeatFlags = (a: EvalArgs): string => [
+  a.tta === true ? ' --tta' : '', a.recalibrateBn === true ? ' --recalibrate-bn' : '', a.microBatch !== undefined ? ` --micro-batch ${a.microBatch}` : '',
+  a.data !== undefined ? ` --data ${shellQuote(a.data)}` : '', a.anyData === true ? ' --any-data' : '',
+].join('');
 
 export function infoBuilder(y: Argv): Argv {
   return y

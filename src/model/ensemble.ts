@@ -56,9 +56,13 @@ export function predictEnsemble(models: readonly Model[], pixels: Pixels, option
 export interface MistakeOverlap {
   /** `shared[a][b]`: images both member a and member b get wrong; `shared[a][a]` is a's own mistakes. */
   shared: number[][];
-  /** Images every member gets wrong: no way of combining these members gets them right. */
+  /**
+   * Images every member gets wrong. The mean of their probabilities can still be right on one (two members
+   * wrong in different directions, both with the right class second), but rarely: it is the floor of what
+   * choosing among these members can fix.
+   */
   wrongByAll: number;
-  /** Images at least one member gets right: the most any combination of these members could reach. */
+  /** Images at least one member gets right: what picking the right member for each image would reach. */
   rightByAny: number;
 }
 
@@ -72,7 +76,7 @@ export function mistakeOverlap(mistakes: readonly (readonly number[])[], count: 
     for (const i of list) set[i] = 1;
     return set;
   });
-  const shared = mistakes.map((a, i) => mistakes.map((_, j) => a.reduce((n, index) => n + wrong[j][index], 0)));
+  const shared = mistakes.map((a) => mistakes.map((_, j) => a.reduce((n, index) => n + wrong[j][index], 0)));
   const wrongByAll = mistakes.length === 0 ? 0 : mistakes[0].filter((index) => wrong.every((set) => set[index] === 1)).length;
   return { shared, wrongByAll, rightByAny: count - wrongByAll };
 }
@@ -93,16 +97,18 @@ export interface SelectionStep {
  * then repeatedly add the one whose addition gets the ensemble (the mean of the probabilities) the most
  * images right; ties go to the smallest `wrongByAll`, then to the first candidate. It stops when no
  * candidate adds at least one image, or at `maxMembers`. `probabilities[m]` holds candidate m's rows of
- * `classes` probabilities for the images whose classes are `labels`. Meant for validation images: chosen
- * on the test set, the ensemble's test figure would say nothing.
+ * `classes` probabilities for the images whose classes are `labels`. Each step's figure is exactly what
+ * meanProbabilities + mostProbable give for the members chosen so far, in the order chosen (float32 sums:
+ * another order can round a near tie the other way). Meant for validation images: chosen on the test
+ * set, the ensemble's test figure would say nothing.
  */
 export function greedySelection(probabilities: readonly Float32Array[], labels: ArrayLike<number>, classes: number, maxMembers = 10): SelectionStep[] {
   const n = labels.length;
   for (const p of probabilities) {
-    if (p.length !== n * classes) throw new Error(`greedySelection: a candidate has ${p.length} probabilities, not ${n} images × ${classes} classes`);
+    if (p.length !== n * classes) throw badOption(`greedySelection: a candidate has ${p.length} probabilities, not ${n} images × ${classes} classes`);
   }
   const right = probabilities.map((p) => mostProbable(p, classes).map((c, i) => (c === labels[i] ? 1 : 0)));
-  const sum = new Float32Array(n * classes); // the chosen members' summed probabilities: the same argmax as their mean
+  const sum = new Float32Array(n * classes); // the chosen members' probabilities summed in float32, as meanProbabilities does
   const anyRight = new Uint8Array(n);
   const steps: SelectionStep[] = [];
   const chosen = new Set<number>();
@@ -111,11 +117,18 @@ export function greedySelection(probabilities: readonly Float32Array[], labels: 
     for (let m = 0; m < probabilities.length; m++) {
       if (chosen.has(m)) continue;
       const p = probabilities[m];
+      const k = chosen.size + 1;
+      // The ensemble's probability of class j for image i with m added, rounded as meanProbabilities rounds it.
+      const mean = (j: number) => Math.fround(Math.fround(sum[j] + p[j]) / k);
       let correct = 0;
       let wrongByAll = 0;
       for (let i = 0; i < n; i++) {
         let top = 0;
-        for (let c = 1; c < classes; c++) if (sum[i * classes + c] + p[i * classes + c] > sum[i * classes + top] + p[i * classes + top]) top = c;
+        let topP = mean(i * classes);
+        for (let c = 1; c < classes; c++) {
+          const q = mean(i * classes + c);
+          if (q > topP) [top, topP] = [c, q];
+        }
         if (top === labels[i]) correct++;
         if (anyRight[i] === 0 && right[m][i] === 0) wrongByAll++;
       }

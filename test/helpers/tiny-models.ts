@@ -5,7 +5,7 @@ import { initParams } from '../../src/model/init.js';
 import { compileNet, paramLayout } from '../../src/model/layout.js';
 import { Model } from '../../src/model/model.js';
 import type { ModelSpec } from '../../src/model/spec.js';
-import { resolveOptions } from '../../src/options.js';
+import { resolveOptions, type TrainOptions } from '../../src/options.js';
 
 /**
  * Checkpoints for tests of evaluation: small MLPs trained briefly on real MNIST (about a second each,
@@ -19,9 +19,9 @@ export async function trainTinyMlp(dir: string, seed: number): Promise<string> {
   return out;
 }
 
-/** A checkpoint of an untrained network of `spec` (every weight 0), saved to dir/name. */
-export async function untrainedCheckpoint(dir: string, name: string, spec: ModelSpec): Promise<string> {
-  const options = savedOptions(resolveOptions({ layers: '784-10', workers: 1 }));
+/** A checkpoint of an untrained network of `spec` (every weight 0), saved to dir/name, its options `given` beside an MLP's defaults. */
+export async function untrainedCheckpoint(dir: string, name: string, spec: ModelSpec, given: TrainOptions = {}): Promise<string> {
+  const options = savedOptions(resolveOptions({ layers: '784-10', workers: 1, ...given }));
   const size = paramLayout(spec).size;
   const file = join(dir, name);
   await saveCheckpoint(file, {

@@ -26,7 +26,8 @@
  * 40 epochs, about 49 minutes; wideres is the same), wide (`--preset best` up to issue 16: cnn-wide, about 34
  * minutes), strided (the network cnn-strided, 30 epochs, about 34 minutes), elastic (wide with elastic
  * distortion, about 35 minutes), best30 (wide in 30 epochs, about 26 minutes; best30 and wideres are issue
- * 17's stage-2 recipes, and issue 17's committee is best30:1,best30:2,best30:3,wideres:1,wideres:2,wideres:3,wide:1).
+ * 17's stage-2 recipes, and issue 17's committee is best30:1,best30:2,best30:3,wideres:1,wideres:2,wideres:3,wide:1),
+ * reselastic (wide-res with elastic distortion; untried, a candidate of issue 17's pool).
  * The members are fixed by the list given before anything is evaluated; the test set only reports.
  * --conv is how the members' 3×3 convolutions run (default auto: Winograd); the ensembles in BENCHMARKS.md
  * up to issue 16 were trained before Winograd, and `--conv im2col` trains exactly those.
@@ -54,6 +55,7 @@ const RECIPES = {
   elastic: { model: 'cnn-wide', augment: 'rotate=10,shift=2,scale=0.1,elastic=1.4,sigma=4' },
   best30: { model: 'cnn-wide', epochs: 30 }, // issue 17's stage-2 runner-up: wide in 30 epochs
   wideres: { model: 'cnn-wide-res' }, // = best; the name issue 17's committee was written down with
+  reselastic: { model: 'cnn-wide-res', augment: 'rotate=10,shift=2,scale=0.1,elastic=1.4,sigma=4' }, // wide-res with elastic's augmentation: a pool candidate
 };
 /** A recipe's options as sweep-spec flags: `{ model: 'cnn-strided' }` → `{ "model": "cnn-strided" }` (kebab-case keys). */
 const specFlagsOf = (options) => Object.fromEntries(Object.entries(options).map(([k, v]) => [kebab(k), v]));

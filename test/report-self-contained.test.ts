@@ -59,6 +59,12 @@ describe('mnist-dp report', () => {
     expect(html.match(/<table class="run">/g)).toHaveLength(2);
     const ev = JSON.parse(runCli(dir(), ['eval', '--model', runs[0], '--model', runs[1], '--json']).stdout);
     expect(html).toContain(`Test accuracy <strong>${(ev.testAccuracy * 100).toFixed(2)} %</strong>`);
+    // The members' mistakes in common, as eval counts them.
+    const [[a, ab], [ba, b]] = ev.sharedMistakes as number[][];
+    expect(html).toContain(` ${ev.wrongByAll.toLocaleString('en-US')} every member reads wrong:</p>`);
+    expect(html).toContain(`<tr><th title="${runs[0]}">1</th><td>${a.toLocaleString('en-US')}</td><td>${ab.toLocaleString('en-US')}</td></tr>`);
+    expect(html).toContain(`<tr><th title="${runs[1]}">2</th><td>${ba.toLocaleString('en-US')}</td><td>${b.toLocaleString('en-US')}</td></tr>`);
+    expect(a).toBeGreaterThan(ab); // the diagonal is each member's own, more than the two share
     const names = ['loss', 'validation-accuracy', 'samples-per-second', 'learning-rate', 'step-split-1', 'step-split-2', 'per-class-accuracy', 'confusion', 'mistakes'];
     expect(r.stdout.trim().split('\n')).toEqual([out, ...names.map((n) => join(png, `${n}.png`))]);
     for (const n of names) {

@@ -20,6 +20,8 @@ export interface ReportEvaluation {
   testAccuracy: number;
   /** Each member's accuracy alone, for an ensemble. */
   memberAccuracies: number[] | null;
+  /** For an ensemble: the members' mistakes in common (`shared[a][b]`, the diagonal each one's own) and the images every member gets wrong (see mistakeOverlap). */
+  overlap: { shared: number[][]; wrongByAll: number } | null;
   /** The test images (uint8, count × rows × cols), for the gallery of mistakes. */
   test: { images: Uint8Array; rows: number; cols: number; count: number };
 }
@@ -126,7 +128,15 @@ function evaluationSummary(e: ReportEvaluation): string {
   const pairs = e.confusion.flatMap((row, t) => row.map((n, p) => ({ t, p, n }))).filter((x) => x.n > 0 && x.t !== x.p)
     .sort((a, b) => b.n - a.n || a.t - b.t || a.p - b.p).slice(0, 8);
   if (pairs.length > 0) lines.push(`Most frequent mistakes (true → predicted): ${pairs.map((x) => `${x.t} → ${x.p} (${x.n})`).join(', ')}.`);
-  return lines.map((l) => `<p>${l}</p>`).join('\n');
+  return [...lines.map((l) => `<p>${l}</p>`), ...(e.overlap ? [overlapTable(e.overlap, e.files)] : [])].join('\n');
+}
+
+/** An ensemble's mistakes in common: a caption and the members × members table. */
+function overlapTable({ shared, wrongByAll }: NonNullable<ReportEvaluation['overlap']>, files: readonly string[]): string {
+  const head = `<tr><th></th>${shared.map((_, j) => `<th>${j + 1}</th>`).join('')}</tr>`;
+  const rows = shared.map((row, i) => `<tr><th title="${escapeHtml(files[i])}">${i + 1}</th>${row.map((n) => `<td>${n.toLocaleString('en-US')}</td>`).join('')}</tr>`);
+  return `<p>Test digits both of two members read wrong (rows and columns: the members in the order above; the diagonal: each member alone);` +
+    ` ${wrongByAll.toLocaleString('en-US')} every member reads wrong:</p>\n<table class="overlap">${head}${rows.join('')}</table>`;
 }
 
 /** A 28×28 test digit as a PNG data URI: dark ink on white, as it would look on paper. */
@@ -188,6 +198,7 @@ h1 { font-size: 20px; font-weight: normal; } h2 { font-size: 17px; font-weight: 
 .when, .note { color: #666; }
 table.run { border-collapse: collapse; margin: 8px 0 16px; } table.run th { text-align: left; font-weight: normal; color: #666; padding: 2px 16px 2px 0; vertical-align: top; }
 table.run td { padding: 2px 0; }
+table.overlap { border-collapse: collapse; margin: 6px 0; } table.overlap th, table.overlap td { padding: 1px 8px; text-align: right; } table.overlap th { font-weight: normal; color: #666; }
 .charts { display: flex; flex-wrap: wrap; gap: 16px; }
 figure.chart { margin: 0; } figure.chart figcaption { color: #444; margin-bottom: 4px; max-width: 560px; }
 .gallery { display: flex; flex-wrap: wrap; gap: 6px; }

@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../atomic-write.js';
 import { loadCheckpoint } from '../checkpoint.js';
+import { mistakeOverlap } from '../model/ensemble.js';
 import type { Evaluation } from '../evaluate.js';
 import { renderPng } from './charts.js';
 import { buildReport, digitGalleryPng, type RunRecord } from './report.js';
@@ -43,6 +44,7 @@ export async function writeReport(runFiles: readonly string[], evaluated: Evalua
   const report = await buildReport(runs, evaluated && e ? {
     files: evaluated.files, tta: evaluated.tta, confusion: e.confusion, misclassified: e.misclassified, testAccuracy: e.accuracy,
     memberAccuracies: evaluated.files.length > 1 ? e.memberCorrect.map((n) => n / e.images.count) : null, test: e.images,
+    overlap: evaluated.files.length > 1 ? mistakeOverlap(e.memberMistakes, e.images.count) : null,
   } : null);
   await writeFileAtomic(out, report.html);
   const written = [out];

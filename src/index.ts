@@ -8,7 +8,8 @@ export { Model, shippedModelFile, type ModelInfo, type Pixels, type PredictOptio
 export { readInkPng, decodeInkPng, pngSize, toDigitImage, toResizedImage, MNIST_SHAPE, MAX_PICTURE_PIXELS, type InkImage, type DigitShape } from './data/digit-image.js';
 export { predictPicture, defaultPrep, PREP_NAMES, type Prep, type PicturePrediction } from './model/predict-picture.js';
 export { dataSetRecord, describeDataSet, MNIST_SHA256, type DataSetRecord } from './data/provenance.js';
-export { predictEnsemble } from './model/ensemble.js';
+/** Ensembles: their probabilities, how much their members err alike, and a committee chosen greedily on validation images. */
+export { predictEnsemble, mistakeOverlap, greedySelection, type MistakeOverlap, type SelectionStep } from './model/ensemble.js';
 export { TTA_VIEWS, type TtaView } from './model/tta.js';
 /** Batch norm's running statistics recomputed for a model's final weights on its training images (PyTorch's update_bn). */
 export { recalibrateBatchNorm, type RecalibrateOptions } from './model/recalibrate.js';

@@ -30,7 +30,7 @@ describe('the public API', () => {
     const out = execFileSync(process.execPath, ['--input-type=module', '-e',
       "const m = await import('mnist-dp'); console.log(Object.keys(m).sort().join(','))"], { encoding: 'utf8' });
     const names = out.trim().split(',');
-    for (const name of ['train', 'Trainer', 'spawnTrainer', 'loadModel', 'Model', 'DEFAULT_OPTIONS', 'MnistDpError', 'predictEnsemble',
+    for (const name of ['train', 'Trainer', 'spawnTrainer', 'loadModel', 'Model', 'DEFAULT_OPTIONS', 'MnistDpError', 'predictEnsemble', 'mistakeOverlap', 'greedySelection',
       'shippedModelFile', 'readInkPng', 'toDigitImage', 'exportOnnx', 'exportSafetensors', 'importSafetensors']) expect(names).toContain(name);
   });
 

@@ -21,7 +21,7 @@ export interface ReportEvaluation {
   /** Each member's accuracy alone, for an ensemble. */
   memberAccuracies: number[] | null;
   /** For an ensemble: the members' mistakes in common (`shared[a][b]`, the diagonal each one's own) and the images every member gets wrong (see mistakeOverlap). */
-  overlap: { shared: number[][]; wrongByAll: number } | null;
+  overlap?: { shared: number[][]; wrongByAll: number } | null;
   /** The test images (uint8, count × rows × cols), for the gallery of mistakes. */
   test: { images: Uint8Array; rows: number; cols: number; count: number };
 }

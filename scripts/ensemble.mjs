@@ -44,6 +44,7 @@ import { hideBin } from 'yargs/helpers';
 import { percent as pct } from '../dist/src/cli/progress.js';
 import { describeMachine, loadCheckpoint, resolveOptions } from '../dist/src/index.js';
 import { integer, kebab } from '../dist/src/options.js';
+import { committeeRecord } from '../dist/src/sweep/committee.js';
 import { runLocalSweep } from '../dist/src/sweep/local.js';
 import { parseSweepSpec } from '../dist/src/sweep/spec.js';
 
@@ -197,45 +198,15 @@ async function chooseCommittee() {
       process.stderr.write(err.stderr || `${err.message}\n`);
       process.exit(1);
     });
-  const e = JSON.parse(stdout.trim());
-  const label = (i) => `${parsed[i].recipe}:${parsed[i].seed}`;
-  const chosen = e.selection.map((st) => members.indexOf(st.model));
-  const list = chosen.map(label).join(',');
-  // What trains the choice on all 60,000 images (in a new folder: the pool's files held out validation images).
-  const flagsOf = (i) => Object.entries(specFlagsOf({ ...RECIPES[parsed[i].recipe], ...conv })).map(([k, v]) => ` --${k} ${v}`).join('');
-  const next = chosen.length > 1
-    ? `npm run ensemble -- --members ${list}${argv.conv === undefined ? '' : ` --conv ${argv.conv}`} --dir NEW-DIR`
-    : `npm run best --${flagsOf(chosen[0])} --seed ${parsed[chosen[0]].seed} --out NEW.ckpt (no other candidate adds an image: a single model)`;
-  const machine = describeMachine();
-  await writeFile(join(dir, 'selection.json'), `${JSON.stringify({
-    command, machine, valSize: e.valSize,
-    candidates: members.map((model, i) => ({ model, member: label(i), differences: notes[i], valAccuracy: e.members[i].valAccuracy, misclassified: e.members[i].misclassified })),
-    sharedMistakes: e.sharedMistakes, wrongByAll: e.wrongByAll,
-    selection: e.selection.map((st, k) => ({ ...st, member: label(chosen[k]) })), chosen: list, next,
-  }, null, 2)}\n`);
-  await writeFile(join(dir, 'selection.md'), [
-    `# A committee chosen on ${e.valSize.toLocaleString('en-US')} validation images (\`${command}\`, ${machine})`,
-    '',
-    '| candidate | trained otherwise | validation accuracy | wrong |',
-    '| --- | --- | ---: | ---: |',
-    ...members.map((m, i) => `| ${label(i)} | ${notes[i].join(', ')} | ${pct(e.members[i].valAccuracy)} | ${e.members[i].misclassified.length} |`),
-    '',
-    `Mistakes in common (both wrong; the diagonal: each alone), in the order above; ${e.wrongByAll} images every candidate gets wrong:`,
-    '',
-    `| | ${members.map((_, i) => label(i)).join(' | ')} |`,
-    `| --- | ${members.map(() => '---:').join(' | ')} |`,
-    ...e.sharedMistakes.map((row, i) => `| ${label(i)} | ${row.join(' | ')} |`),
-    '',
-    `Greedy selection (at most ${maxMembers} members, equal weights; each figure the ensemble of the members so far, in this order):`,
-    '',
-    '| step | added | ensemble validation accuracy | wrong by every member chosen |',
-    '| ---: | --- | ---: | ---: |',
-    ...e.selection.map((st, k) => `| ${k + 1} | ${label(chosen[k])} | ${pct(st.valAccuracy)} | ${st.wrongByAll} |`),
-    '',
-    `Chosen: \`${list}\`. Trained on all 60,000 images and tested once: \`${next}\`.`,
-    '',
-  ].join('\n'));
-  console.log(`committee chosen on validation: ${list} (${pct(e.selection[e.selection.length - 1].valAccuracy)} on ${e.valSize} validation images); written to ${join(dir, 'selection.md')}; next: ${next}`);
+  const candidates = members.map((model, i) => ({
+    model, member: `${parsed[i].recipe}:${parsed[i].seed}`, differences: notes[i],
+    bestFlags: `${Object.entries(specFlagsOf({ ...RECIPES[parsed[i].recipe], ...conv })).map(([k, v]) => ` --${k} ${v}`).join('')} --seed ${parsed[i].seed}`,
+  }));
+  const { chosen, next, json, markdown } = committeeRecord(JSON.parse(stdout.trim()), candidates, { maxMembers, command, machine: describeMachine(), conv: argv.conv });
+  await writeFile(join(dir, 'selection.json'), `${JSON.stringify(json, null, 2)}\n`);
+  await writeFile(join(dir, 'selection.md'), markdown);
+  const last = json.selection[json.selection.length - 1];
+  console.log(`committee chosen on validation: ${chosen} (${pct(last.valAccuracy)} on ${json.valSize} validation images); written to ${join(dir, 'selection.md')}; next: ${next}`);
 }
 
 // For the record (no decision rests on them): each member's test accuracy and the ensemble's with TTA, two

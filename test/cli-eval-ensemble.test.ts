@@ -4,6 +4,7 @@ import { predictEnsemble } from '../src/model/ensemble.js';
 import { loadModel } from '../src/checkpoint.js';
 import { mostProbable } from '../src/model/model.js';
 import { makeSpec, parseCnnSpec } from '../src/model/spec.js';
+import { committeeRecord, type SelectionEval } from '../src/sweep/committee.js';
 import { cliTempDir, runCli } from './helpers/cli.js';
 import { trainTinyMlp, untrainedCheckpoint } from './helpers/tiny-models.js';
 
@@ -125,6 +126,11 @@ describe('mnist-dp eval --select N', () => {
       expect(out.selection[k - 1].wrongByAll).toBe(again.wrongByAll);
       expect(out.selection[k - 1].valAccuracy).toBeGreaterThan(out.selection[k - 2].valAccuracy); // each step adds an image
     }
+
+    // npm run ensemble -- --select reads this JSON (committeeRecord): the chosen files, by their members' names.
+    const names = [a, b, c].map((m, i) => ({ model: m, member: `tiny:${i + 1}`, differences: [], bestFlags: '' }));
+    const record = committeeRecord(out as unknown as SelectionEval, names, { maxMembers: 3, command: 'test', machine: 'test' });
+    expect(record.chosen).toBe(chosen.map((m) => `tiny:${[a, b, c].indexOf(m) + 1}`).join(','));
 
     const text = cli('eval', '--split', 'val', '--select', '3', '--model', a, '--model', b, '--model', c).stdout.split('\n');
     const at = text.indexOf('greedy selection (at most 3 members, equal weights; each figure the ensemble of the members so far, in this order):');

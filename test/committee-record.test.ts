@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { committeeRecord, type CommitteeCandidate, type SelectionEval } from '../src/sweep/committee.js';
+
+/**
+ * selection.json / selection.md of `npm run ensemble -- --select` (src/sweep/committee.ts) from a canned
+ * `eval --split val --select N --json` of three candidates, chosen in another order than given: each
+ * figure lands on its own candidate's row, the chosen list and the next command follow the selection's
+ * order, and an eval that does not fit the candidates is refused. (cli-eval-ensemble.test.ts feeds it
+ * the real eval's JSON.)
+ */
+
+const candidates: CommitteeCandidate[] = [
+  { model: 'pool/trials/wideres-seed1.ckpt', member: 'wideres:1', differences: [], bestFlags: ' --model cnn-wide-res --seed 1' },
+  { model: 'pool/trials/strided-seed1.ckpt', member: 'strided:1', differences: ['--epochs 25 (the recipe: 30)'], bestFlags: ' --model cnn-strided --epochs 30 --seed 1' },
+  { model: 'pool/trials/elastic-seed2.ckpt', member: 'elastic:2', differences: [], bestFlags: ' --model cnn-wide --augment rotate=10 --seed 2' },
+];
+// Candidate 2 (strided) is best alone, then candidate 3 (elastic) adds two images; wideres adds none.
+const evaluation: SelectionEval = {
+  valSize: 5000,
+  members: [
+    { valAccuracy: 4987 / 5000, misclassified: Array.from({ length: 13 }, (_, i) => 100 + i) },
+    { valAccuracy: 4988 / 5000, misclassified: Array.from({ length: 12 }, (_, i) => 200 + i) },
+    { valAccuracy: 4972 / 5000, misclassified: Array.from({ length: 28 }, (_, i) => 300 + i) },
+  ],
+  sharedMistakes: [[13, 9, 7], [9, 12, 6], [7, 6, 28]],
+  wrongByAll: 4,
+  selection: [
+    { model: 'pool/trials/strided-seed1.ckpt', valAccuracy: 4988 / 5000, wrongByAll: 12 },
+    { model: 'pool/trials/elastic-seed2.ckpt', valAccuracy: 4990 / 5000, wrongByAll: 6 },
+  ],
+};
+const options = { maxMembers: 10, command: 'npm run ensemble -- --select --max-members 10 --members wideres:1,strided:1,elastic:2 --dir pool', machine: 'a machine' };
+
+describe('committeeRecord: the record of a committee chosen on validation', () => {
+  it('names the chosen members in the order chosen, and the command that trains them on all images', () => {
+    const r = committeeRecord(evaluation, candidates, options);
+    expect(r.chosen).toBe('strided:1,elastic:2');
+    expect(r.next).toBe('npm run ensemble -- --members strided:1,elastic:2 --dir NEW-DIR');
+    expect(committeeRecord(evaluation, candidates, { ...options, conv: 'im2col' }).next).toBe('npm run ensemble -- --members strided:1,elastic:2 --conv im2col --dir NEW-DIR');
+    expect(r.json).toEqual({
+      command: options.command, machine: 'a machine', valSize: 5000,
+      candidates: candidates.map((c, i) => ({ model: c.model, member: c.member, differences: c.differences, valAccuracy: evaluation.members[i].valAccuracy, misclassified: evaluation.members[i].misclassified })),
+      sharedMistakes: evaluation.sharedMistakes, wrongByAll: 4,
+      selection: [{ ...evaluation.selection[0], member: 'strided:1' }, { ...evaluation.selection[1], member: 'elastic:2' }],
+      chosen: 'strided:1,elastic:2', next: r.next,
+    });
+  });
+
+  it('writes each candidate, the overlap and each step as Markdown tables', () => {
+    const lines = committeeRecord(evaluation, candidates, options).markdown.split('\n');
+    expect(lines[0]).toBe(`# A committee chosen on 5,000 validation images (\`${options.command}\`, a machine)`);
+    expect(lines).toContain('| wideres:1 |  | 99.74% | 13 |');
+    expect(lines).toContain('| strided:1 | --epochs 25 (the recipe: 30) | 99.76% | 12 |');
+    expect(lines).toContain('| elastic:2 |  | 99.44% | 28 |');
+    expect(lines).toContain('| | wideres:1 | strided:1 | elastic:2 |');
+    expect(lines).toContain('| strided:1 | 9 | 12 | 6 |');
+    expect(lines).toContain('Mistakes in common (both wrong; the diagonal: each alone), in the order above; 4 images every candidate gets wrong:');
+    const steps = lines.indexOf('| step | added | ensemble validation accuracy | wrong by every member chosen |');
+    expect(lines.slice(steps + 2, steps + 4)).toEqual(['| 1 | strided:1 | 99.76% | 12 |', '| 2 | elastic:2 | 99.80% | 6 |']);
+    expect(lines).toContain('Chosen: `strided:1,elastic:2`. Trained on all 60,000 images and tested once: `npm run ensemble -- --members strided:1,elastic:2 --dir NEW-DIR`.');
+  });
+
+  it('a single member chosen (no other adds an image) is trained by npm run best with its recipe', () => {
+    const single = { ...evaluation, selection: evaluation.selection.slice(0, 1) };
+    expect(committeeRecord(single, candidates, options).next).toBe('npm run best -- --model cnn-strided --epochs 30 --seed 1 --out NEW.ckpt (no other candidate adds an image: a single model)');
+  });
+
+  it('refuses an eval that does not fit the candidates', () => {
+    expect(() => committeeRecord(evaluation, candidates.slice(0, 2), options)).toThrow('committeeRecord: eval reports 3 candidates, 2 were given');
+    expect(() => committeeRecord({ ...evaluation, selection: [] }, candidates, options)).toThrow('eval chose no candidate (was it run with --select?)');
+    const stranger = { ...evaluation, selection: [{ model: 'elsewhere.ckpt', valAccuracy: 0.99, wrongByAll: 50 }] };
+    expect(() => committeeRecord(stranger, candidates, options)).toThrow('committeeRecord: eval chose elsewhere.ckpt, which is no candidate given');
+  });
+});

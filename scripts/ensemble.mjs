@@ -33,7 +33,7 @@
  * up to issue 16 were trained before Winograd, and `--conv im2col` trains exactly those.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -85,10 +85,10 @@ const argv = yargs(hideBin(process.argv))
   .parseSync();
 /** --conv, when given, as an option of every member. */
 const conv = argv.conv === undefined ? {} : { conv: argv.conv };
-/** A bad flag: its one line, exit 2. */
-const refuse = (message) => {
+/** A bad flag or file: its one line, exit 2 (or `code`). */
+const refuse = (message, code = 2) => {
   console.error(`mnist-dp: error: ${message}`);
-  process.exit(2);
+  process.exit(code);
 };
 if (argv.maxMembers !== undefined && !argv.select) refuse('--max-members only applies with --select (the most members of the committee chosen)');
 const maxMembers = (() => {
@@ -111,8 +111,7 @@ const parsed = argv.members.split(',').map((item) => {
   return m && { recipe: m[1] ?? 'best', seed: Number(m[2]) };
 });
 if (parsed.length < 2 || parsed.some((m) => !m || !Object.hasOwn(RECIPES, m.recipe))) {
-  console.error(`mnist-dp: error: --members "${argv.members}" must list two or more RECIPE:SEED (recipes: ${Object.keys(RECIPES).join(', ')}; seeds: non-negative integers), such as 1,3,strided:12`);
-  process.exit(2);
+  refuse(`--members "${argv.members}" must list two or more RECIPE:SEED (recipes: ${Object.keys(RECIPES).join(', ')}; seeds: non-negative integers), such as 1,3,strided:12`);
 }
 // The members as a sweep spec of fixed trials: the sweep trains (or finds) them and tests their ensemble once.
 const names = parsed.map(({ recipe, seed }) => `${recipe}-seed${seed}`);
@@ -128,25 +127,37 @@ if (argv.printSpec) {
 }
 const specFile = join(dir, 'sweep-spec.json');
 const spec = parseSweepSpec(raw, specFile);
+// A member found is taken as it is, so a candidate must hold out the pool's validation images, and an
+// ensemble's member must not come from a pool (a committee is trained again on all images): checked
+// before anything in the folder is written or moved.
+if (!argv.select) {
+  const poolSpec = existsSync(specFile) && (() => {
+    try {
+      return JSON.parse(readFileSync(specFile, 'utf8')).test === false;
+    } catch {
+      return false; // not a spec this script wrote: the sweep's own check of the folder has its say
+    }
+  })();
+  const sign = existsSync(join(dir, 'selection.json')) ? 'selection.json' : poolSpec ? `${specFile} with "test": false` : null;
+  if (sign) refuse(`${dir} holds a pool of candidates (${sign}), trained without their validation images: give the committee another --dir`);
+}
+/** Where member NAME's checkpoint is, if anywhere: in trials/, or beside it (trained before this script ran them as a sweep). */
+const found = (name) => [join(dir, 'trials', `${name}.ckpt`), join(dir, `${name}.ckpt`)].find((f) => existsSync(f));
+for (const name of argv.select ? names : []) {
+  const file = found(name);
+  if (file === undefined) continue;
+  const { valSize } = (await loadCheckpoint(file).catch((err) => refuse(err.message))).options;
+  if (valSize !== VAL_SIZE) refuse(`${file} holds out ${valSize} validation images, not ${VAL_SIZE}: it is no candidate of this pool; give another --dir`);
+}
 await mkdir(join(dir, 'trials'), { recursive: true });
 await writeFile(specFile, `${JSON.stringify(raw, null, 2)}\n`);
 for (const name of names) {
-  // Members trained before this script ran them as a sweep sit beside trials/: they are finished trials.
-  if (existsSync(join(dir, `${name}.ckpt`)) && !existsSync(join(dir, 'trials', `${name}.ckpt`))) {
-    await rename(join(dir, `${name}.ckpt`), join(dir, 'trials', `${name}.ckpt`));
-    console.log(`${name}: moved ${join(dir, `${name}.ckpt`)} into ${join(dir, 'trials')}/`);
+  // Members found beside trials/ are finished trials: moved in.
+  const file = found(name);
+  if (file !== undefined && file !== join(dir, 'trials', `${name}.ckpt`)) {
+    await rename(file, join(dir, 'trials', `${name}.ckpt`));
+    console.log(`${name}: moved ${file} into ${join(dir, 'trials')}/`);
   }
-}
-// A member found in trials/ is taken as it is, so a candidate must hold out the pool's validation images,
-// and an ensemble's member must not come from a pool (a committee is trained again on all images).
-if (!argv.select && existsSync(join(dir, 'selection.json'))) {
-  refuse(`${dir} holds a pool of candidates (selection.json), trained without their validation images: give the committee another --dir`);
-}
-for (const name of names) {
-  const file = join(dir, 'trials', `${name}.ckpt`);
-  if (!argv.select || !existsSync(file)) continue;
-  const { valSize } = (await loadCheckpoint(file).catch((err) => refuse(err.message))).options;
-  if (valSize !== VAL_SIZE) refuse(`${file} holds out ${valSize} validation images, not ${VAL_SIZE}: it is no candidate of this pool; give another --dir`);
 }
 // Another list of members is another sweep; its trained members are found again by name in trials/.
 const record = join(dir, 'sweep.json');
@@ -158,19 +169,14 @@ process.once('SIGINT', () => {
   interrupt.abort();
   process.once('SIGINT', () => process.exit(130));
 });
-const sweep = await runLocalSweep(spec, specFile, dir, resume, { onLine: (l) => console.log(l), signal: interrupt.signal }).catch((err) => {
-  process.stderr.write(`mnist-dp: error: ${err.message}\n`);
-  process.exit(err.exitCode ?? 1);
-});
+const sweep = await runLocalSweep(spec, specFile, dir, resume, { onLine: (l) => console.log(l), signal: interrupt.signal })
+  .catch((err) => refuse(err.message, err.exitCode ?? 1));
 if (!sweep) {
   process.stderr.write(`interrupted: the members' checkpoints are kept; the same command continues (${command})\n`);
   process.exit(130);
 }
 const failed = sweep.trials.filter((t) => t.status !== 'completed');
-if (failed.length > 0) {
-  process.stderr.write(`mnist-dp: error: ${failed.map((t) => `${t.name} ${t.status}: ${t.reason}`).join('; ')}\n`);
-  process.exit(1);
-}
+if (failed.length > 0) refuse(failed.map((t) => `${t.name} ${t.status}: ${t.reason}`).join('; '), 1);
 const members = names.map((n) => join(dir, 'trials', `${n}.ckpt`));
 const node = process.execPath;
 const run = promisify(execFile);
@@ -178,10 +184,7 @@ const cli = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
 
 const notes = [];
 for (const [i, { recipe, seed }] of parsed.entries()) {
-  const c = await loadCheckpoint(members[i]).catch((err) => {
-    process.stderr.write(`mnist-dp: error: ${err.message}\n`);
-    process.exit(1);
-  });
+  const c = await loadCheckpoint(members[i]).catch((err) => refuse(err.message, 1));
   notes.push(differences(c.options, recipe, seed));
   if (notes[i].length > 0) console.log(`member ${i + 1}: ${members[i]} was trained otherwise than ${recipe}:${seed}: ${notes[i].join(', ')}`);
 }

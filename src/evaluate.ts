@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { loadModel } from './checkpoint.js';
 import { defaultMnistDir, loadIdxDataset, subset, trainingCount, type Dataset } from './data/dataset.js';
 import { dataSetRecord, describeDataSet, describeTrainedOn, trainedOnSame, type DataSetRecord } from './data/provenance.js';
@@ -131,7 +132,8 @@ export async function evaluateModels(files: readonly string[], options: Evaluate
     throw badOption('--select chooses an ensemble on the validation images: add --split val (chosen on the test set, its test figure would say nothing)');
   }
   if (options.select !== undefined && files.length < 2) throw badOption('--select chooses among two or more --model candidates; got one');
-  const twice = files.find((f, i) => files.indexOf(f) !== i);
+  const paths = files.map((f) => resolve(f)); // a.ckpt and ./a.ckpt are one candidate
+  const twice = files.find((_, i) => paths.indexOf(paths[i]) !== i);
   if (options.select !== undefined && twice !== undefined) throw badOption(`--select: ${twice} is given twice; each candidate once (a selection adds each at most once)`);
   let models = [];
   for (const file of files) models.push(await loadModel(file)); // a missing or corrupt file fails naming itself

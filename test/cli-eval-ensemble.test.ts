@@ -1,3 +1,4 @@
+import { basename, dirname } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultMnistDir, loadIdxDataset } from '../src/data/dataset.js';
 import { predictEnsemble } from '../src/model/ensemble.js';
@@ -152,6 +153,8 @@ describe('mnist-dp eval --select N', () => {
     expectError(cli('eval', '--select', '2', '--model', a, '--model', b), 2, '--select', '--split val');
     expectError(cli('eval', '--split', 'val', '--select', '2', '--model', a), 2, '--select chooses among two or more --model candidates');
     expectError(cli('eval', '--split', 'val', '--select', '2', '--model', a, '--model', b, '--model', a), 2, `--select: ${a} is given twice`);
+    const sameFile = `${dirname(a)}/./${basename(a)}`; // another spelling of a's path
+    expectError(cli('eval', '--split', 'val', '--select', '2', '--model', a, '--model', b, '--model', sameFile), 2, `--select: ${sameFile} is given twice`);
     expectError(cli('eval', '--split', 'val', '--select', '0', '--model', a, '--model', b), 2, '--select must be an integer ≥ 1, got 0');
   });
 });

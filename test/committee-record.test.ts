@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { mistakeOverlap } from '../src/model/ensemble.js';
 import { committeeRecord, type CommitteeCandidate, type SelectionEval } from '../src/sweep/committee.js';
 
 /**
@@ -15,15 +16,22 @@ const candidates: CommitteeCandidate[] = [
   { model: 'pool/trials/elastic-seed2.ckpt', member: 'elastic:2', differences: [], bestFlags: ' --model cnn-wide --augment rotate=10 --seed 2' },
 ];
 // Candidate 2 (strided) is best alone, then candidate 3 (elastic) adds two images; wideres adds none.
+// The candidates' mistakes as eval collects them (ascending indices): 4 images wrong by all three, 5
+// by wideres and strided only, 3 by wideres and elastic only, 2 by strided and elastic only, the rest
+// by one alone (13, 12 and 28 in all).
+const run = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);
+const byAll = run(10, 4);
+const mistakes = [
+  [...byAll, ...run(20, 5), ...run(30, 3), 40],
+  [...byAll, ...run(20, 5), ...run(50, 2), 60],
+  [...byAll, ...run(30, 3), ...run(50, 2), ...run(70, 19)],
+];
+const overlap = mistakeOverlap(mistakes, 5000);
 const evaluation: SelectionEval = {
   valSize: 5000,
-  members: [
-    { valAccuracy: 4987 / 5000, misclassified: Array.from({ length: 13 }, (_, i) => 100 + i) },
-    { valAccuracy: 4988 / 5000, misclassified: Array.from({ length: 12 }, (_, i) => 200 + i) },
-    { valAccuracy: 4972 / 5000, misclassified: Array.from({ length: 28 }, (_, i) => 300 + i) },
-  ],
-  sharedMistakes: [[13, 9, 7], [9, 12, 6], [7, 6, 28]],
-  wrongByAll: 4,
+  members: mistakes.map((m) => ({ valAccuracy: (5000 - m.length) / 5000, misclassified: m })),
+  sharedMistakes: overlap.shared,
+  wrongByAll: overlap.wrongByAll,
   selection: [
     { model: 'pool/trials/strided-seed1.ckpt', valAccuracy: 4988 / 5000, wrongByAll: 12 },
     { model: 'pool/trials/elastic-seed2.ckpt', valAccuracy: 4990 / 5000, wrongByAll: 6 },
@@ -33,6 +41,8 @@ const options = { maxMembers: 10, command: 'npm run ensemble -- --select --max-m
 
 describe('committeeRecord: the record of a committee chosen on validation', () => {
   it('names the chosen members in the order chosen, and the command that trains them on all images', () => {
+    expect(evaluation.sharedMistakes).toEqual([[13, 9, 7], [9, 12, 6], [7, 6, 28]]); // the fixture is what it says
+    expect(evaluation.wrongByAll).toBe(4);
     const r = committeeRecord(evaluation, candidates, options);
     expect(r.chosen).toBe('strided:1,elastic:2');
     expect(r.next).toBe('npm run ensemble -- --members strided:1,elastic:2 --dir NEW-DIR');

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeSpec } from '../src/model/spec.js';
@@ -12,7 +12,8 @@ import { untrainedCheckpoint } from './helpers/tiny-models.js';
 const work = cliTempDir('mnist-dp-ensemble-script-');
 /** The script's exit status and its stderr, trimmed. */
 const ensemble = (...args: string[]): [number | null, string] => {
-  const r = spawnSync(process.execPath, ['scripts/ensemble.mjs', ...args], { encoding: 'utf8' });
+  // A refusal comes at once; the timeout turns a missed one (a real training started) into a failure, not a hang.
+  const r = spawnSync(process.execPath, ['scripts/ensemble.mjs', ...args], { encoding: 'utf8', timeout: 60_000 });
   return [r.status, r.stderr.trim()];
 };
 
@@ -62,14 +63,33 @@ describe('npm run ensemble', () => {
   });
 
   it('keeps candidates and members apart: a pool takes no file without its validation images, an ensemble no pool', async () => {
-    const dir = work();
-    mkdirSync(join(dir, 'trials'));
+    const dir = join(work(), 'apart');
+    mkdirSync(join(dir, 'trials'), { recursive: true });
     const file = await untrainedCheckpoint(join(dir, 'trials'), 'strided-seed1.ckpt', makeSpec([784, 10], { kind: 'relu' }, 'cross-entropy'), { valSize: 0 });
     expect(ensemble('--select', '--members', 'wideres:1,strided:1', '--dir', dir)).toEqual(
       [2, `mnist-dp: error: ${file} holds out 0 validation images, not 5000: it is no candidate of this pool; give another --dir`]);
     writeFileSync(join(dir, 'selection.json'), '{}');
     expect(ensemble('--members', 'wideres:1,strided:1', '--dir', dir)).toEqual(
       [2, `mnist-dp: error: ${dir} holds a pool of candidates (selection.json), trained without their validation images: give the committee another --dir`]);
+
+    // A pool whose selection has not run yet is known by its spec ("test": false); nothing in it is touched.
+    const pool = join(work(), 'pool');
+    mkdirSync(pool);
+    const poolSpec = `${JSON.stringify(specOf('--select', '--members', 'wideres:1,strided:1'), null, 2)}\n`;
+    writeFileSync(join(pool, 'sweep-spec.json'), poolSpec);
+    expect(ensemble('--members', 'wideres:1,strided:1', '--dir', pool)).toEqual(
+      [2, `mnist-dp: error: ${pool} holds a pool of candidates (${join(pool, 'sweep-spec.json')} with "test": false), trained without their validation images: give the committee another --dir`]);
+    expect(readFileSync(join(pool, 'sweep-spec.json'), 'utf8')).toBe(poolSpec);
+    expect(existsSync(join(pool, 'trials'))).toBe(false);
+
+    // A file beside trials/ (to be moved in) is checked before it is moved.
+    const loose = join(work(), 'loose');
+    mkdirSync(loose);
+    const beside = await untrainedCheckpoint(loose, 'wideres-seed1.ckpt', makeSpec([784, 10], { kind: 'relu' }, 'cross-entropy'), { valSize: 0 });
+    expect(ensemble('--select', '--members', 'wideres:1,strided:1', '--dir', loose)).toEqual(
+      [2, `mnist-dp: error: ${beside} holds out 0 validation images, not 5000: it is no candidate of this pool; give another --dir`]);
+    expect(existsSync(beside)).toBe(true);
+    expect(existsSync(join(loose, 'sweep-spec.json'))).toBe(false);
   });
 
   it('--conv trains every member that way (the ensembles recorded before Winograd: --conv im2col)', () => {

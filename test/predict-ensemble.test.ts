@@ -101,6 +101,12 @@ describe('mistakeOverlap', () => {
     expect(mistakeOverlap([[0, 2], [1]], 4)).toEqual({ shared: [[2, 0], [0, 1]], wrongByAll: 0, rightByAny: 4 });
     expect(mistakeOverlap([[], []], 4)).toEqual({ shared: [[0, 0], [0, 0]], wrongByAll: 0, rightByAny: 4 });
   });
+
+  it('refuses indices that are not ascending image indices below the count (a list counted twice would inflate every figure)', () => {
+    for (const bad of [[[1, 4]], [[2, 2]], [[3, 1]], [[-1]], [[0.5]]]) {
+      expect(() => mistakeOverlap(bad, 4), JSON.stringify(bad)).toThrow("mistakeOverlap: a member's mistakes must be ascending image indices below 4");
+    }
+  });
 });
 
 /** Two-class probability rows from each image's probability of class 0. */
@@ -160,6 +166,8 @@ describe('greedySelection', () => {
       expect(step.correct).toBe(best);
     }
     expect(new Set(chosen).size).toBe(chosen.length);
+    // maxMembers cuts the same selection short: its first steps.
+    expect(greedySelection(candidates, labels, C, 2)).toEqual(steps.slice(0, 2));
     if (steps.length < 4) {
       const rest = candidates.map((_, m) => m).filter((m) => !chosen.includes(m));
       for (const m of rest) expect(right([...chosen, m])).toBeLessThanOrEqual(steps[steps.length - 1].correct);
@@ -172,7 +180,9 @@ describe('greedySelection', () => {
     expect(greedySelection([a, a.slice(), a.slice()], labels, 2)).toEqual([{ member: 0, correct: 2, wrongByAll: 1 }]);
   });
 
-  it('refuses probabilities that are not one row per label', () => {
+  it('refuses probabilities that are not one row per label, and a maxMembers that is no whole number ≥ 1', () => {
     expect(() => greedySelection([new Float32Array(5)], [0, 1, 0], 2)).toThrow(/a candidate has 5 probabilities, not 3 images × 2 classes/);
+    const a = twoClass([0.9, 0.2, 0.3]);
+    for (const bad of [0, 2.5, Number.NaN]) expect(() => greedySelection([a, a], [0, 1, 0], 2, bad)).toThrow(`greedySelection: maxMembers must be an integer ≥ 1, got ${bad}`);
   });
 });

@@ -57,9 +57,9 @@ export interface MistakeOverlap {
   /** `shared[a][b]`: images both member a and member b get wrong; `shared[a][a]` is a's own mistakes. */
   shared: number[][];
   /**
-   * Images every member gets wrong. The mean of their probabilities can still be right on one (two members
-   * wrong in different directions, both with the right class second), but rarely: it is the floor of what
-   * choosing among these members can fix.
+   * Images every member gets wrong: roughly the mistakes no choice or weighting of these members removes
+   * (not a hard bound: the mean of their probabilities can still be right on one, two members wrong in
+   * different directions with the right class second, but rarely).
    */
   wrongByAll: number;
   /** Images at least one member gets right: what picking the right member for each image would reach. */
@@ -68,9 +68,14 @@ export interface MistakeOverlap {
 
 /**
  * The overlap of the members' mistakes on `count` images, from each member's wrong image indices
- * (each list ascending, as `eval` collects them).
+ * (each list ascending and below `count`, as `eval` collects them; throws BAD_OPTION otherwise).
  */
 export function mistakeOverlap(mistakes: readonly (readonly number[])[], count: number): MistakeOverlap {
+  for (const list of mistakes) {
+    if (list.some((index, k) => !Number.isInteger(index) || index < 0 || index >= count || (k > 0 && index <= list[k - 1]))) {
+      throw badOption(`mistakeOverlap: a member's mistakes must be ascending image indices below ${count}`);
+    }
+  }
   const wrong = mistakes.map((list) => {
     const set = new Uint8Array(count);
     for (const i of list) set[i] = 1;
@@ -104,41 +109,28 @@ export interface SelectionStep {
  */
 export function greedySelection(probabilities: readonly Float32Array[], labels: ArrayLike<number>, classes: number, maxMembers = 10): SelectionStep[] {
   const n = labels.length;
+  if (!Number.isInteger(maxMembers) || maxMembers < 1) throw badOption(`greedySelection: maxMembers must be an integer ≥ 1, got ${maxMembers}`);
   for (const p of probabilities) {
     if (p.length !== n * classes) throw badOption(`greedySelection: a candidate has ${p.length} probabilities, not ${n} images × ${classes} classes`);
   }
-  const right = probabilities.map((p) => mostProbable(p, classes).map((c, i) => (c === labels[i] ? 1 : 0)));
-  const sum = new Float32Array(n * classes); // the chosen members' probabilities summed in float32, as meanProbabilities does
-  const anyRight = new Uint8Array(n);
+  const rightOf = (p: Float32Array) => mostProbable(p, classes).map((c, i) => (c === labels[i] ? 1 : 0));
+  const right = probabilities.map(rightOf);
+  const anyRight = new Uint8Array(n); // images some member chosen so far gets right
+  const chosen: Float32Array[] = [];
   const steps: SelectionStep[] = [];
-  const chosen = new Set<number>();
-  while (chosen.size < Math.min(maxMembers, probabilities.length)) {
+  while (steps.length < Math.min(maxMembers, probabilities.length)) {
     let step: SelectionStep | null = null;
     for (let m = 0; m < probabilities.length; m++) {
-      if (chosen.has(m)) continue;
-      const p = probabilities[m];
-      const k = chosen.size + 1;
-      // The ensemble's probability of class j for image i with m added, rounded as meanProbabilities rounds it.
-      const mean = (j: number) => Math.fround(Math.fround(sum[j] + p[j]) / k);
-      let correct = 0;
+      if (steps.some((st) => st.member === m)) continue;
+      // The ensemble with m added, exactly as eval averages it (meanProbabilities, in the order chosen).
+      const correct = rightOf(meanProbabilities([...chosen, probabilities[m]])).reduce((a, b) => a + b, 0);
       let wrongByAll = 0;
-      for (let i = 0; i < n; i++) {
-        let top = 0;
-        let topP = mean(i * classes);
-        for (let c = 1; c < classes; c++) {
-          const q = mean(i * classes + c);
-          if (q > topP) [top, topP] = [c, q];
-        }
-        if (top === labels[i]) correct++;
-        if (anyRight[i] === 0 && right[m][i] === 0) wrongByAll++;
-      }
+      for (let i = 0; i < n; i++) if (anyRight[i] === 0 && right[m][i] === 0) wrongByAll++;
       if (step === null || correct > step.correct || (correct === step.correct && wrongByAll < step.wrongByAll)) step = { member: m, correct, wrongByAll };
     }
     if (step === null || (steps.length > 0 && step.correct < steps[steps.length - 1].correct + 1)) break;
     steps.push(step);
-    chosen.add(step.member);
-    const p = probabilities[step.member];
-    for (let k = 0; k < sum.length; k++) sum[k] += p[k];
+    chosen.push(probabilities[step.member]);
     for (let i = 0; i < n; i++) anyRight[i] |= right[step.member][i];
   }
   return steps;

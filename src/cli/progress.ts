@@ -1,5 +1,6 @@
 import { SingleBar } from 'cli-progress';
 import type { DoneEvent, EpochEvent, StartEvent, StepEvent, TrainEvent } from '../events.js';
+import { percent } from '../format.js';
 
 /**
  * What `mnist-dp train` prints while it runs: JSON lines (`--json`), or lines for people with, when
@@ -9,8 +10,7 @@ import type { DoneEvent, EpochEvent, StartEvent, StepEvent, TrainEvent } from '.
 /** 235146 → `235,146`. */
 export const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 
-/** 0.97123 → `97.12%`. */
-export const percent = (p: number, digits = 2): string => `${(p * 100).toFixed(digits)}%`;
+export { percent };
 
 /** An image (row-major, values 0 to `max`: 1 for floats, 255 for bytes) as text, darker characters for more ink, two per pixel. */
 export function drawImage(pixels: ArrayLike<number>, height: number, width: number, max = 1): string {

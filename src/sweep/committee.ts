@@ -1,4 +1,4 @@
-import { percent } from './schedulers.js';
+import { percent } from '../format.js';
 
 /**
  * The record of a committee chosen on validation (`npm run ensemble -- --select`): what `mnist-dp eval

@@ -3,7 +3,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { badOption } from '../errors.js';
 import { writeFileAtomic } from '../atomic-write.js';
-import { percent } from './schedulers.js';
+import { percent } from '../format.js';
 import { finishSweep, type SweepResults } from './report.js';
 import { trialsOf, type SweepSpec } from './spec.js';
 import { FileLog, FolderStore } from './store.js';

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { bestCheckpointFile } from '../checkpoint.js';
-import { percent } from './schedulers.js';
+import { percent } from '../format.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { describeMachine } from '../machine.js';
 import { resolveOptions } from '../options.js';

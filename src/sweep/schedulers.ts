@@ -1,3 +1,4 @@
+import { percent } from '../format.js';
 import type { SchedulerSpec } from './spec.js';
 
 /**
@@ -16,8 +17,6 @@ export interface EpochReport {
 export type Decision = { stop: false } | { stop: true; reason: string };
 
 const GO_ON: Decision = { stop: false };
-/** A fraction as the CLI prints it: 0.9722 → `97.22%`. */
-export const percent = (x: number): string => `${(x * 100).toFixed(2)}%`;
 
 /** The epochs at which a trial of `budget` epochs is judged: every one for the median rule, the rungs for ASHA. */
 export function decisionEpochs(s: SchedulerSpec, budget: number): number[] {

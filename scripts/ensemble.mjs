@@ -19,6 +19,9 @@
  * --select N` chooses a committee among them greedily, in the order listed (README "eval"), and writes
  *   <dir>/selection.json/.md   the candidates' validation accuracy, their mistakes in common, the steps
  * and the chosen RECIPE:SEED list, to be trained on all 60,000 images by `npm run ensemble -- --members LIST`.
+ * --recalibrate-bn: the evaluations run with every member's batch norm statistics recomputed on its own
+ * training images (eval --recalibrate-bn); with --select the selection runs both plain and so, and the one
+ * ending higher on validation is kept (ties: plain; selection.md shows both).
  *
  * Without --members: the ten members of the best ensemble (99.76 %, BENCHMARKS.md), about 5½ hours on 2 cores.
  *
@@ -80,6 +83,7 @@ const argv = yargs(hideBin(process.argv))
   .option('conv', { type: 'string', describe: 'how 3×3 convolutions run (mnist-dp train --conv; default auto)' })
   .option('select', { type: 'boolean', describe: 'train the members as candidates on a validation split (--val-size 5000, no test set) and choose a committee among them (eval --select)' })
   .option('max-members', { type: 'number', describe: 'with --select: the most members the committee may have (at least 2)', defaultDescription: '10' })
+  .option('recalibrate-bn', { type: 'boolean', describe: "evaluate with every member's batch norm statistics recomputed on its own training images (eval --recalibrate-bn); with --select, also select so and keep the better selection (ties: plain)" })
   .option('print-spec', { type: 'boolean', describe: 'print the sweep spec of these members and exit' })
   .strict()
   .parseSync();
@@ -104,7 +108,9 @@ const dir = argv.dir ?? (argv.select ? 'models/pool' : 'models/ensemble');
 const VAL_SIZE = 5000;
 const heldOut = argv.select ? { valSize: VAL_SIZE } : {};
 /** This run's command, for the record and for continuing it. */
-const command = `npm run ensemble -- ${argv.select ? `--select --max-members ${maxMembers} ` : ''}--members ${argv.members} --dir ${dir}${argv.conv === undefined ? '' : ` --conv ${argv.conv}`}`;
+const command = `npm run ensemble -- ${argv.select ? `--select --max-members ${maxMembers} ` : ''}--members ${argv.members} --dir ${dir}${argv.conv === undefined ? '' : ` --conv ${argv.conv}`}${argv.recalibrateBn ? ' --recalibrate-bn' : ''}`;
+/** eval's flag for --recalibrate-bn. */
+const recalibrate = argv.recalibrateBn ? ['--recalibrate-bn'] : [];
 
 const parsed = argv.members.split(',').map((item) => {
   const m = /^(?:(\w+):)?(\d+)$/.exec(item.trim());
@@ -196,26 +202,27 @@ if (argv.select) {
 
 /** --select: the committee chosen among the candidates on validation, written to <dir>/selection.json and .md. */
 async function chooseCommittee() {
-  const { stdout } = await run(node, [cli, 'eval', '--split', 'val', '--select', String(maxMembers), ...members.flatMap((m) => ['--model', m]), '--json'], { maxBuffer: 1 << 24 })
-    .catch((err) => {
-      process.stderr.write(err.stderr || `${err.message}\n`);
-      process.exit(1);
-    });
+  // Plain, and with --recalibrate-bn also recalibrated: two processes side by side (each predicts on one thread).
+  const select = async (flags) => JSON.parse((await run(node, [cli, 'eval', '--split', 'val', '--select', String(maxMembers), ...members.flatMap((m) => ['--model', m]), '--json', ...flags], { maxBuffer: 1 << 24 })).stdout.trim());
+  const [plain, recalibrated] = await Promise.all([select([]), recalibrate.length > 0 ? select(recalibrate) : undefined]).catch((err) => {
+    process.stderr.write(err.stderr || `${err.message}\n`);
+    process.exit(1);
+  });
   const candidates = members.map((model, i) => ({
     model, member: `${parsed[i].recipe}:${parsed[i].seed}`, differences: notes[i],
     bestFlags: `${Object.entries(specFlagsOf({ ...RECIPES[parsed[i].recipe], ...conv })).map(([k, v]) => ` --${k} ${v}`).join('')} --seed ${parsed[i].seed}`,
   }));
-  const { chosen, next, json, markdown } = committeeRecord(JSON.parse(stdout.trim()), candidates, { maxMembers, command, machine: describeMachine(), conv: argv.conv });
+  const { chosen, recalibrateBn, next, json, markdown } = committeeRecord(plain, candidates, { maxMembers, command, machine: describeMachine(), conv: argv.conv }, recalibrated);
   await writeFile(join(dir, 'selection.json'), `${JSON.stringify(json, null, 2)}\n`);
   await writeFile(join(dir, 'selection.md'), markdown);
   const last = json.selection[json.selection.length - 1];
-  console.log(`committee chosen on validation: ${chosen} (${pct(last.valAccuracy)} on ${json.valSize} validation images); written to ${join(dir, 'selection.md')}; next: ${next}`);
+  console.log(`committee chosen on validation: ${chosen} (${pct(last.valAccuracy)} on ${json.valSize} validation images${recalibrateBn ? ', batch norm recalibrated' : ''}); written to ${join(dir, 'selection.md')}; next: ${next}`);
 }
 
 // For the record (no decision rests on them): each member's test accuracy and the ensemble's with TTA, two
 // evaluations side by side as two processes (each predicts on one thread).
 const evaluate = async (tta) => {
-  const { stdout } = await run(node, [cli, 'eval', ...members.flatMap((m) => ['--model', m]), '--json', ...(tta ? ['--tta'] : [])], { maxBuffer: 1 << 20 });
+  const { stdout } = await run(node, [cli, 'eval', ...members.flatMap((m) => ['--model', m]), '--json', ...(tta ? ['--tta'] : []), ...recalibrate], { maxBuffer: 1 << 20 });
   return JSON.parse(stdout.trim());
 };
 const [plain, withTta] = await Promise.all([evaluate(false), evaluate(true)]).catch((err) => {
@@ -228,7 +235,7 @@ const rows = members.map((model, i) => ({
   model, ...parsed[i], differences: notes[i], testAccuracy: plain.members[i].testAccuracy, testAccuracyTta: withTta.members[i].testAccuracy,
 }));
 await writeFile(join(dir, 'ensemble.json'), `${JSON.stringify({
-  command, machine, members: rows, testAccuracy: plain.testAccuracy, testAccuracyTta: withTta.testAccuracy,
+  command, machine, recalibrateBn: recalibrate.length > 0, members: rows, testAccuracy: plain.testAccuracy, testAccuracyTta: withTta.testAccuracy,
 }, null, 2)}\n`);
 await writeFile(join(dir, 'ensemble.md'), [
   `# Ensemble of ${members.length} (\`${command}\`, ${machine})`,

@@ -48,7 +48,7 @@ describe('committeeRecord: the record of a committee chosen on validation', () =
     expect(r.next).toBe('npm run ensemble -- --members strided:1,elastic:2 --dir NEW-DIR');
     expect(committeeRecord(evaluation, candidates, { ...options, conv: 'im2col' }).next).toBe('npm run ensemble -- --members strided:1,elastic:2 --conv im2col --dir NEW-DIR');
     expect(r.json).toEqual({
-      command: options.command, machine: 'a machine', valSize: 5000,
+      command: options.command, machine: 'a machine', valSize: 5000, recalibrateBn: false,
       candidates: candidates.map((c, i) => ({ model: c.model, member: c.member, differences: c.differences, valAccuracy: evaluation.members[i].valAccuracy, misclassified: evaluation.members[i].misclassified })),
       sharedMistakes: evaluation.sharedMistakes, wrongByAll: 4,
       selection: [{ ...evaluation.selection[0], member: 'strided:1' }, { ...evaluation.selection[1], member: 'elastic:2' }],
@@ -73,6 +73,41 @@ describe('committeeRecord: the record of a committee chosen on validation', () =
   it('a single member chosen (no other adds an image) is trained by npm run best with its recipe', () => {
     const single = { ...evaluation, selection: evaluation.selection.slice(0, 1) };
     expect(committeeRecord(single, candidates, options).next).toBe('npm run best -- --model cnn-strided --epochs 30 --seed 1 --out NEW.ckpt (no other candidate adds an image: a single model)');
+  });
+
+  it('with a recalibrated eval beside the plain one, uses the selection that ends higher (ties: plain), and says so', () => {
+    // The same candidates with batch norm recalibrated: elastic:2 alone improves, and wideres:1 joins.
+    const recalibrated: SelectionEval = {
+      ...evaluation,
+      members: [evaluation.members[0], evaluation.members[1], { valAccuracy: 4980 / 5000, misclassified: mistakes[2].slice(8) }],
+      selection: [
+        { model: 'pool/trials/strided-seed1.ckpt', valAccuracy: 4988 / 5000, wrongByAll: 12 },
+        { model: 'pool/trials/elastic-seed2.ckpt', valAccuracy: 4991 / 5000, wrongByAll: 6 },
+        { model: 'pool/trials/wideres-seed1.ckpt', valAccuracy: 4992 / 5000, wrongByAll: 4 },
+      ],
+    };
+    const r = committeeRecord(evaluation, candidates, options, recalibrated);
+    expect([r.chosen, r.recalibrateBn]).toEqual(['strided:1,elastic:2,wideres:1', true]);
+    expect(r.next).toBe('npm run ensemble -- --members strided:1,elastic:2,wideres:1 --recalibrate-bn --dir NEW-DIR');
+    expect(r.json).toMatchObject({
+      recalibrateBn: true, chosen: r.chosen,
+      other: { recalibrateBn: false, chosen: 'strided:1,elastic:2', valAccuracy: 4990 / 5000 },
+      candidates: [{ valAccuracy: 4987 / 5000, valAccuracyRecalibrated: 4987 / 5000 }, {}, { valAccuracy: 4972 / 5000, valAccuracyRecalibrated: 4980 / 5000, misclassified: mistakes[2].slice(8) }],
+    });
+    const lines = r.markdown.split('\n');
+    expect(lines).toContain('| elastic:2 |  | 99.44% | 28 | 99.60% | 20 |');
+    expect(lines).toContain('| 3 | wideres:1 | 99.84% | 4 |');
+    expect(lines).toContain('The selection plain ends at 99.80% with `strided:1,elastic:2`; the one above is used (the higher; ties: plain).');
+
+    // A tie keeps the plain selection.
+    const tie = { ...recalibrated, selection: recalibrated.selection.map((st) => ({ ...st, valAccuracy: 4990 / 5000 })) };
+    const t = committeeRecord(evaluation, candidates, options, tie);
+    expect([t.chosen, t.recalibrateBn, t.next]).toEqual(['strided:1,elastic:2', false, 'npm run ensemble -- --members strided:1,elastic:2 --dir NEW-DIR']);
+    expect(t.json).toMatchObject({ other: { recalibrateBn: true, chosen: 'strided:1,elastic:2,wideres:1', valAccuracy: 4990 / 5000 } });
+    // A single recalibrated member: npm run best, then eval with its batch norm recalibrated.
+    const single = { ...recalibrated, selection: [{ model: 'pool/trials/elastic-seed2.ckpt', valAccuracy: 4995 / 5000, wrongByAll: 5 }] };
+    expect(committeeRecord(evaluation, candidates, options, single).next)
+      .toBe('npm run best -- --model cnn-wide --augment rotate=10 --seed 2 --out NEW.ckpt, then mnist-dp eval --recalibrate-bn --model NEW.ckpt (no other candidate adds an image: a single model)');
   });
 
   it('refuses an eval that does not fit the candidates', () => {

@@ -27,6 +27,9 @@ export async function prepareRun(options: TrainOptions): Promise<{ options: Reso
   if (!options.resume) return { options: resolveOptions(options), resumed: null };
   const file = options.resume;
   const c = await loadCheckpoint(file);
+  if (c.recalibratedBn) {
+    throw badOption(`--resume ${file}: its batch norm statistics were recalibrated (mnist-dp recalibrate), so it is a finished model, not a resume point; resume the checkpoint it was made from`);
+  }
   const saved = unresolveOptions(c.options);
   const given = definedOnly(options);
   // A given network flag replaces the saved network of the other kind (CNN --model vs MLP --layers …), so

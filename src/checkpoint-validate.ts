@@ -27,6 +27,7 @@ export interface CheckedRecord {
   rng?: unknown;
   optimizer?: unknown;
   checksum?: unknown;
+  recalibratedBn?: unknown;
 }
 
 /** The most activations per image a checkpoint's network may declare (a 1024×1024×16 image). */
@@ -138,6 +139,10 @@ export function validateCheckpointRecord(r: CheckedRecord, file: string): void {
   });
   const t = r.testAccuracy ?? null;
   if (t !== null && !(typeof t === 'number' && t >= 0 && t <= 1)) throw damaged(`holds a test accuracy of ${canonical(t)}, not one between 0 and 1`);
+  const bn = r.recalibratedBn ?? null;
+  if (bn !== null && !(isObject(bn) && Number.isSafeInteger(bn.images) && (bn.images as number) >= 1 && Number.isSafeInteger(bn.micro) && (bn.micro as number) >= 1)) {
+    throw damaged(`holds an invalid batch norm recalibration record (${canonical(bn).slice(0, 80)}): images and micro must be counts ≥ 1`);
+  }
   if (r.rng !== undefined && !(isObject(r.rng) && r.rng.kind === 'counter' && Number.isSafeInteger(r.rng.seed))) {
     throw damaged(`holds an unknown random-number state (${canonical(r.rng).slice(0, 80)})`);
   }

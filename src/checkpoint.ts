@@ -82,6 +82,18 @@ export interface Checkpoint {
    * which recorded none, gives ASSUMED_MNIST; null: saved without a record (by a library call).
    */
   data?: DataSetRecord | null;
+  /**
+   * Set by `mnist-dp recalibrate`: the batch norm statistics of the weights evaluation uses (ema, else
+   * params) were recomputed on this many of the run's training images, in micro-shards of `micro` rows.
+   * Such a file is a finished model, not a resume point. Absent or null: the statistics training kept.
+   */
+  recalibratedBn?: RecalibrationRecord | null;
+}
+
+/** How a checkpoint's batch norm statistics were recomputed (mnist-dp recalibrate). */
+export interface RecalibrationRecord {
+  images: number;
+  micro: number;
 }
 
 interface Record {
@@ -101,6 +113,7 @@ interface Record {
   metrics: EpochMetrics[];
   testAccuracy: number | null;
   data?: DataSetRecord | null;
+  recalibratedBn?: RecalibrationRecord | null;
   /** tensorChecksum of the record (absent in files written before it existed). */
   checksum?: string;
 }
@@ -136,6 +149,7 @@ export async function saveCheckpoint(file: string, c: Checkpoint): Promise<void>
     metrics: c.metrics,
     testAccuracy: c.testAccuracy,
     data: c.data ?? null,
+    recalibratedBn: c.recalibratedBn ?? null,
   };
   record.checksum = tensorChecksum(record);
   try {
@@ -182,6 +196,7 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
     testAccuracy: r.testAccuracy ?? null,
     written: { at: r.createdAt ?? null, machine: r.machine ?? null },
     data: r.version < 4 ? { ...ASSUMED_MNIST } : r.data ?? null,
+    recalibratedBn: r.recalibratedBn ?? null,
   };
   verifyCheckpointTensors(r, file);
   return checkpoint;
@@ -256,6 +271,10 @@ export function assertSameArchitecture(file: string, saved: ModelSpec, wanted: M
  * one). It lives here, not in model/, so that the model folder does not depend on the checkpoint format.
  */
 export async function loadModel(file: string): Promise<Model> {
-  const c = await loadCheckpoint(file);
+  return modelOf(await loadCheckpoint(file));
+}
+
+/** A loaded checkpoint's model: its weights' moving average when the run kept one, else its weights. */
+export function modelOf(c: Checkpoint): Model {
   return new Model(c.spec, c.ema ?? c.params, { metrics: c.metrics, testAccuracy: c.testAccuracy, epochsTrained: c.position.epoch, data: c.data ?? null, recipe: c.options });
 }

@@ -46,7 +46,7 @@ function checkFitsData(model: Model, file: string, test: Dataset, dir: string, t
  * than the one given: its accuracy there would mean nothing (a Fashion-MNIST model scores about 10 % on
  * MNIST). With `anyData` it only says so on stderr, and the evaluation goes on.
  */
-function checkTrainedOnData(models: Model[], files: string[], given: DataSetRecord, anyData: boolean): void {
+export function checkTrainedOnData(models: Model[], files: string[], given: DataSetRecord, anyData: boolean): void {
   models.forEach((model, i) => {
     if (trainedOnSame(model.info.data, given)) return;
     const problem = `was trained on ${describeTrainedOn(model.info.data)}, not on ${describeDataSet(given)}`;
@@ -73,6 +73,15 @@ function runRows(model: Model, file: string, total: number): { train: number; va
     throw badCheckpoint(file, 'records no training split (--train-size, --val-size), so which images it trained and validated on is not known');
   }
   return { train: trainingCount(total, trainSize, valSize), valFrom: total - valSize };
+}
+
+/**
+ * `model` with its batch norm statistics recomputed (recalibrateBatchNorm) on the images its run trained on,
+ * the first trainSize of the training file `train`, unaugmented: never its validation or test images.
+ */
+export function recalibrateOnOwnImages(model: Model, file: string, train: Dataset, micro?: number): Model {
+  const D = train.rows * train.cols;
+  return recalibrateBatchNorm(model, train.images.subarray(0, runRows(model, file, train.count).train * D), { micro });
 }
 
 /** The validation images the models' run held out: the same for every member, or an error naming the difference. */
@@ -146,8 +155,7 @@ export async function evaluateModels(files: readonly string[], options: Evaluate
   checkTrainedOnData(models, [...files], dataSetRecord(dataset, options.data ?? null), options.anyData === true);
   if (options.recalibrate) {
     // Each on the images its run trained on (unaugmented): never its validation images, never the test set.
-    const train = dataset.train;
-    models = models.map((m, i) => recalibrateBatchNorm(m, train.images.subarray(0, runRows(m, files[i], train.count).train * D), { micro: options.microBatch }));
+    models = models.map((m, i) => recalibrateOnOwnImages(m, files[i], dataset.train, options.microBatch));
   }
 
   const C = models[0].classes;

@@ -13,6 +13,7 @@ export { predictEnsemble, mistakeOverlap, greedySelection, type MistakeOverlap, 
 export { TTA_VIEWS, type TtaView } from './model/tta.js';
 /** Batch norm's running statistics recomputed for a model's final weights on its training images (PyTorch's update_bn). */
 export { recalibrateBatchNorm, type RecalibrateOptions } from './model/recalibrate.js';
+export { recalibrateCheckpoint, type RecalibrateFileOptions, type RecalibrateFileResult } from './recalibrate-checkpoint.js';
 /** A model or an ensemble as one ONNX file (opset 13: input float32 [N, 1, H, W] in 0-1, output probabilities [N, classes]), optionally with TTA. */
 export { exportOnnx, type OnnxExportOptions } from './export/onnx.js';
 /** A model's weights as safetensors, named and laid out as the equivalent PyTorch nn.Sequential's state_dict; and read back into a Model. */

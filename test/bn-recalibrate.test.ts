@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadModel } from '../src/checkpoint.js';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadCheckpoint, loadModel, saveCheckpoint } from '../src/checkpoint.js';
 import { train } from '../src/api.js';
 import { defaultMnistDir, loadIdxDataset } from '../src/data/dataset.js';
 import { evaluateModels } from '../src/evaluate.js';
@@ -191,5 +192,71 @@ describe('mnist-dp eval --split val and --recalibrate-bn', () => {
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(pattern);
     }
+  });
+});
+
+describe('mnist-dp recalibrate', () => {
+  const work = cliTempDir('mnist-dp-recalibrate-file-');
+  const cli = (...args: string[]) => runCli(work(), args, 60_000);
+
+  it('writes a copy whose statistics are eval --recalibrate-bn\'s, evaluates as it does, says so in info, and cannot be resumed', async () => {
+    const file = `${work()}/f.ckpt`;
+    await train({ model: 'c8k5-bn-relu-mp2-fc32-bn-relu-fc10', epochs: 1, trainSize: 3000, valSize: 1000, ema: 0.99, augment: 'default', workers: 1, test: false, out: file });
+    const out = `${work()}/f-recal.ckpt`;
+    const r = cli('recalibrate', '--model', file, '--out', out, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ model: file, out, images: 3000, microBatch: 32, tensors: 4 });
+    // The copy's model is the one eval --recalibrate-bn evaluates; the original file is unchanged.
+    const [original, copy] = [await loadCheckpoint(file), await loadCheckpoint(out)];
+    const expected = (await evaluateModels([file], { tta: false, split: 'val', recalibrate: true })).models[0];
+    expect((await loadModel(out)).params).toEqual(expected.params);
+    expect(copy.params).toEqual(original.params); // with --ema only the average's statistics change
+    expect(copy.optimizer.state).toEqual(original.optimizer.state);
+    expect(copy.recalibratedBn).toEqual({ images: 3000, micro: 32 });
+    expect(original.recalibratedBn).toBeNull();
+    const plain = JSON.parse(cli('eval', '--model', out, '--split', 'val', '--json').stdout) as { valAccuracy: number };
+    const again = JSON.parse(cli('eval', '--model', file, '--split', 'val', '--recalibrate-bn', '--json').stdout) as { valAccuracy: number };
+    expect(plain.valAccuracy).toBe(again.valAccuracy);
+    // Recalibrating the copy again changes nothing: the statistics depend on the weights, not on the old statistics.
+    const twice = `${work()}/f-twice.ckpt`;
+    expect(cli('recalibrate', '--model', out, '--out', twice).code).toBe(0);
+    expect((await loadModel(twice)).params).toEqual(expected.params);
+    const info = cli('info', '--model', out);
+    expect(info.stdout).toMatch(/^batch norm {5}recalibrated on 3,000 training images, micro-batch 32 \(mnist-dp recalibrate\)$/m);
+    expect(JSON.parse(cli('info', '--model', out, '--json').stdout)).toMatchObject({ recalibratedBn: { images: 3000, micro: 32 } });
+    expect(cli('info', '--model', file).stdout).not.toMatch(/recalibrated/);
+    const resume = cli('train', '--resume', out, '--epochs', '2');
+    expect(resume.code).toBe(2);
+    expect(resume.stderr).toMatch(/--resume .*f-recal\.ckpt: its batch norm statistics were recalibrated \(mnist-dp recalibrate\), so it is a finished model, not a resume point/);
+  });
+
+  it('refuses its own input as --out, an existing --out without --force, an unfinished run, a network without batch norm and a bad --micro-batch, in one line, writing nothing', async () => {
+    const bn = `${work()}/g.ckpt`;
+    await train({ model: 'c4k5-bn-relu-mp2-fc10', epochs: 1, trainSize: 500, valSize: 0, workers: 1, test: false, out: bn });
+    const flat = `${work()}/h.ckpt`;
+    await train({ model: 'c4k5-relu-mp2-fc10', epochs: 1, trainSize: 500, valSize: 0, workers: 1, test: false, out: flat });
+    const unfinished = `${work()}/u.ckpt`;
+    const c = await loadCheckpoint(bn);
+    await saveCheckpoint(unfinished, { ...c, options: { ...c.options, epochs: 3 } });
+    const taken = `${work()}/taken.ckpt`;
+    writeFileSync(taken, 'keep me');
+    for (const [args, code, pattern] of [
+      [['--model', bn, '--out', `${work()}/./g.ckpt`], 2, /--out .*g\.ckpt is the model itself; write the recalibrated copy to another file/],
+      [['--model', bn, '--out', taken], 2, /--out .*taken\.ckpt exists; give --force to replace it, or another --out/],
+      [['--model', unfinished, '--out', `${work()}/x1.ckpt`], 1, /u\.ckpt: is an unfinished run \(1 of 3 epochs done\); finish it with mnist-dp train --resume first/],
+      [['--model', flat, '--out', `${work()}/x2.ckpt`], 2, /recalibrate: this network has no batch norm layer/],
+      [['--model', bn, '--out', `${work()}/x3.ckpt`, '--micro-batch', '0'], 2, /--micro-batch must be an integer ≥ 1, got 0/],
+    ] as const) {
+      const r = cli('recalibrate', ...args);
+      expect(r.code, r.stderr).toBe(code);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(pattern);
+    }
+    expect(readFileSync(taken, 'utf8')).toBe('keep me');
+    expect(['x1', 'x2', 'x3'].some((n) => existsSync(`${work()}/${n}.ckpt`))).toBe(false);
+    const forced = cli('recalibrate', '--model', bn, '--out', taken, '--force');
+    expect(forced.code, forced.stderr).toBe(0);
+    expect((await loadCheckpoint(taken)).recalibratedBn).toEqual({ images: 500, micro: 32 });
   });
 });

@@ -70,6 +70,12 @@ describe('a damaged checkpoint is refused on load, naming the file', () => {
     expect(await refusal(await damaged((r) => (r.position.lossSum = Number.NaN)))).toContain('holds an invalid position');
   });
 
+  it('a batch norm recalibration record that is not two counts', async () => {
+    expect(await refusal(await damaged((r) => (r.recalibratedBn = { images: 0, micro: 32 })))).toContain('holds an invalid batch norm recalibration record ({"images":0,"micro":32})');
+    expect(await refusal(await damaged((r) => (r.recalibratedBn = 'yes')))).toContain('holds an invalid batch norm recalibration record ("yes")');
+    expect((await loadCheckpoint(await damaged((r) => (r.recalibratedBn = { images: 10, micro: 2 })))).recalibratedBn).toEqual({ images: 10, micro: 2 });
+  });
+
   it('a NaN weight, and a flipped bit in the weights (the checksum)', async () => {
     const nan = await damaged((r) => {
       setFloat(r.params, 3, Number.NaN);

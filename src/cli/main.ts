@@ -5,7 +5,7 @@ import { MnistDpError } from '../errors.js';
 import { leaveWorld, rankLabel } from '../mpi/world.js';
 import { packageVersion } from '../version.js';
 import { exportBuilder, exportHandler, type ExportArgs } from './export.js';
-import { evalBuilder, evalHandler, infoBuilder, infoHandler, type EvalArgs } from './model-commands.js';
+import { evalBuilder, evalHandler, infoBuilder, infoHandler, recalibrateBuilder, recalibrateHandler, type EvalArgs, type RecalibrateArgs } from './model-commands.js';
 import { predictBuilder, predictHandler, type PredictArgs } from './predict.js';
 import { reportBuilder, reportHandler, type ReportArgs } from './report.js';
 import { serveBuilder, serveHandler, type ServeArgs } from './serve.js';
@@ -67,6 +67,8 @@ async function main(args: string[]): Promise<void> {
       infoHandler(argv as unknown as { model: string; json?: boolean }))
     .command('predict [images..]', 'the digit in each PNG picture, by the shipped model or --model', predictBuilder, (argv) =>
       predictHandler(argv as unknown as PredictArgs))
+    .command('recalibrate', "a copy of a saved model with batch norm's statistics recomputed on its own training images", recalibrateBuilder, (argv) =>
+      recalibrateHandler(argv as unknown as RecalibrateArgs))
     .command('report [runs..]', 'an HTML report of one or more runs: curves, confusion matrix, misclassified digits (--png for PNG charts)', reportBuilder, (argv) =>
       reportHandler(argv as unknown as ReportArgs))
     .command('serve', 'a local page to draw a digit and watch the model read it; --watch shows a run\'s curves live', serveBuilder, (argv) =>
@@ -76,7 +78,7 @@ async function main(args: string[]): Promise<void> {
       sweepHandler(argv as unknown as SweepArgs))
     .command('worker', "take a queue's sweep trials and train them on this machine", workerBuilder, (argv) =>
       workerHandler(argv as unknown as WorkerArgs))
-    .demandCommand(1, 'give a command: train, eval, info, predict, report, serve, export, sweep or worker')
+    .demandCommand(1, 'give a command: train, eval, info, predict, recalibrate, report, serve, export, sweep or worker')
     .strict()
     .parserConfiguration({ 'duplicate-arguments-array': false })
     .version(packageVersion())

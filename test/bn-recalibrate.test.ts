@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { loadCheckpoint, loadModel, saveCheckpoint } from '../src/checkpoint.js';
 import { train } from '../src/api.js';
 import { defaultMnistDir, loadIdxDataset } from '../src/data/dataset.js';
@@ -205,11 +205,12 @@ describe('mnist-dp recalibrate', () => {
     const out = `${work()}/f-recal.ckpt`;
     const r = cli('recalibrate', '--model', file, '--out', out, '--json');
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ model: file, out, images: 3000, microBatch: 32, tensors: 4 });
+    expect(JSON.parse(r.stdout)).toEqual({ model: file, out, images: 3000, microBatch: 32, layers: 2 });
     // The copy's model is the one eval --recalibrate-bn evaluates; the original file is unchanged.
     const [original, copy] = [await loadCheckpoint(file), await loadCheckpoint(out)];
     const expected = (await evaluateModels([file], { tta: false, split: 'val', recalibrate: true })).models[0];
     expect((await loadModel(out)).params).toEqual(expected.params);
+    expect((await loadModel(out)).params).not.toEqual((await loadModel(file)).params);
     expect(copy.params).toEqual(original.params); // with --ema only the average's statistics change
     expect(copy.optimizer.state).toEqual(original.optimizer.state);
     expect(copy.recalibratedBn).toEqual({ images: 3000, micro: 32 });
@@ -224,39 +225,59 @@ describe('mnist-dp recalibrate', () => {
     const info = cli('info', '--model', out);
     expect(info.stdout).toMatch(/^batch norm {5}recalibrated on 3,000 training images, micro-batch 32 \(mnist-dp recalibrate\)$/m);
     expect(JSON.parse(cli('info', '--model', out, '--json').stdout)).toMatchObject({ recalibratedBn: { images: 3000, micro: 32 } });
+    expect(info.stdout).toMatch(/^test accuracy {2}not measured since batch norm was recalibrated \(measure it with mnist-dp eval --model .*f-recal\.ckpt\)$/m);
     expect(cli('info', '--model', file).stdout).not.toMatch(/recalibrated/);
     const resume = cli('train', '--resume', out, '--epochs', '2');
     expect(resume.code).toBe(2);
-    expect(resume.stderr).toMatch(/--resume .*f-recal\.ckpt: its batch norm statistics were recalibrated \(mnist-dp recalibrate\), so it is a finished model, not a resume point/);
+    expect(resume.stderr).toMatch(/--resume .*f-recal\.ckpt: its batch norm statistics were recalibrated \(mnist-dp recalibrate\), so it is a model to evaluate, not a resume point; resume the checkpoint it was made from/);
   });
 
-  it('refuses its own input as --out, an existing --out without --force, an unfinished run, a network without batch norm and a bad --micro-batch, in one line, writing nothing', async () => {
+  it('refuses its own input as --out (by any name), a folder, a missing folder, an --out a run holds, an existing --out without --force, a network without batch norm and a bad --micro-batch, in one line, writing nothing', async () => {
     const bn = `${work()}/g.ckpt`;
     await train({ model: 'c4k5-bn-relu-mp2-fc10', epochs: 1, trainSize: 500, valSize: 0, workers: 1, test: false, out: bn });
     const flat = `${work()}/h.ckpt`;
     await train({ model: 'c4k5-relu-mp2-fc10', epochs: 1, trainSize: 500, valSize: 0, workers: 1, test: false, out: flat });
-    const unfinished = `${work()}/u.ckpt`;
-    const c = await loadCheckpoint(bn);
-    await saveCheckpoint(unfinished, { ...c, options: { ...c.options, epochs: 3 } });
+    const link = `${work()}/latest.ckpt`;
+    symlinkSync(bn, link);
     const taken = `${work()}/taken.ckpt`;
     writeFileSync(taken, 'keep me');
-    for (const [args, code, pattern] of [
-      [['--model', bn, '--out', `${work()}/./g.ckpt`], 2, /--out .*g\.ckpt is the model itself; write the recalibrated copy to another file/],
-      [['--model', bn, '--out', taken], 2, /--out .*taken\.ckpt exists; give --force to replace it, or another --out/],
-      [['--model', unfinished, '--out', `${work()}/x1.ckpt`], 1, /u\.ckpt: is an unfinished run \(1 of 3 epochs done\); finish it with mnist-dp train --resume first/],
-      [['--model', flat, '--out', `${work()}/x2.ckpt`], 2, /recalibrate: this network has no batch norm layer/],
-      [['--model', bn, '--out', `${work()}/x3.ckpt`, '--micro-batch', '0'], 2, /--micro-batch must be an integer ≥ 1, got 0/],
-    ] as const) {
+    const held = `${work()}/held.ckpt`;
+    writeFileSync(`${held}.lock`, `${process.pid}\n`); // as a train running in this (live) process holds its --out
+    mkdirSync(`${work()}/folder.ckpt`);
+    const bad = [
+      [['--model', bn, '--out', `${work()}/./g.ckpt`], /--out .*g\.ckpt is the model itself; write the recalibrated copy to another file/],
+      [['--model', link, '--out', bn, '--force'], /--out .*g\.ckpt is the model itself/],
+      [['--model', bn, '--out', `${work()}/folder.ckpt`, '--force'], /--out .*folder\.ckpt is a folder; give a file name/],
+      [['--model', bn, '--out', `${work()}/none/x.ckpt`], /--out .*none\/x\.ckpt: the folder .*none does not exist; create it or pick another --out/],
+      [['--model', bn, '--out', held], /--out .*held\.ckpt is in use by process \d+ \(lock file .*held\.ckpt\.lock\)/],
+      [['--model', bn, '--out', taken], /--out .*taken\.ckpt exists; give --force to replace it, or another --out/],
+      [['--model', flat, '--out', `${work()}/x2.ckpt`], /recalibrate: this network has no batch norm layer/],
+      [['--model', bn, '--out', `${work()}/x3.ckpt`, '--micro-batch', '0'], /--micro-batch must be an integer ≥ 1, got 0/],
+    ] as const;
+    for (const [args, pattern] of bad) {
       const r = cli('recalibrate', ...args);
-      expect(r.code, r.stderr).toBe(code);
+      expect(r.code, r.stderr).toBe(2);
       expect(r.stdout).toBe('');
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(pattern);
     }
     expect(readFileSync(taken, 'utf8')).toBe('keep me');
-    expect(['x1', 'x2', 'x3'].some((n) => existsSync(`${work()}/${n}.ckpt`))).toBe(false);
+    expect(existsSync(held)).toBe(false);
+    expect(readdirSync(work()).filter((f) => f.startsWith('x') || f.startsWith('.') || (f.endsWith('.lock') && f !== 'held.ckpt.lock'))).toEqual([]);
     const forced = cli('recalibrate', '--model', bn, '--out', taken, '--force');
     expect(forced.code, forced.stderr).toBe(0);
     expect((await loadCheckpoint(taken)).recalibratedBn).toEqual({ images: 500, micro: 32 });
+  });
+
+  it('takes a checkpoint of an unfinished run too (a --keep-best file is one), leaving the run to resume from the original', async () => {
+    const file = `${work()}/k.ckpt`;
+    await train({ model: 'c4k5-bn-relu-mp2-fc10', epochs: 1, trainSize: 500, valSize: 0, workers: 1, test: false, out: file });
+    const unfinished = `${work()}/u.ckpt`;
+    const c = await loadCheckpoint(file);
+    await saveCheckpoint(unfinished, { ...c, options: { ...c.options, epochs: 3 } });
+    const r = cli('recalibrate', '--model', unfinished, '--out', `${work()}/u-recal.ckpt`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^.*u-recal\.ckpt: .*u\.ckpt with its batch norm statistics \(1 layers\) recomputed on its 500 training images, micro-batch 32; measure it with mnist-dp eval/);
+    expect((await loadCheckpoint(unfinished)).recalibratedBn).toBeNull();
   });
 });

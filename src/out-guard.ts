@@ -18,6 +18,17 @@ export function tempFileFor(file: string): string {
   return join(dirname(file), `.${basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
+/**
+ * Throws BAD_OPTION unless `file` (given as `flag`) can be written as a new output: not a folder, and not
+ * an existing file unless `force`. For the commands that write one finished file (export, recalibrate);
+ * a training run's `--out` is claimOut's.
+ */
+export function checkOutputFree(flag: string, file: string, force: boolean): void {
+  if (!existsSync(file)) return;
+  if (statSync(file).isDirectory()) throw badOption(`${flag} ${file} is a folder; give a file name`);
+  if (!force) throw badOption(`${flag} ${file} exists; pick another file, or give --force to overwrite it`);
+}
+
 /** The lock file of an output file: `run.ckpt` → `run.ckpt.lock`. */
 export const lockFileFor = (file: string): string => `${file}.lock`;
 

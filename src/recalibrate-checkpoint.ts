@@ -4,7 +4,7 @@ import { defaultMnistDir, loadIdxDataset } from './data/dataset.js';
 import { dataSetRecord } from './data/provenance.js';
 import { badOption } from './errors.js';
 import { checkFitsData, checkTrainedOnData, recalibrateOnOwnImages } from './evaluate.js';
-import { claimOut } from './out-guard.js';
+import { checkOutputFree, claimOut } from './out-guard.js';
 
 /**
  * `mnist-dp recalibrate`: a copy of a finished checkpoint whose batch norm statistics are recomputed for
@@ -44,8 +44,7 @@ function sameFile(a: string, b: string): boolean {
 
 export async function recalibrateCheckpoint(file: string, out: string, options: RecalibrateFileOptions = {}): Promise<RecalibrateFileResult> {
   if (sameFile(file, out)) throw badOption(`--out ${out} is the model itself; write the recalibrated copy to another file (the original stays the resume point)`);
-  if (existsSync(out) && statSync(out).isDirectory()) throw badOption(`--out ${out} is a folder; give a file name`);
-  if (existsSync(out) && !options.force) throw badOption(`--out ${out} exists; give --force to replace it, or another --out`);
+  checkOutputFree('--out', out, options.force === true);
   // Before the work: the folder takes the file, and no run (a train writing its checkpoint there) holds it.
   const claim = await claimOut({ out, companions: () => [], defaulted: false, resumedFrom: null, force: true, describe: async () => null });
   try {

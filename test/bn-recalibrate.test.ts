@@ -250,7 +250,7 @@ describe('mnist-dp recalibrate', () => {
       [['--model', bn, '--out', `${work()}/folder.ckpt`, '--force'], /--out .*folder\.ckpt is a folder; give a file name/],
       [['--model', bn, '--out', `${work()}/none/x.ckpt`], /--out .*none\/x\.ckpt: the folder .*none does not exist; create it or pick another --out/],
       [['--model', bn, '--out', held], /--out .*held\.ckpt is in use by process \d+ \(lock file .*held\.ckpt\.lock\)/],
-      [['--model', bn, '--out', taken], /--out .*taken\.ckpt exists; give --force to replace it, or another --out/],
+      [['--model', bn, '--out', taken], /--out .*taken\.ckpt exists; pick another file, or give --force to overwrite it/],
       [['--model', flat, '--out', `${work()}/x2.ckpt`], /recalibrate: this network has no batch norm layer/],
       [['--model', bn, '--out', `${work()}/x3.ckpt`, '--micro-batch', '0'], /--micro-batch must be an integer ≥ 1, got 0/],
     ] as const;

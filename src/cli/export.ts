@@ -1,4 +1,3 @@
-import { existsSync, statSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { loadModel } from '../checkpoint.js';
 import { badCheckpoint, badOption, MnistDpError } from '../errors.js';
@@ -7,6 +6,7 @@ import { exportSafetensors } from '../export/safetensors.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import type { Model } from '../model/model.js';
 import { TTA_VIEWS } from '../model/tta.js';
+import { checkOutputFree } from '../out-guard.js';
 
 /** `mnist-dp export`: a checkpoint (or an ensemble of them) as an ONNX model, and its weights as safetensors. */
 
@@ -46,8 +46,7 @@ export async function exportHandler(argv: ExportArgs): Promise<void> {
   if (argv.tta && argv.onnx === undefined) throw badOption('--tta belongs to the ONNX graph; give --onnx OUT.onnx with it');
   if (argv.onnx !== undefined && argv.onnx === argv.safetensors) throw badOption(`--onnx and --safetensors name the same file ${argv.onnx}; give two files`);
   for (const [flag, file] of outputs) {
-    if (existsSync(file) && statSync(file).isDirectory()) throw badOption(`${flag} ${file} is a folder; give a file name`);
-    if (existsSync(file) && !argv.force) throw badOption(`${flag} ${file} exists; pick another file, or give --force to overwrite it`);
+    checkOutputFree(flag, file, argv.force === true);
   }
   const models: Model[] = [];
   for (const file of files) models.push(await withFile([file], () => loadModel(file)));

@@ -1,5 +1,6 @@
 /**
- * bench:kernels' rows for the 3×3 convolutions of cnn-wide and cnn-res (see bench/kernels.ts): each layer
+ * bench:kernels' rows for the 3×3 convolutions of cnn-wide and cnn-res and the 5×5 ones of cnn-small-bn and
+ * cnn (see bench/kernels.ts): each layer
  * compiled alone, once per algorithm, and run through its record's forward and backward (the code
  * training runs: chunks, transforms, GEMMs, scratch), on 32 samples, the default micro-shard.
  */
@@ -11,11 +12,12 @@ import { compileNet } from '../src/model/layout.js';
 import { allocateNetBuffers } from '../src/model/network.js';
 import { parseCnnSpec } from '../src/model/spec.js';
 
-/** [network, H, W, C, F, stride, pad] of each 3×3 layer. */
-const LAYERS: [string, number, number, number, number, number, number][] = [
-  ['cnn-wide', 28, 28, 1, 32, 1, 0], ['cnn-wide', 26, 26, 32, 32, 1, 0], ['cnn-wide', 12, 12, 32, 64, 1, 0], ['cnn-wide', 10, 10, 64, 64, 1, 0],
-  ['cnn-res', 28, 28, 1, 16, 1, 1], ['cnn-res', 28, 28, 16, 16, 1, 1], ['cnn-res', 14, 14, 16, 32, 2, 1], ['cnn-res', 14, 14, 32, 32, 1, 1],
-  ['cnn-res', 7, 7, 32, 64, 2, 1], ['cnn-res', 7, 7, 64, 64, 1, 1],
+/** [network, H, W, C, F, stride, pad, window] of each layer. */
+const LAYERS: [string, number, number, number, number, number, number, number][] = [
+  ['cnn-wide', 28, 28, 1, 32, 1, 0, 3], ['cnn-wide', 26, 26, 32, 32, 1, 0, 3], ['cnn-wide', 12, 12, 32, 64, 1, 0, 3], ['cnn-wide', 10, 10, 64, 64, 1, 0, 3],
+  ['cnn-res', 28, 28, 1, 16, 1, 1, 3], ['cnn-res', 28, 28, 16, 16, 1, 1, 3], ['cnn-res', 14, 14, 16, 32, 2, 1, 3], ['cnn-res', 14, 14, 32, 32, 1, 1, 3],
+  ['cnn-res', 7, 7, 32, 64, 2, 1, 3], ['cnn-res', 7, 7, 64, 64, 1, 1, 3],
+  ['cnn-small-bn', 28, 28, 1, 16, 1, 0, 5], ['cnn-small-bn', 12, 12, 16, 32, 1, 0, 5], ['cnn', 28, 28, 1, 32, 1, 0, 5], ['cnn', 12, 12, 32, 64, 1, 0, 5],
 ];
 const ROWS = 32;
 
@@ -34,17 +36,17 @@ function fill(a: Float32Array, seed: number, zeros = 0): void {
 export async function benchConvLayers(impls: Kernels[], arena: SharedArena, measure: Measure): Promise<void> {
   if (impls.length === 0) return;
   console.log();
-  console.log(`3×3 convolution layers, ${ROWS} samples: µs per call / effective GFLOP/s (2·9·C·F per output pixel)`);
+  console.log(`3×3 and 5×5 convolution layers, ${ROWS} samples: µs per call / effective GFLOP/s (2·k²·C·F per output pixel)`);
   console.log('layer'.padEnd(84) + impls.map((k) => k.name.padStart(20)).join(''));
-  for (const [net, H, W, C, F, stride, pad] of LAYERS) {
-    const name = `${net} ${H}×${H}×${C} → ${F}${stride > 1 ? ` stride ${stride}` : ''}${pad ? ` pad ${pad}` : ''}`;
+  for (const [net, H, W, C, F, stride, pad, r] of LAYERS) {
+    const name = `${net} ${r}×${r} ${H}×${H}×${C} → ${F}${stride > 1 ? ` stride ${stride}` : ''}${pad ? ` pad ${pad}` : ''}`;
     const algorithms: ConvAlgorithm[] = stride === 1 ? ['im2col', 'winograd'] : ['im2col'];
-    const sparse = net === 'cnn-wide' ? [0.5, 0.75] : [];
+    const sparse = net === 'cnn-wide' || net === 'cnn' ? [0.5, 0.75] : []; // a ReLU follows these layers' convolutions directly
     const backward = new Map<string, number>(); // weight + input grad µs of the first kernels, by variant
     for (const algorithm of algorithms) {
       for (const zeros of algorithm === 'im2col' ? [0, ...sparse] : [0]) {
         arena.reset();
-        const spec = parseCnnSpec(`c${F}k3s${stride}p${pad}-fc10`, { height: H, width: W, channels: C });
+        const spec = parseCnnSpec(`c${F}k${r}s${stride}p${pad}-fc10`, { height: H, width: W, channels: C });
         const compiled = compileNet(spec, algorithm);
         const node = compiled.nodes[0] as ConvNode;
         node.sparseGrad = zeros > 0; // the sparse kernels, as when a ReLU or max pooling follows
@@ -54,12 +56,12 @@ export async function benchConvLayers(impls: Kernels[], arena: SharedArena, meas
         fill(params, 1);
         fill(x, 2);
         fill(dout, 3, zeros);
-        const flop = 2 * 9 * C * F * node.g.OH * node.g.OW * ROWS;
+        const flop = 2 * r * r * C * F * node.g.OH * node.g.OW * ROWS;
         const pass = (k: Kernels): Pass => ({
           k, params, buf, M: ROWS,
           train: { micro: ROWS, firstShard: 0, slot: () => slot, seed: 1, epoch: 0, samples: new Int32Array(ROWS) },
         });
-        const what = node.wino ? `Winograd F(${node.wino.m}×${node.wino.m})` : zeros > 0 ? `im2col, sparse backward (${100 * zeros} % zeros)` : 'im2col + GEMM';
+        const what = node.wino ? `Winograd F(${node.wino.m}×${node.wino.m}, ${r}×${r})` : zeros > 0 ? `im2col, sparse backward (${100 * zeros} % zeros)` : 'im2col + GEMM';
         const rows: [string, (p: Pass) => void][] = zeros > 0 ? [] : [['forward', (p) => conv.forward(p, node, out, x)]];
         rows.push(['weight grad', (p) => conv.backward(p, node, null, dout, x, out)], ['weight + input grad', (p) => conv.backward(p, node, dx, dout, x, out)]);
         const show = (label: string, ms: number[], flops: number) =>

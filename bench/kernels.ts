@@ -5,10 +5,10 @@
  * Every buffer lives in one shared WebAssembly.Memory, as in training.
  * Medians of tinybench samples.
  *
- * Then the 3×3 convolutions of cnn-wide and cnn-res through the conv layer itself (src/model/layers/conv.ts),
- * 32 samples (a micro-shard), im2col + GEMM beside Winograd F(2×2, 3×3): forward, input gradient and
- * weight gradient, µs per call and effective GFLOP/s (2·9·C·F per output pixel, whatever the algorithm
- * does), and for cnn-wide's layers the sparse-gradient backward too (output gradients 50 % and 75 % zeros,
+ * Then the 3×3 convolutions of cnn-wide and cnn-res and the 5×5 ones of cnn-small-bn and cnn through the
+ * conv layer itself (src/model/layers/conv.ts), 32 samples (a micro-shard), im2col + GEMM beside Winograd:
+ * forward, input gradient and weight gradient, µs per call and effective GFLOP/s (2·k²·C·F per output pixel, whatever the algorithm
+ * does), and for cnn-wide's and cnn's layers the sparse-gradient backward too (output gradients 50 % and 75 % zeros,
  * as a ReLU and a max pooling leave them), so that the rule of --conv auto can be read off.
  *
  *   npm run bench:kernels -- [--kernels ts,wasm,wasm-relaxed] [--time 400] [--gemm-only] [--conv-only]
@@ -29,7 +29,7 @@ const argv = yargs(hideBin(process.argv))
   .option('kernels', { type: 'string', default: 'ts,wasm,wasm-relaxed' })
   .option('time', { type: 'number', default: 400, describe: 'milliseconds of samples per case and kernels' })
   .option('gemm-only', { type: 'boolean', default: false })
-  .option('conv-only', { type: 'boolean', default: false, describe: 'only the 3×3 convolution layers (Winograd beside im2col + GEMM)' })
+  .option('conv-only', { type: 'boolean', default: false, describe: 'only the 3×3 and 5×5 convolution layers (Winograd beside im2col + GEMM)' })
   .strict()
   .parseSync();
 

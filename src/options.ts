@@ -109,9 +109,10 @@ export interface TrainOptions {
    */
   mpi?: string;
   /**
-   * How 3×3 stride-1 convolutions are computed: 'auto' (Winograd F(2×2, 3×3) where a rule on the layer's
-   * shape says it is faster, im2col + GEMM elsewhere; see src/model/layers/conv-winograd.ts), 'winograd'
-   * (every such layer) or 'im2col'. Part of the recipe: the choice, not the machine, decides the bits.
+   * How 3×3 and 5×5 stride-1 convolutions are computed: 'auto' (Winograd F(4×4, 3×3), F(2×2, 3×3) or
+   * F(2×2, 5×5) where a rule on the layer's shape says it is faster, im2col + GEMM elsewhere; see
+   * src/model/layers/conv-winograd.ts), 'winograd' (every such layer) or 'im2col'. Part of the recipe: the
+   * choice, not the machine, decides the bits.
    */
   conv?: string;
   /**

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { tsKernels as k } from '../src/kernels/ts.js';
 import { initParams } from '../src/model/init.js';
 import { compileNet } from '../src/model/layout.js';
+import type { ConvNode } from '../src/model/layers/conv.js';
 import type { ConvAlgorithm } from '../src/model/layers/layer.js';
 import { backward, forward, localBuffers, smoothLabels } from '../src/model/network.js';
 import { makeSpec, parseActivation, parseCnnSpec, parseOutputActivation, type ModelSpec } from '../src/model/spec.js';
@@ -166,9 +167,9 @@ describe('backpropagation matches finite differences', () => {
     expect(maxRelativeError(sharded, whole)).toBeLessThan(1e-5);
   });
 
-  // Through Winograd (--conv winograd: every 3×3 stride-1 layer, whatever its channels; F(4×4, 3×3) or
-  // F(2×2, 3×3) by the output's size): the forward, and the backward's transforms and GEMMs, after batch
-  // norm and where a ReLU and max pooling follow. Odd output sizes crop the last tiles; padding 0-2.
+  // Through Winograd (--conv winograd: every 3×3 and 5×5 stride-1 layer, whatever its channels; F(4×4, 3×3)
+  // or F(2×2, 3×3) by the output's size, F(2×2, 5×5)): the forward, and the backward's transforms and GEMMs,
+  // after batch norm and where a ReLU and max pooling follow. Odd output sizes crop the last tiles; padding 0-2.
   const winogradCases: [string, string, number, number, number, number][] = [
     ['conv 3×3 then batch norm (Winograd backward), 3×3 output (cropped tiles)', 'c3k3-bn-relu-fc5-bn-relu-fc3', 5, 5, 2, 27],
     ['conv 3×3 padding 1 then ReLU and max pooling (F(4×4): one 6×6 output tile per image)', 'c3k3p1-relu-mp2-fc4', 6, 6, 2, 5],
@@ -176,6 +177,9 @@ describe('backpropagation matches finite differences', () => {
     ['two 3×3 convs, padding 2 and 1, the second reaching its input gradient through the transforms', 'c3k3p2-bn-c2k3p1-bn-gap-fc3', 5, 5, 2, 5],
     ['residual blocks (Winograd inside, the 1×1 projection and the stride-2 conv im2col)',
       'c3k3p1-bn-res(c3k3p1-bn-c3k3p1-bn)-res(c4k3s2p1-bn-c4k3p1-bn)-gap-fc3', 6, 6, 1, 5],
+    ['conv 5×5 (F(2×2, 5×5)), 3×3 output (cropped tiles), sigmoid', 'c3k5-sigmoid-fc3', 7, 7, 2, 5],
+    ['two 5×5 convs, padding 2 and 1, batch norm after each (the second\'s input gradient through the transforms)',
+      'c3k5p2-bn-sigmoid-c2k5p1-bn-gap-fc3', 6, 6, 2, 5],
   ];
   it.each(winogradCases)('Winograd: %s', (_name, layers, H, W, C, seed) => {
     const { spec, params, x, y, M } = setupCnn(layers, H, W, C, seed);
@@ -184,6 +188,16 @@ describe('backpropagation matches finite differences', () => {
     const numeric = numericGradient(spec, params, x, y, M, EPS, 0, 'winograd');
     expect(maxRelativeError(analytic, numeric)).toBeLessThan(TOLERANCE);
     // and the same gradient as im2col + GEMM, to float32 rounding
+    expect(maxRelativeError(analytic, lossAndGradient(spec, params, x, y, M).grad)).toBeLessThan(1e-5);
+  });
+
+  it('a 5×5 layer under --conv auto that a ReLU follows: Winograd forward, the sparse im2col backward', () => {
+    const { spec, params, x, y, M } = setupCnn('c2k5p1-relu-fc3', 5, 5, 16, 5);
+    const node = compileNet(spec, 'auto').nodes[0] as ConvNode;
+    expect(node.wino?.backward).toBe(false);
+    expect(node.sparseGrad).toBe(true);
+    const analytic = lossAndGradient(spec, params, x, y, M, M, 0, 'auto').grad;
+    expect(maxRelativeError(analytic, numericGradient(spec, params, x, y, M, EPS, 0, 'auto'))).toBeLessThan(TOLERANCE);
     expect(maxRelativeError(analytic, lossAndGradient(spec, params, x, y, M).grad)).toBeLessThan(1e-5);
   });
 

@@ -45,8 +45,9 @@ const SAMPLES: { [K in keyof AdapterMethods]: () => { args: Parameters<AdapterMe
   maxPoolForward: () => ({ args: [f(2 * 2 * 2), i(2 * 2 * 2), f(4 * 5 * 2), 1, 4, 5, 2, 2] }),
   maxPoolBackward: () => ({ args: [f(9), f(4), i(4), 4, 9] }),
   // Winograd on the same 4×4 geometry, 3 filters: m = 2 has 2 × 2 tiles of α² = 16, m = 4 one tile of 36
-  winogradFilter: () => ({ args: [f(16 * 3 * 2), f(3 * 9 * 2), 3, 2, 2, true] }),
-  winogradFilterGrad: () => ({ args: [f(3 * 9 * 2), f(36 * 3 * 2), 3, 2, 4] }),
+  // (the filter kernels: F(2×2, 3×3), and F(2×2, 5×5) with its α² = 36 and 25 taps)
+  winogradFilter: () => ({ args: [f(16 * 3 * 2), f(3 * 9 * 2), 3, 2, 2, 3, true] }),
+  winogradFilterGrad: () => ({ args: [f(3 * 25 * 2), f(36 * 3 * 2), 3, 2, 2, 5] }),
   winogradInput: () => ({ args: [f(16 * 4 * 2), f(32), 1, geometry, 2] }),
   winogradInputGrad: () => ({ args: [f(32), f(36 * 1 * 2), 1, geometry, 4] }),
   winogradOutput: () => ({ args: [f(4 * 4 * 3), f(16 * 4 * 3), f(3), 1, geometry, 3, 2, true] }),

@@ -1,13 +1,13 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { ConvGeometry, Kernels } from '../src/kernels/kernels.js';
 import { tsKernels } from '../src/kernels/ts.js';
-import { transpose, WINOGRAD, winogradTiles, type WinogradTile } from '../src/kernels/winograd.js';
+import { transpose, WINOGRAD, winogradTiles, type WinogradVariant } from '../src/kernels/winograd.js';
 import { WINOGRAD_MATRICES } from '../src/kernels/wasm/winograd.mjs';
 import { kernelImplementations } from './helpers/implementations.js';
 import { convGeometry, maxRelativeError, randomFloats, refConv } from './helpers/reference.js';
 
 /**
- * Winograd F(2×2, 3×3) and F(4×4, 3×3) (src/kernels/winograd.ts), every implementation: each of the six
+ * Winograd F(2×2, 3×3), F(4×4, 3×3) and F(2×2, 5×5) (src/kernels/winograd.ts), every implementation: each of the six
  * transforms against a float64 reference built from the exact rational matrices and the plain index
  * formulas (tile p = (n·TY + ty)·TX + tx, patch at (m·ty − pad, m·tx − pad)); the WebAssembly kernels
  * bit for bit the TypeScript reference's; and a whole convolution (filter and input transforms, the α²
@@ -25,10 +25,28 @@ import { convGeometry, maxRelativeError, randomFloats, refConv } from './helpers
 const IMPLEMENTATIONS = await kernelImplementations(64 << 20);
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
 
-/** The exact matrices: F(4×4)'s G in float64 (the kernels round its sixths to float32). */
-const EXACT: Record<WinogradTile, { BT: number[][]; G: number[][]; AT: number[][] }> = {
-  2: WINOGRAD[2],
-  4: { ...WINOGRAD[4], G: [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]] },
+/**
+ * The exact matrices, in float64 (the kernels round the sixths and thirds to float32). The two of α = 6
+ * are built from their points as src/kernels/winograd.ts says (not copied from it): Aᵀ[i][j] = p_jⁱ,
+ * G[j][k] = s_j·p_jᵏ with s_j = 1/∏_{l≠j}(p_j − p_l), ∞ the last unit vector in each; Bᵀ as Lavin and
+ * Gray give it. F(2×2, 3×3) is Lavin and Gray's, whose Bᵀ and G carry other signs and scales.
+ */
+function exact(m: number, r: number, points: number[], BT: number[][]) {
+  const s = points.map((p, j) => 1 / points.reduce((prod, q, l) => (l === j ? prod : prod * (p - q)), 1));
+  const unit = (n: number) => Array.from({ length: n }, (_, i) => (i === n - 1 ? 1 : 0));
+  const G = [...points.map((p, j) => Array.from({ length: r }, (_, k) => s[j] * p ** k)), unit(r)];
+  const AT = Array.from({ length: m }, (_, i) => [...points.map((p) => p ** i), i === m - 1 ? 1 : 0]);
+  return { BT, G, AT };
+}
+const BT6 = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]];
+const EXACT: Record<WinogradVariant, { BT: number[][]; G: number[][]; AT: number[][] }> = {
+  '2x3': {
+    BT: [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
+    G: [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]],
+    AT: [[1, 1, 1, 0], [0, 1, -1, -1]],
+  },
+  '4x3': exact(4, 3, [0, 1, -1, 2, -2], BT6),
+  '2x5': exact(2, 5, [0, 1, -1, 2, -2], BT6),
 };
 
 /** T X Tᵀ in float64, X (r × r) given by get(i, j). */
@@ -47,13 +65,23 @@ function ref2d(T: number[][], get: (i: number, j: number) => number): Float64Arr
 const SHAPES: [number, number, number, number, number, number][] = [
   [2, 6, 6, 1, 0, 3], [1, 7, 9, 5, 1, 6], [3, 5, 5, 4, 2, 8], [1, 12, 12, 32, 0, 64], [2, 9, 8, 13, 1, 7], [1, 3, 3, 2, 1, 1], [2, 26, 26, 32, 0, 32],
 ];
-const MS: WinogradTile[] = [2, 4];
-const TRANSFORM_BOUND: Record<WinogradTile, number> = { 2: 2e-7, 4: 6e-7 };
-const CONV_BOUND: Record<WinogradTile, number> = { 2: 5e-7, 4: 1e-5 };
+const VARIANTS: [number, number][] = [[2, 3], [4, 3], [2, 5]];
+const TRANSFORM_BOUND: Record<WinogradVariant, number> = { '2x3': 2e-7, '4x3': 6e-7, '2x5': 6e-7 };
+const CONV_BOUND: Record<WinogradVariant, number> = { '2x3': 5e-7, '4x3': 1e-5, '2x5': 1e-5 };
 
 it('the WebAssembly generator transforms by the same matrices as the TypeScript reference', () => {
   // (The generator is plain JavaScript run at build time and cannot import the TypeScript; each holds a copy.)
   expect(WINOGRAD_MATRICES).toEqual(WINOGRAD);
+});
+
+it('the matrices are those of their points (float32 coefficients within 1e-7 of the exact ones)', () => {
+  for (const [v, t] of Object.entries(WINOGRAD) as [WinogradVariant, (typeof WINOGRAD)[WinogradVariant]][]) {
+    for (const key of ['BT', 'G', 'AT'] as const) {
+      const want = EXACT[v][key];
+      expect(t[key].map((row) => row.length)).toEqual(want.map((row) => row.length));
+      t[key].forEach((row, i) => row.forEach((c, j) => expect(Math.abs(c - want[i][j])).toBeLessThan(1e-7)));
+    }
+  }
 });
 
 for (const { name, impl } of IMPLEMENTATIONS) describe.skipIf(!impl)(`${name} Winograd kernels`, () => {
@@ -66,12 +94,14 @@ for (const { name, impl } of IMPLEMENTATIONS) describe.skipIf(!impl)(`${name} Wi
     return v;
   };
 
-  for (const m of MS) for (const [M, H, W, C, pad, F] of SHAPES) {
-    const g: ConvGeometry = convGeometry(H, W, C, 3, 1, pad);
+  for (const [m, r] of VARIANTS) for (const [M, H, W, C, pad, F] of SHAPES) {
+    if (H + 2 * pad < r || W + 2 * pad < r) continue; // no output
+    const g: ConvGeometry = convGeometry(H, W, C, r, 1, pad);
     const { TY, TX, alpha: a } = winogradTiles(g, m);
-    const P = M * TY * TX, a2 = a * a;
-    const { BT, G, AT } = EXACT[m];
-    const label = `F(${m}×${m}), ${M}×${H}×${W}×${C}, pad ${pad}, ${F} filters`;
+    const P = M * TY * TX, a2 = a * a, taps = r * r;
+    const v = `${m}x${r}` as WinogradVariant;
+    const { BT, G, AT } = EXACT[v];
+    const label = `F(${m}×${m}, ${r}×${r}), ${M}×${H}×${W}×${C}, pad ${pad}, ${F} filters`;
     /** Tile p's image and patch origin. */
     const tileOf = (p: number) => ({ n: Math.floor(p / (TY * TX)), y0: Math.floor(p / TX) % TY * m - pad, x0: (p % TX) * m - pad });
 
@@ -92,9 +122,9 @@ for (const { name, impl } of IMPLEMENTATIONS) describe.skipIf(!impl)(`${name} Wi
           for (let i = 0; i < a; i++) for (let j = 0; j < a; j++) if (inside(i, j)) refDx[at(i, j)] += d[i * a + j];
         }
       }
-      expect(maxRelativeError(V, ref)).toBeLessThan(TRANSFORM_BOUND[m]);
+      expect(maxRelativeError(V, ref)).toBeLessThan(TRANSFORM_BOUND[v]);
       k.winogradInputGrad(dx, dV, M, g, m);
-      expect(maxRelativeError(dx, refDx)).toBeLessThan(TRANSFORM_BOUND[m]);
+      expect(maxRelativeError(dx, refDx)).toBeLessThan(TRANSFORM_BOUND[v]);
       if (k !== tsKernels) {
         const V2 = new Float32Array(V.length), dx2 = new Float32Array(x.length);
         tsKernels.winogradInput(V2, x, M, g, m);
@@ -127,10 +157,10 @@ for (const { name, impl } of IMPLEMENTATIONS) describe.skipIf(!impl)(`${name} Wi
           for (let xi = 0; xi < a2; xi++) refdM[(xi * P + p) * F + f] = d[xi];
         }
       }
-      expect(maxRelativeError(out, ref)).toBeLessThan(TRANSFORM_BOUND[m]);
-      expect(maxRelativeError(outRelu, refRelu)).toBeLessThan(TRANSFORM_BOUND[m]);
+      expect(maxRelativeError(out, ref)).toBeLessThan(TRANSFORM_BOUND[v]);
+      expect(maxRelativeError(outRelu, refRelu)).toBeLessThan(TRANSFORM_BOUND[v]);
       k.winogradOutputGrad(dMt, dout, M, g, F, m);
-      expect(maxRelativeError(dMt, refdM)).toBeLessThan(TRANSFORM_BOUND[m]);
+      expect(maxRelativeError(dMt, refdM)).toBeLessThan(TRANSFORM_BOUND[v]);
       if (k !== tsKernels) {
         const o2 = new Float32Array(out.length), d2 = new Float32Array(Mt.length);
         tsKernels.winogradOutput(o2, Mt, bias, M, g, F, m, false);
@@ -141,27 +171,27 @@ for (const { name, impl } of IMPLEMENTATIONS) describe.skipIf(!impl)(`${name} Wi
     });
 
     it(`winogradFilter (both layouts) and winogradFilterGrad, ${label}`, () => {
-      const w = copy(randomFloats(F * 9 * C, 6)), U = t.f32(a2 * F * C).fill(Number.NaN), Ucf = t.f32(a2 * F * C).fill(Number.NaN);
+      const w = copy(randomFloats(F * taps * C, 6)), U = t.f32(a2 * F * C).fill(Number.NaN), Ucf = t.f32(a2 * F * C).fill(Number.NaN);
       const dU = copy(randomFloats(U.length, 7)), dw = t.f32(w.length).fill(Number.NaN);
-      k.winogradFilter(U, w, F, C, m, false);
-      k.winogradFilter(Ucf, w, F, C, m, true);
-      k.winogradFilterGrad(dw, dU, F, C, m);
+      k.winogradFilter(U, w, F, C, m, r, false);
+      k.winogradFilter(Ucf, w, F, C, m, r, true);
+      k.winogradFilterGrad(dw, dU, F, C, m, r);
       const ref = new Float64Array(U.length), refCf = new Float64Array(U.length), refDw = new Float64Array(w.length);
       for (let f = 0; f < F; f++) for (let c = 0; c < C; c++) {
-        const u = ref2d(G, (i, j) => w[(f * 9 + i * 3 + j) * C + c]);
+        const u = ref2d(G, (i, j) => w[(f * taps + i * r + j) * C + c]);
         for (let xi = 0; xi < a2; xi++) ref[(xi * F + f) * C + c] = u[xi];
         for (let xi = 0; xi < a2; xi++) refCf[(xi * C + c) * F + f] = u[xi];
         const d = ref2d(transpose(G), (i, j) => dU[((i * a + j) * F + f) * C + c]);
-        for (let q = 0; q < 9; q++) refDw[(f * 9 + q) * C + c] = d[q];
+        for (let q = 0; q < taps; q++) refDw[(f * taps + q) * C + c] = d[q];
       }
-      expect(maxRelativeError(U, ref)).toBeLessThan(TRANSFORM_BOUND[m]);
-      expect(maxRelativeError(Ucf, refCf)).toBeLessThan(TRANSFORM_BOUND[m]);
-      expect(maxRelativeError(dw, refDw)).toBeLessThan(TRANSFORM_BOUND[m]);
+      expect(maxRelativeError(U, ref)).toBeLessThan(TRANSFORM_BOUND[v]);
+      expect(maxRelativeError(Ucf, refCf)).toBeLessThan(TRANSFORM_BOUND[v]);
+      expect(maxRelativeError(dw, refDw)).toBeLessThan(TRANSFORM_BOUND[v]);
       if (k !== tsKernels) {
         const U2 = new Float32Array(U.length), U2cf = new Float32Array(U.length), dw2 = new Float32Array(w.length);
-        tsKernels.winogradFilter(U2, w, F, C, m, false);
-        tsKernels.winogradFilter(U2cf, w, F, C, m, true);
-        tsKernels.winogradFilterGrad(dw2, dU, F, C, m);
+        tsKernels.winogradFilter(U2, w, F, C, m, r, false);
+        tsKernels.winogradFilter(U2cf, w, F, C, m, r, true);
+        tsKernels.winogradFilterGrad(dw2, dU, F, C, m, r);
         expect(bits(U)).toEqual(bits(U2));
         expect(bits(Ucf)).toEqual(bits(U2cf));
         expect(bits(dw)).toEqual(bits(dw2));
@@ -169,27 +199,27 @@ for (const { name, impl } of IMPLEMENTATIONS) describe.skipIf(!impl)(`${name} Wi
     });
 
     it(`a whole convolution through the α² GEMMs equals a direct float64 convolution, ${label}`, () => {
-      const x = copy(randomFloats(M * H * W * C, 8)), w = copy(randomFloats(F * 9 * C, 9)), bias = copy(randomFloats(F, 10));
+      const x = copy(randomFloats(M * H * W * C, 8)), w = copy(randomFloats(F * taps * C, 9)), bias = copy(randomFloats(F, 10));
       const U = t.f32(a2 * F * C), V = t.f32(a2 * P * C), Mt = t.f32(a2 * P * F), out = t.f32(M * g.OH * g.OW * F);
-      k.winogradFilter(U, w, F, C, m, true);
+      k.winogradFilter(U, w, F, C, m, r, true);
       k.winogradInput(V, x, M, g, m);
       for (let xi = 0; xi < a2; xi++) k.gemmAB(Mt.subarray(xi * P * F), V.subarray(xi * P * C), U.subarray(xi * F * C), P, F, C);
       k.winogradOutput(out, Mt, bias, M, g, F, m, false);
-      expect(maxRelativeError(out, refConv(x, w, bias, M, F, g))).toBeLessThan(CONV_BOUND[m]);
+      expect(maxRelativeError(out, refConv(x, w, bias, M, F, g))).toBeLessThan(CONV_BOUND[v]);
     });
   }
 
   it('the checks can fail: a wrong coefficient is caught', () => {
-    const g = convGeometry(6, 6, 4, 3, 1, 1), m = 2, F = 2;
+    const g = convGeometry(6, 6, 4, 3, 1, 1), m = 2, r = 3, F = 2;
     const { TY, TX } = winogradTiles(g, m);
     const P = TY * TX;
     const w = copy(randomFloats(F * 9 * g.C, 11)), x = copy(randomFloats(g.H * g.W * g.C, 12)), bias = t.f32(F);
     const U = t.f32(16 * F * g.C), V = t.f32(16 * P * g.C), Mt = t.f32(16 * P * F), out = t.f32(g.OH * g.OW * F);
-    k.winogradFilter(U, w, F, g.C, m, true);
+    k.winogradFilter(U, w, F, g.C, m, r, true);
     U[5] *= 1.001;
     k.winogradInput(V, x, 1, g, m);
     for (let xi = 0; xi < 16; xi++) k.gemmAB(Mt.subarray(xi * P * F), V.subarray(xi * P * g.C), U.subarray(xi * F * g.C), P, F, g.C);
     k.winogradOutput(out, Mt, bias, 1, g, F, m, false);
-    expect(maxRelativeError(out, refConv(x, w, bias, 1, F, g))).toBeGreaterThan(CONV_BOUND[m]);
+    expect(maxRelativeError(out, refConv(x, w, bias, 1, F, g))).toBeGreaterThan(CONV_BOUND['2x3']);
   });
 });

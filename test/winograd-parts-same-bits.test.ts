@@ -32,13 +32,15 @@ const implementations: [string, Kernels | null][] = [
   ['wasm-relaxed', wasmSupport().relaxed ? await createWasmKernels(arena.memory, 'wasm-relaxed') : null],
 ];
 
-// [input H = W, C, filters, padding]: cnn-wide's three Winograd layers (F(4×4), F(2×2), F(4×4)) and a padded one.
-const LAYERS: [number, number, number, number][] = [[26, 32, 32, 0], [12, 32, 64, 0], [10, 64, 64, 0], [9, 16, 8, 1]];
+// [input H = W, C, filters, padding, window]: cnn-wide's three Winograd layers (F(4×4), F(2×2), F(4×4)), a
+// padded one, and the 5×5 layers (F(2×2, 5×5)) of cnn-small-bn and cnn.
+const LAYERS: [number, number, number, number, number][] = [[26, 32, 32, 0, 3], [12, 32, 64, 0, 3], [10, 64, 64, 0, 3], [9, 16, 8, 1, 3],
+  [12, 16, 32, 0, 5], [12, 32, 64, 0, 5]];
 
 for (const [name, k] of implementations) describe.skipIf(!k)(`${name} kernels`, () => {
-  it.each(LAYERS.map(([H, C, F, pad]) => [`${H}×${H}×${C} → ${F}${pad ? ` pad ${pad}` : ''}`, H, C, F, pad] as const))('%s: the same bits for parts of any size', (_name, H, C, F, pad) => {
+  it.each(LAYERS.map(([H, C, F, pad, r]) => [`${r}×${r}, ${H}×${H}×${C} → ${F}${pad ? ` pad ${pad}` : ''}`, H, C, F, pad, r] as const))('%s: the same bits for parts of any size', (_name, H, C, F, pad, r) => {
     arena.reset();
-    const spec = parseCnnSpec(`c${F}k3s1p${pad}-fc10`, { height: H, width: H, channels: C });
+    const spec = parseCnnSpec(`c${F}k${r}s1p${pad}-fc10`, { height: H, width: H, channels: C });
     const compiled = compileNet(spec, 'winograd');
     const node = compiled.nodes[0] as ConvNode;
     const plan = node.wino!;

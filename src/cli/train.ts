@@ -67,7 +67,7 @@ const FLAGS: { [K in keyof Required<TrainOptions>]: FlagSpec } = {
   valSize: { type: 'number', group: DATA, describe: 'images held out of the end of the training set for validation', shows: String(D.valSize) },
   trainSize: { type: 'number', group: DATA, describe: 'train on only the first N of the remaining images (0: all)', shows: String(D.trainSize) },
   workers: { type: 'number', group: RUN, describe: 'worker threads', shows: `one per CPU core (${availableParallelism()} here)` },
-  conv: { type: 'string', group: MODEL, describe: 'how 3×3 stride-1 convolutions run: auto (Winograd on layers with ≥ 16 input channels: F(4×4, 3×3), or F(2×2, 3×3) where 4×4 tiles would overhang the output by 25 % more; by that rule alone, the same on every CPU), winograd (every such layer) or im2col (im2col + GEMM); part of the recipe', shows: D.conv },
+  conv: { type: 'string', group: MODEL, describe: 'how 3×3 and 5×5 stride-1 convolutions run: auto (Winograd on layers with ≥ 16 input channels: F(4×4, 3×3), or F(2×2, 3×3) where 4×4 tiles would overhang the output by 25 % more, and F(2×2, 5×5); by that rule alone, the same on every CPU), winograd (every such layer) or im2col (im2col + GEMM); part of the recipe', shows: D.conv },
   kernels: { type: 'string', group: RUN, describe: `kernel implementation: auto (the fastest that runs here), ${KERNEL_NAMES.join(', ')}`, shows: D.kernels },
   out: { type: 'string', group: RUN, describe: "checkpoint file, written after every epoch and on Ctrl-C; --out '' or --no-out: none", shows: `${D.out}, or the --resume file` },
   resume: { type: 'string', group: RUN, describe: `continue the run saved in this checkpoint (only ${RESUMABLE_FLAGS} may change)` },

@@ -84,17 +84,17 @@ export interface Kernels {
   im2col(cols: Float32Array, x: Float32Array, M: number, g: ConvGeometry): void;
   /** dx (M, H, W, C) = the sum of every patch row of dcols (M·OH·OW, k·k·C) put back where im2col took it from: the adjoint of im2col. dx is overwritten. */
   col2im(dx: Float32Array, dcols: Float32Array, M: number, g: ConvGeometry): void;
-  // Winograd F(m×m, 3×3), m = 2 or 4, α = m + 2, for stride-1 3×3 layers (src/kernels/winograd.ts has the
-  // maths and the layouts; P = M·⌈OH/m⌉·⌈OW/m⌉ tiles). Each output is a fixed sum of its own tile's and
+  // Winograd F(m×m, r×r) for stride-1 layers, F(2×2, 3×3), F(4×4, 3×3) or F(2×2, 5×5), α = m + r − 1, r = g.k
+  // (src/kernels/winograd.ts has the maths and the layouts; P = M·⌈OH/m⌉·⌈OW/m⌉ tiles). Each output is a fixed sum of its own tile's and
   // channel's values (no FMA), so every implementation gives the TypeScript reference's bits.
 
   /**
-   * U (α², F, C) = G w Gᵀ for the filters w (F, 3, 3, C), or, when `cf`, the same numbers as (α², C, F)
+   * U (α², F, C) = G w Gᵀ for the filters w (F, r, r, C), or, when `cf`, the same numbers as (α², C, F)
    * (the forward's GEMMs take U_ξ as (C, F), the input gradient's as (F, C)).
    */
-  winogradFilter(U: Float32Array, w: Float32Array, F: number, C: number, m: number, cf: boolean): void;
-  /** dw (F, 3, 3, C) = Gᵀ dU G, the adjoint of winogradFilter (written). */
-  winogradFilterGrad(dw: Float32Array, dU: Float32Array, F: number, C: number, m: number): void;
+  winogradFilter(U: Float32Array, w: Float32Array, F: number, C: number, m: number, r: number, cf: boolean): void;
+  /** dw (F, r, r, C) = Gᵀ dU G, the adjoint of winogradFilter (written). */
+  winogradFilterGrad(dw: Float32Array, dU: Float32Array, F: number, C: number, m: number, r: number): void;
   /** V (α², P, C) = Bᵀ d B for the α×α input patch d of each tile of x (M, H, W, C) and channel, 0 outside the image. */
   winogradInput(V: Float32Array, x: Float32Array, M: number, g: ConvGeometry, m: number): void;
   /** dx (M, H, W, C) = Σ over tiles, ascending, of B dV Bᵀ inside the image: the adjoint of winogradInput (dx overwritten). */

@@ -1,4 +1,5 @@
 import type { Activation, AdamHyper, ConvGeometry, Kernels, LossKind, OutputActivation, SgdHyper } from '../kernels.js';
+import { winogradBuilt } from '../winograd.js';
 
 /**
  * The WebAssembly kernels' signatures, one row per method: its arguments in the order of the `Kernels`
@@ -98,7 +99,7 @@ const kernelReturningNumber = <const A extends readonly Arg[], const Call extend
 
 const BEGIN_END = [size('begin'), size('end')] as const;
 /** α² · P: the floats per channel of a Winograd kernel's transformed tiles. */
-const WINO_TILES = '(m + 2) ** 2 * M * Math.ceil(g.OH / m) * Math.ceil(g.OW / m)';
+const WINO_TILES = '(m + g.k - 1) ** 2 * M * Math.ceil(g.OH / m) * Math.ceil(g.OW / m)';
 const GEMM_ABT = [f32('C', 'M * N'), f32('A', 'M * K'), f32('B', 'N * K'), f32OrNull('bias', 'N'), size('M'), size('N'), size('K')] as const;
 
 export const KERNEL_SIGNATURES = {
@@ -146,22 +147,22 @@ export const KERNEL_SIGNATURES = {
   maxPoolBackward: kernel([f32('dx', 'dxLength'), f32('dy', 'n'), i32('argmax', 'n'), size('n'), size('dxLength')],
     'maxPoolBackward(dx, dy, argmax, n, len: dxLength)', { status: argmaxOutsideDx }),
 
-  // Winograd F(m×m, 3×3) (α = m + 2; tiles P = M·⌈OH/m⌉·⌈OW/m⌉)
-  winogradFilter: kernel([f32('U', '(m + 2) ** 2 * F * C'), f32('w', 'F * 9 * C'), size('F'), size('C'), size('m'), flag('cf')],
-    'winogradFilter(U, w, F, C, m, cf: cf ? 1 : 0)',
+  // Winograd F(m×m, r×r) (α = m + r − 1, r = g.k for the tile kernels; tiles P = M·⌈OH/m⌉·⌈OW/m⌉)
+  winogradFilter: kernel([f32('U', '(m + r - 1) ** 2 * F * C'), f32('w', 'F * r * r * C'), size('F'), size('C'), size('m'), size('r'), flag('cf')],
+    'winogradFilter(U, w, F, C, m, r, cf: cf ? 1 : 0)',
     { check: filterTile }),
-  winogradFilterGrad: kernel([f32('dw', 'F * 9 * C'), f32('dU', '(m + 2) ** 2 * F * C'), size('F'), size('C'), size('m')], 'winogradFilterGrad(dw, dU, F, C, m)',
-    { check: filterTile }),
+  winogradFilterGrad: kernel([f32('dw', 'F * r * r * C'), f32('dU', '(m + r - 1) ** 2 * F * C'), size('F'), size('C'), size('m'), size('r')],
+    'winogradFilterGrad(dw, dU, F, C, m, r)', { check: filterTile }),
   winogradInput: kernel([f32('V', WINO_TILES + ' * g.C'), f32('x', 'M * g.H * g.W * g.C'), size('M'), geometry('g'), size('m')],
-    'winogradInput(V, x, M, H: g.H, W: g.W, C: g.C, pad: g.pad, OH: g.OH, OW: g.OW, m)', { check: inputTiles }),
+    'winogradInput(V, x, M, H: g.H, W: g.W, C: g.C, pad: g.pad, OH: g.OH, OW: g.OW, m, r: g.k)', { check: inputTiles }),
   winogradInputGrad: kernel([f32('dx', 'M * g.H * g.W * g.C'), f32('dV', WINO_TILES + ' * g.C'), size('M'), geometry('g'), size('m')],
-    'winogradInputGrad(dx, dV, M, H: g.H, W: g.W, C: g.C, pad: g.pad, OH: g.OH, OW: g.OW, m)', { check: inputTiles }),
+    'winogradInputGrad(dx, dV, M, H: g.H, W: g.W, C: g.C, pad: g.pad, OH: g.OH, OW: g.OW, m, r: g.k)', { check: inputTiles }),
   winogradOutput: kernel([f32('out', 'M * g.OH * g.OW * F'), f32('Mt', WINO_TILES + ' * F'), f32OrNull('bias', 'F'), size('M'), geometry('g'), size('F'), size('m'),
     flag('relu')],
-  'winogradOutput(out, Mt, bias, hasBias: bias ? 1 : 0, relu: relu ? 1 : 0, M, OH: g.OH, OW: g.OW, F, m)',
+  'winogradOutput(out, Mt, bias, hasBias: bias ? 1 : 0, relu: relu ? 1 : 0, M, OH: g.OH, OW: g.OW, F, m, r: g.k)',
   { check: outputTiles }),
   winogradOutputGrad: kernel([f32('dMt', WINO_TILES + ' * F'), f32('dout', 'M * g.OH * g.OW * F'), size('M'), geometry('g'), size('F'), size('m')],
-    'winogradOutputGrad(dMt, dout, M, OH: g.OH, OW: g.OW, F, m)', { check: outputGradTiles }),
+    'winogradOutputGrad(dMt, dout, M, OH: g.OH, OW: g.OW, F, m, r: g.k)', { check: outputGradTiles }),
 
   // Normalisation
   batchNormForward: kernel([f32('y', 'R * C'), f32('xhat', 'R * C'), f32('stats', '3 * C'), f32('x', 'R * C'), f32('gamma', 'C'), f32('beta', 'C'),
@@ -205,20 +206,22 @@ function indicesInsideImages(_X: Float32Array, _y: Int32Array, pixels: Uint8Arra
   return undefined;
 }
 
-/** The Winograd kernels: F(2×2) or F(4×4). */
-function tileSize(m: number): string | undefined {
-  return m === 2 || m === 4 ? undefined : `Winograd tiles are 2 or 4 outputs wide, got m = ${m}`;
+/** The Winograd kernels: a variant that is built, F(2×2, 3×3), F(4×4, 3×3) or F(2×2, 5×5). */
+function variant(m: number, r: number): string | undefined {
+  return winogradBuilt(m, r) ? undefined : `Winograd F(${m}×${m}, ${r}×${r}) is not built; the variants are F(2×2, 3×3), F(4×4, 3×3) and F(2×2, 5×5)`;
 }
 
-/** The Winograd kernels: a 3×3 stride-1 layer whose output has the size its input and padding give. */
+/** The Winograd kernels: a stride-1 layer of a built variant whose output has the size its input and padding give. */
 function winogradShape(g: ConvGeometry, m: number): string | undefined {
-  if (g.k !== 3 || g.stride !== 1) return `Winograd computes 3×3 stride-1 convolutions, got ${g.k}×${g.k} stride ${g.stride}`;
-  if (g.OH !== g.H + 2 * g.pad - 2 || g.OW !== g.W + 2 * g.pad - 2) return `output ${g.OH}×${g.OW} does not match input ${g.H}×${g.W} with padding ${g.pad}`;
-  return tileSize(m);
+  if (g.stride !== 1) return `Winograd computes stride-1 convolutions, got stride ${g.stride}`;
+  if (g.OH !== g.H + 2 * g.pad - g.k + 1 || g.OW !== g.W + 2 * g.pad - g.k + 1) {
+    return `output ${g.OH}×${g.OW} does not match input ${g.H}×${g.W} with a ${g.k}×${g.k} window and padding ${g.pad}`;
+  }
+  return variant(m, g.k);
 }
 
-function filterTile(_a: Float32Array, _b: Float32Array, _F: number, _C: number, m: number): string | undefined {
-  return tileSize(m);
+function filterTile(_a: Float32Array, _b: Float32Array, _F: number, _C: number, m: number, r: number): string | undefined {
+  return variant(m, r);
 }
 function inputTiles(_a: Float32Array, _b: Float32Array, _M: number, g: ConvGeometry, m: number): string | undefined {
   return winogradShape(g, m);

@@ -1,10 +1,11 @@
 // @ts-check
 /**
- * The Winograd family, F(2×2, 3×3) and F(4×4, 3×3) (the maths and layouts: src/kernels/winograd.ts):
+ * The Winograd family, F(2×2, 3×3), F(4×4, 3×3) and F(2×2, 5×5) (the maths and layouts: src/kernels/winograd.ts):
  * the filter, input and output transforms and their adjoints. The α² GEMMs between them are the GEMM
  * family's. Every kernel is vectorised across channels (input channels C for the filter and input
  * kernels, filters F for the output kernels: NHWC keeps them contiguous), four at a time, then single
- * channels in lane 0 of the same instructions. Each takes m (2 or 4) and runs the code written for it.
+ * channels in lane 0 of the same instructions. Each takes m and r (the tile and the window) and runs the
+ * code written for that variant.
  *
  * Bits: a transform output is its row's nonzero terms summed in ascending order, ±1 as f32x4.add / sub
  * (the first as itself or f32x4.neg), other coefficients as f32x4.mul by the float32 constant then add,
@@ -17,22 +18,36 @@ import { get, set, i32, add, sub, mul, shl, ZERO, f32x4, load, store, load1, sto
 /** @typedef {import('./builder.mjs').Wat} Wat */
 /** @typedef {import('./builder.mjs').Emitter} Emitter */
 
+/** Bᵀ of the points 0, ±1, ±2, ∞ (α = 6): F(4×4, 3×3)'s and F(2×2, 5×5)'s. */
+const BT6 = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]];
+
 /**
- * Bᵀ, G, Aᵀ of F(m×m, 3×3), as in src/kernels/winograd.ts (test/kernels-winograd.test.ts compares the two).
- * @type {Record<2 | 4, { BT: number[][], G: number[][], AT: number[][] }>}
+ * Bᵀ, G, Aᵀ of F(m×m, r×r) by `${m}x${r}`, as in src/kernels/winograd.ts (test/kernels-winograd.test.ts compares the two).
+ * @type {Record<'2x3' | '4x3' | '2x5', { BT: number[][], G: number[][], AT: number[][] }>}
  */
 export const WINOGRAD_MATRICES = {
-  2: {
+  '2x3': {
     BT: [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
     G: [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]],
     AT: [[1, 1, 1, 0], [0, 1, -1, -1]],
   },
-  4: {
-    BT: [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]],
+  '4x3': {
+    BT: BT6,
     G: [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]],
     AT: [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]],
   },
+  '2x5': {
+    BT: BT6,
+    G: [[1 / 4, 0, 0, 0, 0], [-1 / 6, -1 / 6, -1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6, 1 / 6, -1 / 6],
+      [1 / 24, 1 / 12, 1 / 6, 1 / 3, 2 / 3], [1 / 24, -1 / 12, 1 / 6, -1 / 3, 2 / 3], [0, 0, 0, 0, 1]],
+    AT: [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 1]],
+  },
 };
+
+/** The variants, [m, r], in the order the kernels test for them. @type {[2 | 4, 3 | 5][]} */
+const VARIANTS = [[2, 3], [4, 3], [2, 5]];
+/** @param {number} m @param {number} r */
+const matrices = (m, r) => WINOGRAD_MATRICES[/** @type {'2x3' | '4x3' | '2x5'} */ (`${m}x${r}`)];
 
 /** @param {number[][]} T */
 const transpose = (T) => T[0].map((_, j) => T.map((row) => row[j]));
@@ -92,8 +107,21 @@ const ldV = (V, addr) => (V === 4 ? load(addr) : load1(addr));
 /** @param {1 | 4} V @param {Wat} addr @param {Wat} v */
 const stV = (V, addr, v) => (V === 4 ? store(addr, v) : store1(addr, v));
 
-/** The function's body for m = 2, else for m = 4. @param {(m: 2 | 4) => Wat} body */
-const byM = (body) => `(if (i32.eq ${get('m')} ${i32(2)}) (then\n${body(2)}\n) (else\n${body(4)}\n))`;
+/**
+ * The function's body for the variant its m and r name (the last variant's for any other pair: the
+ * adapter lets only built variants through).
+ * @param {(m: 2 | 4, r: 3 | 5) => Wat} body
+ */
+function byVariant(body) {
+  /** @param {number} v @returns {Wat} */
+  const from = (v) => {
+    const [m, r] = VARIANTS[v];
+    if (v === VARIANTS.length - 1) return body(m, r);
+    const test = `(i32.and (i32.eq ${get('m')} ${i32(m)}) (i32.eq ${get('r')} ${i32(r)}))`;
+    return `(if ${test} (then\n${body(m, r)}\n) (else\n${from(v + 1)}\n))`;
+  };
+  return from(0);
+}
 
 /**
  * The loops over the tiles of M images (n, ty, tx; p ascending), TY = ⌈OH/m⌉, TX = ⌈OW/m⌉: per tile
@@ -140,9 +168,9 @@ function insideFlags(f, r, y0, x0, rows, cols) {
 const inside = (i, j) => `(i32.and ${get(`ry${i}`)} ${get(`cx${j}`)})`;
 
 /** The image parameters of the input-side kernels, after their two pointers. @type {import('./builder.mjs').Params} */
-const INPUT_PARAMS = ['M', 'H', 'W', 'C', 'pad', 'OH', 'OW', 'm'].map((n) => [n, 'i32']);
+const INPUT_PARAMS = ['M', 'H', 'W', 'C', 'pad', 'OH', 'OW', 'm', 'r'].map((n) => [n, 'i32']);
 /** The output-side kernels'. @type {import('./builder.mjs').Params} */
-const OUTPUT_PARAMS = ['M', 'OH', 'OW', 'F', 'm'].map((n) => [n, 'i32']);
+const OUTPUT_PARAMS = ['M', 'OH', 'OW', 'F', 'm', 'r'].map((n) => [n, 'i32']);
 
 /**
  * Bytes of x's rows and images, and the per-tile patch origin for the input-side kernels: `base` the
@@ -191,28 +219,28 @@ function storePlanes(f, V, outs, from) {
 }
 
 /**
- * winogradInput(V, x, M, H, W, C, pad, OH, OW, m): V (α², P, C) = Bᵀ d B of every tile's patch d of x
+ * winogradInput(V, x, M, H, W, C, pad, OH, OW, m, r): V (α², P, C) = Bᵀ d B of every tile's patch d of x
  * (0 outside the image: the loads of a tile that crosses the edge are guarded, the others not).
  * @param {Emitter} _g
  */
 export function winogradInput(_g) {
   const f = new Func('winogradInput', [['V', 'i32'], ['x', 'i32'], ...INPUT_PARAMS]);
-  return f.emit(byM((m) => {
-    const a = m + 2;
-    const { BT } = WINOGRAD_MATRICES[m];
+  return f.emit(byVariant((m, r) => {
+    const a = m + r - 1;
+    const { BT } = matrices(m, r);
     const ps = patchSetup(f, 'x', a);
     /** @param {boolean} guarded */
-    const path = (guarded) => lanes(`wi${m}${guarded ? 'g' : 'f'}`, get('C4'), (V) => {
+    const path = (guarded) => lanes(`wi${m}${r}${guarded ? 'g' : 'f'}`, get('C4'), (V) => {
       const t = transform2d(f, BT, (i, j) =>
         set(`d${i}_${j}`, guarded ? `(if (result v128) ${inside(i, j)} (then ${ldV(V, ps.at(i, j))}) (else ${ZERO}))` : ldV(V, ps.at(i, j))));
       return [set('pr', add(get('base'), get('cb'))), t.stmts, storePlanes(f, V, t.outs, add(add(get('V'), get('pOff')), get('cb')))].join('\n');
     });
-    return [ps.pre, tileLoops(f, `wi${m}`, m, get('C4'), [ps.tile, `(if ${get('full')} (then\n${path(false)}\n) (else\n${path(true)}\n))`].join('\n'))].join('\n');
+    return [ps.pre, tileLoops(f, `wi${m}${r}`, m, get('C4'), [ps.tile, `(if ${get('full')} (then\n${path(false)}\n) (else\n${path(true)}\n))`].join('\n'))].join('\n');
   }));
 }
 
 /**
- * winogradInputGrad(dx, dV, M, H, W, C, pad, OH, OW, m): dx zeroed, then each tile's B dV Bᵀ added where
+ * winogradInputGrad(dx, dV, M, H, W, C, pad, OH, OW, m, r): dx zeroed, then each tile's B dV Bᵀ added where
  * its patch is inside the image, tiles ascending.
  * @param {Emitter} _g
  */
@@ -224,12 +252,12 @@ export function winogradInputGrad(_g) {
     whileLoop('wig_z4', `(i32.le_u ${add(get('e'), i32(16))} ${get('len')})`, store(get('e'), ZERO) + '\n' + set('e', add(get('e'), i32(16)))),
     whileLoop('wig_z1', `(i32.lt_u ${get('e')} ${get('len')})`, `(i32.store ${get('e')} ${i32(0)})\n` + set('e', add(get('e'), i32(4)))),
   ].join('\n');
-  return f.emit(zero + '\n' + byM((m) => {
-    const a = m + 2;
-    const B = transpose(WINOGRAD_MATRICES[m].BT);
+  return f.emit(zero + '\n' + byVariant((m, r) => {
+    const a = m + r - 1;
+    const B = transpose(matrices(m, r).BT);
     const ps = patchSetup(f, 'dx', a);
     /** @param {boolean} guarded */
-    const path = (guarded) => lanes(`wig${m}${guarded ? 'g' : 'f'}`, get('C4'), (V) => {
+    const path = (guarded) => lanes(`wig${m}${r}${guarded ? 'g' : 'f'}`, get('C4'), (V) => {
       const t = transform2d(f, B, planeLoads(f, V, a, add(add(get('dV'), get('pOff')), get('cb'))));
       const s = [t.stmts, set('pr', add(get('base'), get('cb')))];
       for (let i = 0; i < a; i++) for (let j = 0; j < a; j++) {
@@ -239,7 +267,7 @@ export function winogradInputGrad(_g) {
       }
       return s.join('\n');
     });
-    return [ps.pre, tileLoops(f, `wig${m}`, m, get('C4'), [ps.tile, `(if ${get('full')} (then\n${path(false)}\n) (else\n${path(true)}\n))`].join('\n'))].join('\n');
+    return [ps.pre, tileLoops(f, `wig${m}${r}`, m, get('C4'), [ps.tile, `(if ${get('full')} (then\n${path(false)}\n) (else\n${path(true)}\n))`].join('\n'))].join('\n');
   }));
 }
 
@@ -262,19 +290,19 @@ function outputSetup(f, image, m) {
 }
 
 /**
- * winogradOutput(out, Mt, bias, hasBias, relu, M, OH, OW, F, m): out = Aᵀ M A (+ bias; ReLU as gemmABt's:
+ * winogradOutput(out, Mt, bias, hasBias, relu, M, OH, OW, F, m, r): out = Aᵀ M A (+ bias; ReLU as gemmABt's:
  * v128.andnot of s < 0) for each tile's outputs inside the image.
  * @param {Emitter} _g
  */
 export function winogradOutput(_g) {
   const f = new Func('winogradOutput', [['out', 'i32'], ['Mt', 'i32'], ['bias', 'i32'], ['hasBias', 'i32'], ['relu', 'i32'], ...OUTPUT_PARAMS]);
   f.localsV('s', 'bv');
-  return f.emit(byM((m) => {
-    const a = m + 2;
-    const { AT } = WINOGRAD_MATRICES[m];
+  return f.emit(byVariant((m, r) => {
+    const a = m + r - 1;
+    const { AT } = matrices(m, r);
     const os = outputSetup(f, 'out', m);
     /** @param {boolean} guarded */
-    const path = (guarded) => lanes(`wo${m}${guarded ? 'g' : 'f'}`, get('F4'), (V) => {
+    const path = (guarded) => lanes(`wo${m}${r}${guarded ? 'g' : 'f'}`, get('F4'), (V) => {
       const t = transform2d(f, AT, planeLoads(f, V, a, add(add(get('Mt'), get('pOff')), get('cb'))));
       const s = [t.stmts, set('pr', add(get('base'), get('cb'))),
         `(if ${get('hasBias')} (then ${set('bv', ldV(V, add(get('bias'), get('cb'))))}))`];
@@ -289,41 +317,41 @@ export function winogradOutput(_g) {
       }
       return s.join('\n');
     });
-    return [os.pre, tileLoops(f, `wo${m}`, m, get('F4'), [os.tile, `(if ${get('full')} (then\n${path(false)}\n) (else\n${path(true)}\n))`].join('\n'))].join('\n');
+    return [os.pre, tileLoops(f, `wo${m}${r}`, m, get('F4'), [os.tile, `(if ${get('full')} (then\n${path(false)}\n) (else\n${path(true)}\n))`].join('\n'))].join('\n');
   }));
 }
 
 /**
- * winogradOutputGrad(dMt, dout, M, OH, OW, F, m): dM = A dY Aᵀ of each tile's m × m output gradient (0 outside the image).
+ * winogradOutputGrad(dMt, dout, M, OH, OW, F, m, r): dM = A dY Aᵀ of each tile's m × m output gradient (0 outside the image).
  * @param {Emitter} _g
  */
 export function winogradOutputGrad(_g) {
   const f = new Func('winogradOutputGrad', [['dMt', 'i32'], ['dout', 'i32'], ...OUTPUT_PARAMS]);
-  return f.emit(byM((m) => {
-    const A = transpose(WINOGRAD_MATRICES[m].AT);
+  return f.emit(byVariant((m, r) => {
+    const A = transpose(matrices(m, r).AT);
     const os = outputSetup(f, 'dout', m);
     /** @param {boolean} guarded */
-    const path = (guarded) => lanes(`wog${m}${guarded ? 'g' : 'f'}`, get('F4'), (V) => {
+    const path = (guarded) => lanes(`wog${m}${r}${guarded ? 'g' : 'f'}`, get('F4'), (V) => {
       const t = transform2d(f, A, (i, j) =>
         set(`d${i}_${j}`, guarded ? `(if (result v128) ${inside(i, j)} (then ${ldV(V, os.at(i, j))}) (else ${ZERO}))` : ldV(V, os.at(i, j))));
       return [set('pr', add(get('base'), get('cb'))), t.stmts, storePlanes(f, V, t.outs, add(add(get('dMt'), get('pOff')), get('cb')))].join('\n');
     });
-    return [os.pre, tileLoops(f, `wog${m}`, m, get('F4'), [os.tile, `(if ${get('full')} (then\n${path(false)}\n) (else\n${path(true)}\n))`].join('\n'))].join('\n');
+    return [os.pre, tileLoops(f, `wog${m}${r}`, m, get('F4'), [os.tile, `(if ${get('full')} (then\n${path(false)}\n) (else\n${path(true)}\n))`].join('\n'))].join('\n');
   }));
 }
 
 /**
- * The filter kernels' loops: per filter f, channel lanes; pw = the filter's first tap at channel byte cb,
- * `plane` = F·C·4 bytes between the ξ planes of U, pu = U's (ξ = 0, f, cb).
- * @param {Func} f @param {string} label @param {string} U @param {string} w @param {(V: 1 | 4) => Wat} body
+ * The filter kernels' loops: per filter f, channel lanes; pw = the filter's first tap at channel byte cb
+ * (its r² taps C·4 bytes apart), `plane` = F·C·4 bytes between the ξ planes of U, pu = U's (ξ = 0, f, cb).
+ * @param {Func} f @param {string} label @param {number} r @param {string} U @param {string} w @param {(V: 1 | 4) => Wat} body
  */
-function filterLoops(f, label, U, w, body) {
+function filterLoops(f, label, r, U, w, body) {
   f.locals32('C4', 'plane', 'fi', 'pw', 'pu', 'cb');
   return [
     set('C4', shl(get('C'), 2)), set('plane', mul(get('F'), get('C4'))), set('fi', i32(0)),
     countUp(`${label}_f`, 'fi', get('F'), [
       lanes(label, get('C4'), (V) => [
-        set('pw', add(add(get(w), mul(get('fi'), mul(get('C4'), i32(9)))), get('cb'))),
+        set('pw', add(add(get(w), mul(get('fi'), mul(get('C4'), i32(r * r)))), get('cb'))),
         set('pu', add(add(get(U), mul(get('fi'), get('C4'))), get('cb'))),
         body(V),
       ].join('\n')),
@@ -332,16 +360,16 @@ function filterLoops(f, label, U, w, body) {
 }
 
 /**
- * winogradFilter(U, w, F, C, m, cf): U (α², F, C) = G w Gᵀ, or with cf ≠ 0 the same numbers as (α², C, F):
+ * winogradFilter(U, w, F, C, m, r, cf): U (α², F, C) = G w Gᵀ, or with cf ≠ 0 the same numbers as (α², C, F):
  * then a vector's four channels go to four places F·4 bytes apart (lane stores), from pt = U + c·F·4 + f·4.
  * @param {Emitter} _g
  */
 export function winogradFilter(_g) {
-  const f = new Func('winogradFilter', [['U', 'i32'], ['w', 'i32'], ['F', 'i32'], ['C', 'i32'], ['m', 'i32'], ['cf', 'i32']]);
+  const f = new Func('winogradFilter', [['U', 'i32'], ['w', 'i32'], ['F', 'i32'], ['C', 'i32'], ['m', 'i32'], ['r', 'i32'], ['cf', 'i32']]);
   f.locals32('pt', 'F4');
   f.localsV('s');
-  return f.emit(byM((m) => filterLoops(f, `wf${m}`, 'U', 'w', (V) => {
-    const t = transform2d(f, WINOGRAD_MATRICES[m].G, (i, j) => set(`d${i}_${j}`, ldV(V, add(get('pw'), mul(get('C4'), i32(3 * i + j))))));
+  return f.emit(byVariant((m, r) => filterLoops(f, `wf${m}${r}`, r, 'U', 'w', (V) => {
+    const t = transform2d(f, matrices(m, r).G, (i, j) => set(`d${i}_${j}`, ldV(V, add(get('pw'), mul(get('C4'), i32(r * i + j))))));
     const lanesOut = [set('F4', shl(get('F'), 2)), set('pt', add(add(get('U'), mul(get('cb'), get('F'))), shl(get('fi'), 2)))];
     t.outs.forEach((e, k) => {
       lanesOut.push(set('s', e));
@@ -352,11 +380,11 @@ export function winogradFilter(_g) {
   })));
 }
 
-/** winogradFilterGrad(dw, dU, F, C, m): dw (F, 3, 3, C) = Gᵀ dU G (written). @param {Emitter} _g */
+/** winogradFilterGrad(dw, dU, F, C, m, r): dw (F, r, r, C) = Gᵀ dU G (written). @param {Emitter} _g */
 export function winogradFilterGrad(_g) {
-  const f = new Func('winogradFilterGrad', [['dw', 'i32'], ['dU', 'i32'], ['F', 'i32'], ['C', 'i32'], ['m', 'i32']]);
-  return f.emit(byM((m) => filterLoops(f, `wfg${m}`, 'dU', 'dw', (V) => {
-    const t = transform2d(f, transpose(WINOGRAD_MATRICES[m].G), planeLoads(f, V, m + 2, get('pu')));
+  const f = new Func('winogradFilterGrad', [['dw', 'i32'], ['dU', 'i32'], ['F', 'i32'], ['C', 'i32'], ['m', 'i32'], ['r', 'i32']]);
+  return f.emit(byVariant((m, r) => filterLoops(f, `wfg${m}${r}`, r, 'dU', 'dw', (V) => {
+    const t = transform2d(f, transpose(matrices(m, r).G), planeLoads(f, V, m + r - 1, get('pu')));
     return [t.stmts, ...t.outs.map((e, q) => stV(V, add(get('pw'), mul(get('C4'), i32(q))), e))].join('\n');
   })));
 }

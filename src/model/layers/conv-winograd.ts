@@ -4,7 +4,7 @@ import type { ConvNode } from './conv.js';
 import { eachShard, tensorOf, training, view, type ConvAlgorithm, type Pass } from './layer.js';
 
 /**
- * A 3×3 stride-1 convolution as Winograd F(m×m, 3×3) (the maths: src/kernels/winograd.ts): per chunk of
+ * A 3×3 or 5×5 stride-1 convolution as Winograd F(m×m, r×r) (the maths: src/kernels/winograd.ts): per chunk of
  * samples, the input transform of its tiles, α² GEMMs over the tiles (the same SIMD GEMMs as im2col's),
  * and the output transform; backward the adjoints. U (α², F, C) is the filter transform of the weights.
  */
@@ -25,6 +25,13 @@ export interface WinogradPlan {
    * part to part (gemmAtBAcc), so the sums are the chunk's.
    */
   part: number;
+  /**
+   * Whether backward runs through Winograd too. Not for a 5×5 layer under `--conv auto` whose output
+   * gradient is mostly zeros (a ReLU or max pooling follows, ConvNode.sparseGrad): there im2col's sparse
+   * backward, whose K = 25·C is long, beats Winograd's (cnn's 12×12×32 → 64 layer, bench:kernels), and the
+   * forward alone runs as Winograd.
+   */
+  backward: boolean;
 }
 
 /** Tiles a chunk's weight-gradient sum runs over (fixed: it sets the bits of dW). */
@@ -48,32 +55,37 @@ function partImages(tiles: number, chunk: number): number {
 
 /**
  * The rule of `--conv auto`, on the layer's shape only (so a recipe trains the same bits on any machine):
- * Winograd for a 3×3 stride-1 layer with at least 16 input channels. With fewer, each of the α² GEMMs
- * sums over so few channels (K = C) that the transforms cost more than the GEMM work they save: the
- * first layer of a network (C = 1) stays im2col + GEMM (K = 9). Measured by `npm run bench:kernels`
- * (BENCHMARKS.md).
+ * Winograd for a 3×3 or 5×5 stride-1 layer with at least 16 input channels. With fewer, each of the α²
+ * GEMMs sums over so few channels (K = C) that the transforms cost more than the GEMM work they save: the
+ * first layer of a network (C = 1) stays im2col + GEMM (K = 9 or 25). Measured by `npm run bench:kernels`
+ * (BENCHMARKS.md; the 5×5 layers of cnn-small-bn and cnn in the session of 2026-12-03 18:48).
  */
 export function winogradWins(g: ConvGeometry): boolean {
   return winogradApplies(g) && g.C >= 16;
 }
 
 /**
- * The tile, by the output's shape: F(4×4, 3×3) (36 multiplications per 16 outputs, against F(2×2)'s 16
- * per 4: 0.56× the GEMM work per output) unless its tiles overhang the output by 25 % more area than
- * F(2×2)'s do (a 10×10 output: 12×12 in F(4×4) tiles, 10×10 in F(2×2) ones).
+ * The tile, by the output's shape: for a 5×5 window F(2×2, 5×5), the one built; for 3×3 F(4×4, 3×3) (36
+ * multiplications per 16 outputs, against F(2×2)'s 16 per 4: 0.56× the GEMM work per output) unless its
+ * tiles overhang the output by 25 % more area than F(2×2)'s do (a 10×10 output: 12×12 in F(4×4) tiles,
+ * 10×10 in F(2×2) ones).
  */
 export function winogradTile(g: ConvGeometry): WinogradTile {
+  if (g.k === 5) return 2;
   const area = (m: number) => Math.ceil(g.OH / m) * Math.ceil(g.OW / m) * m * m;
   return area(4) <= 1.25 * area(2) ? 4 : 2;
 }
 
-/** The plan of a layer, or null for im2col + GEMM (another window or stride, `--conv im2col`, or auto's rule says no). */
-export function compileWinograd(conv: ConvAlgorithm, g: ConvGeometry): WinogradPlan | null {
+/**
+ * The plan of a layer, or null for im2col + GEMM (another window or stride, `--conv im2col`, or auto's rule
+ * says no); `sparseGrad`: the layer's output gradient is mostly zeros (see WinogradPlan.backward).
+ */
+export function compileWinograd(conv: ConvAlgorithm, g: ConvGeometry, sparseGrad: boolean): WinogradPlan | null {
   if (conv === 'im2col' || !winogradApplies(g) || (conv === 'auto' && !winogradWins(g))) return null;
   const m = winogradTile(g);
   const { TY, TX, alpha } = winogradTiles(g, m);
   const tiles = TY * TX, chunk = Math.max(1, Math.floor(CHUNK_TILES / tiles));
-  return { m, alpha, tiles, chunk, part: partImages(tiles, chunk) };
+  return { m, alpha, tiles, chunk, part: partImages(tiles, chunk), backward: !(conv === 'auto' && g.k === 5 && sparseGrad) };
 }
 
 /** The named views of the Winograd scratch (buf.wino): U, dU, tmpU (α², F, C) · V, dV (α², P, C) · Mt (α², P, F) for one part's P tiles. */
@@ -100,7 +112,7 @@ export function winogradForward({ k, params, buf, M }: Pass, c: ConvNode, w: Win
   const { g, filters: F } = c;
   const C = g.C, a2 = w.alpha * w.alpha;
   const { U, V, Mt } = scratchViews(buf.wino, w, C, F);
-  k.winogradFilter(U, tensorOf(params, c.w), F, C, w.m, true); // U_ξ (C, F)
+  k.winogradFilter(U, tensorOf(params, c.w), F, C, w.m, g.k, true); // U_ξ (C, F)
   const b = tensorOf(params, c.b);
   for (let n0 = 0; n0 < M; n0 += w.part) {
     const n = Math.min(w.part, M - n0), P = n * w.tiles;
@@ -122,7 +134,7 @@ export function winogradBackward(p: Pass, c: ConvNode, w: WinogradPlan, dx: Floa
   const { g, filters: F } = c;
   const C = g.C, a2 = w.alpha * w.alpha;
   const { U, dU, tmpU, V, dV, Mt } = scratchViews(buf.wino, w, C, F);
-  if (dx) k.winogradFilter(U, tensorOf(params, c.w), F, C, w.m, false); // U_ξ (F, C)
+  if (dx) k.winogradFilter(U, tensorOf(params, c.w), F, C, w.m, g.k, false); // U_ξ (F, C)
   eachShard(t, M, (r, rows, s) => {
     const slot = t.slot(t.firstShard + s);
     for (let c0 = r; c0 < r + rows; c0 += w.chunk) {
@@ -141,7 +153,7 @@ export function winogradBackward(p: Pass, c: ConvNode, w: WinogradPlan, dx: Floa
       }
       if (target !== dU) k.addTo(dU, tmpU, a2 * F * C);
     }
-    k.winogradFilterGrad(tensorOf(slot, c.w), dU, F, C, w.m);
+    k.winogradFilterGrad(tensorOf(slot, c.w), dU, F, C, w.m, g.k);
     k.colSum(tensorOf(slot, c.b), dout.subarray(r * c.outSize), rows * g.OH * g.OW, F);
   });
 }

@@ -30,9 +30,10 @@ export interface ConvNode extends NodeBase {
    */
   sparseGrad: boolean;
   /**
-   * Winograd F(m×m, 3×3) for this layer's forward and backward (conv-winograd.ts), or null for im2col +
-   * GEMM. Where both apply it replaces the sparse backward too: bench:kernels measures Winograd's backward
-   * ahead of the sparse one at 50 % zeros (a ReLU) and level with it at 75 % (max pooling).
+   * Winograd F(m×m, r×r) for this layer's forward and backward (conv-winograd.ts), or null for im2col +
+   * GEMM. For a 3×3 layer it replaces the sparse backward too: bench:kernels measures Winograd's backward
+   * ahead of the sparse one at 50 % zeros (a ReLU) and level with it at 75 % (max pooling). A 5×5 layer
+   * under `--conv auto` keeps the sparse backward (wino.backward false): there it is ahead.
    */
   wino: WinogradPlan | null;
 }
@@ -66,7 +67,7 @@ export function compileConv(c: Compiler, s: ConvSpec): ConvNode {
     b,
     chunk: Math.max(1, Math.floor(CHUNK_PIXELS / (OH * OW))),
     sparseGrad,
-    wino: compileWinograd(c.conv, g),
+    wino: compileWinograd(c.conv, g, sparseGrad),
   };
 }
 
@@ -98,10 +99,11 @@ export const conv: LayerKind<ConvSpec, ConvNode> = {
   }],
 
   scratch(c) {
-    if (c.wino) return { wino: winogradScratch(c.wino, c.g, c.filters) };
+    const wino = c.wino ? { wino: winogradScratch(c.wino, c.g, c.filters) } : {};
+    if (c.wino?.backward) return wino;
     const kkC = c.g.k * c.g.k * c.g.C;
     const pixels = c.chunk * c.g.OH * c.g.OW;
-    return { cols: pixels * kkC, tmpW: c.filters * kkC, sparse: sparseScratchWords(c.filters, pixels) };
+    return { ...wino, cols: pixels * kkC, tmpW: c.filters * kkC, sparse: sparseScratchWords(c.filters, pixels) };
   },
 
   /** out (M·OH·OW, F) = im2col(x) · Wᵀ + b, chunk by chunk, the ReLU fused into the GEMM. */
@@ -128,7 +130,7 @@ export const conv: LayerKind<ConvSpec, ConvNode> = {
    * order, so the sum is fixed by the shard alone), db = Σ dOut; and dX = col2im(dOut · W).
    */
   backward(p, c, dx, dout, x) {
-    if (c.wino) return winogradBackward(p, c, c.wino, dx, dout, x);
+    if (c.wino?.backward) return winogradBackward(p, c, c.wino, dx, dout, x);
     const { k, params, buf, M } = p;
     const t = training(p);
     const { g } = c;

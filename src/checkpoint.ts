@@ -6,7 +6,8 @@ import type { EpochMetrics } from './events.js';
 import { tensorChecksum, validateCheckpointRecord, verifyCheckpointTensors } from './checkpoint-validate.js';
 import { readRegularFile } from './files.js';
 import { describeMachine } from './machine.js';
-import { paramLayout, type ParamLayout } from './model/layout.js';
+import type { ConvNode } from './model/layers/conv.js';
+import { compileNet, paramLayout, type ParamLayout } from './model/layout.js';
 import { Model } from './model/model.js';
 import { sameSpec, type ModelSpec } from './model/spec.js';
 import { optimizerOf } from './optim/index.js';
@@ -23,10 +24,11 @@ export const CHECKPOINT_MAGIC = 'mnist-dp checkpoint';
  * 2: the first dense layer's weight stored input-major (dense1.wT). 3: CNN specs, the optimiser as an
  * object (Adam's second moment), the weights' moving average. 4: the optimiser's state by the names its
  * module declares (src/optim/), `--clip-grad-norm`, and the data set it was trained on (DataSetRecord).
+ * 5: `--conv auto` runs 5×5 stride-1 layers with ≥ 16 channels through Winograd F(2×2, 5×5) (see olderAuto).
  * Version 2 and 3 files still load (as trained on MNIST; version 2 as SGD runs; see migrateOptimizer).
  */
-export const CHECKPOINT_VERSION = 4;
-const READABLE_VERSIONS = [2, 3, 4];
+export const CHECKPOINT_VERSION = 5;
+const READABLE_VERSIONS = [2, 3, 4, 5];
 
 /** The largest checkpoint loadCheckpoint reads (4 GiB: weights, average and optimiser state of a network that fills the shared memory). */
 const MAX_CHECKPOINT_BYTES = 2 ** 32;
@@ -184,6 +186,7 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
     throw badCheckpoint(file, `has ${r.paramFloats} parameters but its spec needs ${layout.size}; the file is damaged`);
   }
   checkLayout(file, r.layout, layout);
+  if (r.version <= 4 && r.options.conv === 'auto') r.options = { ...r.options, conv: olderAuto(r.spec) };
   const checkpoint: Checkpoint = {
     spec: r.spec,
     params: floatsOf(r.params, file, 'parameters', layout.size),
@@ -246,6 +249,18 @@ function checkLayout(file: string, stored: Record['layout'] | undefined, layout:
 }
 
 /** A version 2 record (SGD only, options flat) in today's shape. */
+/**
+ * What `--conv auto` in a checkpoint of version 4 or older means now. Its 5×5 layers ran through im2col +
+ * GEMM; now auto runs them through Winograd. Where the network has such a layer and no layer that the older
+ * rule ran as Winograd (3×3, ≥ 16 channels), the older `auto` computed exactly what `im2col` computes now,
+ * so the file resumes and evaluates bit for bit as `im2col` (cnn-small-bn, `--preset fast`, `cnn`). A
+ * network with both keeps `auto`: its 5×5 layers then continue through Winograd (another rounding).
+ */
+function olderAuto(spec: ModelSpec): 'auto' | 'im2col' {
+  const winograd = compileNet(spec, 'auto').all.filter((n): n is ConvNode => n.layer.kind === 'conv' && (n as ConvNode).wino !== null);
+  return winograd.some((n) => n.g.k === 5) && !winograd.some((n) => n.g.k === 3) ? 'im2col' : 'auto';
+}
+
 function migrateFromVersion2(r: Record): void {
   const o = r.options as unknown as { momentum: number; nesterov: boolean; weightDecay: number };
   const d = DEFAULT_OPTIONS;

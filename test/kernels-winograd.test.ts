@@ -211,6 +211,15 @@ for (const { name, impl } of IMPLEMENTATIONS) describe.skipIf(!impl)(`${name} Wi
     });
   }
 
+  it.skipIf(k === tsKernels)('refuses, in one line and before touching memory, a variant that is not built and a stride it cannot run', () => {
+    const g5 = convGeometry(8, 8, 4, 5, 1, 0), strided = convGeometry(9, 9, 4, 5, 2, 0);
+    const U = t.f32(64 * 2 * 4), w = t.f32(2 * 25 * 4), w7 = t.f32(2 * 49 * 4), x = t.f32(9 * 9 * 4), V = t.f32(36 * 16 * 4);
+    expect(() => k.winogradFilter(U, w, 2, 4, 4, 5, false)).toThrow(/F\(4×4, 5×5\) is not built/);
+    expect(() => k.winogradFilterGrad(w7, U, 2, 4, 2, 7)).toThrow(/F\(2×2, 7×7\) is not built/);
+    expect(() => k.winogradInput(V, x, 1, g5, 4)).toThrow(/F\(4×4, 5×5\) is not built/);
+    expect(() => k.winogradInput(V, x, 1, strided, 2)).toThrow(/stride-1 convolutions, got stride 2/);
+  });
+
   it('the checks can fail: a wrong coefficient is caught', () => {
     const g = convGeometry(6, 6, 4, 3, 1, 1), m = 2, r = 3, F = 2;
     const { TY, TX } = winogradTiles(g, m);

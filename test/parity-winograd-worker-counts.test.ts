@@ -13,6 +13,8 @@ describe('with Winograd convolutions, the same seed and options give the same we
   const cases: [string, TrainOptions, boolean][] = [
     ['cnn-res (--conv winograd: every 3×3 stride-1 layer, inside the residual blocks too)', { model: 'cnn-res', conv: 'winograd' }, true],
     ['cnn-wide (--conv auto: Winograd on its three layers with 32 or 64 input channels)', { model: 'cnn-wide', conv: 'auto' }, false],
+    ['cnn-small-bn (--conv auto: F(2×2, 5×5) forward and backward for its 16-channel layer)', { model: 'cnn-small-bn', conv: 'auto' }, true],
+    ['cnn (--conv auto: F(2×2, 5×5) forward for its 32-channel layer, the sparse im2col backward)', { model: 'cnn', conv: 'auto' }, true],
   ];
   it.each(cases)('%s', async (_name, options, againstIm2col) => {
     const one = await train({ ...base, ...options, workers: 1 });

@@ -42,7 +42,7 @@ const HYPER_FLAGS = Object.fromEntries(HYPER_KEYS.map((key): [HyperKey, FlagSpec
 })) as Record<HyperKey, FlagSpec>;
 
 const FLAGS: { [K in keyof Required<TrainOptions>]: FlagSpec } = {
-  preset: { type: 'string', group: MODEL, describe: `a training recipe for a CNN: ${Object.keys(PRESETS).join(' (99.5 % in under a minute on 2 cores), ')} (the best single model); flags given beside it override it` },
+  preset: { type: 'string', group: MODEL, describe: `a training recipe for a CNN: ${Object.keys(PRESETS).join(' (99.5 % in about a minute on 2 cores), ')} (the best single model); flags given beside it override it` },
   model: { type: 'string', group: MODEL, describe: `a convolutional network: ${Object.keys(MODEL_PRESETS).join(', ')}, or ${LAYER_HELP} (instead of --layers)` },
   layers: { type: 'string', group: MODEL, describe: 'layer sizes, inputs first (784 for 28×28) and classes last (10)', shows: D.layers },
   activation: { type: 'string', group: MODEL, describe: `hidden activation: ${ACTIVATION_NAMES.join(', ')} (sigmoid:A sets the slope A)`, shows: D.activation },
@@ -97,7 +97,7 @@ export function trainBuilder(y: Argv): Argv {
     })
     .example('$0 train', 'train the default network with the defaults above')
     .example('$0 train --epochs 5 --layers 784-64-10 --out small.ckpt', 'a smaller, shorter run')
-    .example('$0 train --preset fast', 'a CNN to 99.5 % in under a minute')
+    .example('$0 train --preset fast', 'a CNN to 99.5 % in about a minute')
     .example('$0 train --model cnn --epochs 15 --lr 0.05', 'the benchmark CNN (conv 32 and 64 5×5, fc 256)')
     .example('$0 train --resume mnist-dp.ckpt', 'continue an interrupted run')
     .example('$0 train --preset fast --log-dir runs/fast --serve', 'log for TensorBoard and watch the curves at http://127.0.0.1:8080/');

@@ -19,7 +19,7 @@ import type { ConvGeometry } from './kernels.js';
  * 1/∏_{l≠j}(p_j − p_l) over the finite points, ∞'s row the last unit vector).
  *
  * Gradients are the adjoints of the same linear maps: dM_ξ = A dY Aᵀ, dV_ξ = dM_ξ · U_ξ, dx = Σ over
- * tiles of B dV Bᵀ (tiles overlap by two pixels), dU_ξ = dM_ξᵀ · V_ξ summed over tiles, dw = Gᵀ dU G.
+ * tiles of B dV Bᵀ (tiles overlap by r − 1 pixels), dU_ξ = dM_ξᵀ · V_ξ summed over tiles, dw = Gᵀ dU G.
  *
  * Layouts (channels fastest, as everywhere): U (α², F, C), V and dV (α², P, C), M and dM (α², P, F); tile
  * p = (n·TY + ty)·TX + tx. Each transform is one 1-D transform T applied down the columns, then along the

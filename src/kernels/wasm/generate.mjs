@@ -63,7 +63,7 @@
  *   conv.mjs         im2col, col2im, max pooling        norm.mjs         batch norm, scaleShift
  *   elementwise.mjs  exp, activations, gather, colSum,  loss.mjs         lossForwardBackward
  *                    reduceSlots, multiply, addTo      optimisers.mjs   sgdStep, adamStep, emaUpdate
- *   winograd.mjs     Winograd F(2×2 / 4×4, 3×3): the filter, input and output transforms and their adjoints
+ *   winograd.mjs     Winograd F(2×2 / 4×4, 3×3), F(2×2, 5×5): the filter, input and output transforms and their adjoints
  * Each exported function's parameters are those its row in ../wasm/signatures.ts passes
  * (test/kernels-signatures.test.ts checks the two against each other).
  */

@@ -93,8 +93,9 @@ export type ParamInit =
   | { kind: 'constant'; value: number };
 
 /**
- * `im2col`: every convolution as im2col + GEMM; `winograd`: every 3×3 stride-1 one as Winograd F(2×2, 3×3);
- * `auto`: Winograd where a rule on the layer's shape says it is faster (conv.ts, useWinograd), so that the
+ * `im2col`: every convolution as im2col + GEMM; `winograd`: every 3×3 and 5×5 stride-1 one as Winograd
+ * (F(4×4, 3×3), F(2×2, 3×3), F(2×2, 5×5)), forward and backward; `auto`: Winograd where a rule on the
+ * layer's shape says it is faster (conv-winograd.ts, winogradWins and WinogradPlan.backward), so that the
  * choice, and so the bits a recipe trains, are the same on every machine.
  */
 export type ConvAlgorithm = 'im2col' | 'winograd' | 'auto';
@@ -103,7 +104,7 @@ export const CONV_ALGORITHMS: readonly ConvAlgorithm[] = ['im2col', 'winograd', 
 /** What compile gets: the data flowing in, and the tools to declare parameters and name the node in errors. */
 export interface Compiler {
   readonly input: Dims;
-  /** How 3×3 stride-1 convolutions are computed (--conv): conv.ts's rule picks per layer. */
+  /** How 3×3 and 5×5 stride-1 convolutions are computed (--conv): conv-winograd.ts's rule picks per layer. */
   readonly conv: ConvAlgorithm;
   /** The spec that follows this layer in its chain (undefined at the chain's end). */
   readonly after: LayerSpec | undefined;

@@ -37,8 +37,6 @@ export interface WinogradMatrices {
 
 /** Output tile sizes built: F(2×2, ·) and F(4×4, ·). */
 export type WinogradTile = 2 | 4;
-/** Window sizes built: 3×3 (m = 2 or 4) and 5×5 (m = 2). */
-export type WinogradWindow = 3 | 5;
 /** A variant's key, `${m}x${r}`. (The same numbers are in src/kernels/wasm/winograd.mjs; a test compares them.) */
 export type WinogradVariant = '2x3' | '4x3' | '2x5';
 

@@ -44,8 +44,8 @@ export const WINOGRAD_MATRICES = {
   },
 };
 
-/** The variants, [m, r], in the order the kernels test for them. @type {[2 | 4, 3 | 5][]} */
-const VARIANTS = [[2, 3], [4, 3], [2, 5]];
+/** The variants, [m, r], in the order the kernels test for them (the matrices' keys, in order). */
+const VARIANTS = /** @type {[2 | 4, 3 | 5][]} */ (Object.keys(WINOGRAD_MATRICES).map((key) => key.split('x').map(Number)));
 /** @param {number} m @param {number} r */
 const matrices = (m, r) => WINOGRAD_MATRICES[/** @type {'2x3' | '4x3' | '2x5'} */ (`${m}x${r}`)];
 

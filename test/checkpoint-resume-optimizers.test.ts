@@ -6,6 +6,7 @@ import { train } from '../src/api.js';
 import { CHECKPOINT_VERSION, loadCheckpoint } from '../src/checkpoint.js';
 import type { TrainEvent } from '../src/events.js';
 import type { TrainOptions } from '../src/options.js';
+import { abortWithinEpochAfter } from './helpers/cut.js';
 import { scratchDirs } from './helpers/scratch.js';
 
 const scratch = scratchDirs('mnist-dp-optim-');
@@ -18,14 +19,14 @@ const scratch = scratchDirs('mnist-dp-optim-');
 
 const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
-/** Trains `o` whole, and again stopped after epoch 1 (or, with `midEpoch`, at the first progress report of epoch 2). */
+/** Trains `o` whole, and again stopped after epoch 1 (or, with `midEpoch`, part-way into epoch 2). */
 async function wholeAndCut(o: TrainOptions, midEpoch = false) {
   const dir = await scratch();
   const whole = await train({ ...o, out: join(dir, 'whole.ckpt') });
   const out = join(dir, 'cut.ckpt');
   const controller = new AbortController();
-  const onEvent = (e: TrainEvent) => {
-    if (midEpoch ? e.type === 'step' && e.epoch === 2 : e.type === 'epoch' && e.epoch === 1) controller.abort();
+  const onEvent = midEpoch ? abortWithinEpochAfter(controller, 1) : (e: TrainEvent) => {
+    if (e.type === 'epoch' && e.epoch === 1) controller.abort();
   };
   const cut = await train({ ...o, out }, { onEvent, signal: controller.signal });
   expect(cut.aborted).toBe(true);
@@ -34,7 +35,7 @@ async function wholeAndCut(o: TrainOptions, midEpoch = false) {
 
 describe('resuming runs with LAMB and gradient clipping', () => {
   it('LAMB with --clip-grad-norm, interrupted mid-epoch and resumed with another worker count, ends with the same bytes', async () => {
-    // TypeScript kernels and 60 steps an epoch, so that the first progress report of epoch 2 comes mid-epoch.
+    // 60 steps an epoch, cut after the first few of epoch 2.
     const o: TrainOptions = { epochs: 2, trainSize: 3000, valSize: 500, batchSize: 50, seed: 11, workers: 2, kernels: 'ts', layers: '784-64-10', optimizer: 'lamb', lr: 0.01, weightDecay: 0.01, clipGradNorm: 0.5 };
     const { whole, out } = await wholeAndCut(o, true);
     const saved = await loadCheckpoint(out);

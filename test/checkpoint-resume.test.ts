@@ -6,6 +6,7 @@ import { loadCheckpoint, saveCheckpoint } from '../src/checkpoint.js';
 import type { TrainEvent } from '../src/events.js';
 import { MnistDpError } from '../src/errors.js';
 import { pack, unpack } from 'msgpackr';
+import { abortWithinEpochAfter } from './helpers/cut.js';
 import { scratchDirs } from './helpers/scratch.js';
 
 const scratch = scratchDirs('mnist-dp-');
@@ -31,17 +32,13 @@ describe('checkpoints', () => {
 
   it('a run resumed after an interruption mid-epoch ends with the same weights as an uninterrupted one', async () => {
     const dir = await scratch();
-    // TypeScript kernels and 60 steps an epoch: an epoch takes long enough (~0.5 s) that the first
-    // progress event of epoch 2 (after 100 ms) comes mid-epoch.
-    const slow = { ...base, trainSize: 3000, kernels: 'ts' };
-    const whole = await train({ ...slow, out: join(dir, 'whole.ckpt') });
+    // TypeScript kernels and 60 steps an epoch, cut after the first few of epoch 2.
+    const cutRun = { ...base, trainSize: 3000, kernels: 'ts' };
+    const whole = await train({ ...cutRun, out: join(dir, 'whole.ckpt') });
 
     const out = join(dir, 'cut.ckpt');
     const controller = new AbortController();
-    const onEvent = (e: TrainEvent) => {
-      if (e.type === 'step' && e.epoch === 2) controller.abort();
-    };
-    const cut = await train({ ...slow, out }, { onEvent, signal: controller.signal });
+    const cut = await train({ ...cutRun, out }, { onEvent: abortWithinEpochAfter(controller, 1), signal: controller.signal });
     expect(cut.aborted).toBe(true);
     expect(cut.testAccuracy).toBeNull();
     const saved = await loadCheckpoint(out);

@@ -113,6 +113,23 @@ export interface Evaluation {
   /** With `select`: the greedy ensemble selection's steps over the models as candidates (see greedySelection); else null. */
   selection: SelectionStep[] | null;
   accuracy: number;
+  /** The mean of −ln(probability of the true class) over the images, in nats (cross-entropy without label smoothing; see logLossOf). */
+  logLoss: number;
+  /** Each member's log loss alone (only for an ensemble; empty for one model). */
+  memberLogLoss: number[];
+}
+
+/**
+ * The floor a probability is raised to before its logarithm: a float32 softmax rounds a class far below the
+ * others to 0, and one such image would make the mean infinite (scikit-learn's log_loss clips the same way).
+ */
+export const LOG_LOSS_FLOOR = 1e-15;
+
+/** The sum over images of −ln(the true class's probability, at least LOG_LOSS_FLOOR); `p` holds C per image. */
+export function logLossSum(p: Float32Array, labels: ArrayLike<number>, from: number, C: number): number {
+  let sum = 0;
+  for (let i = 0; i * C < p.length; i++) sum -= Math.log(Math.max(p[i * C + labels[from + i]], LOG_LOSS_FLOOR));
+  return sum;
 }
 
 export interface EvaluateOptions {
@@ -166,17 +183,23 @@ export async function evaluateModels(files: readonly string[], options: Evaluate
   const misclassified: Mistake[] = [];
   // With select: every member's probabilities for all the images, for the selection at the end.
   const kept = options.select === undefined ? null : models.map(() => new Float32Array(images.count * C));
+  let lossSum = 0;
+  const memberLossSum = models.map(() => 0);
   for (let start = 0; start < images.count; start += CHUNK) {
     const end = Math.min(images.count, start + CHUNK);
     const pixels = images.images.subarray(start * D, end * D);
     const probabilities = models.map((m) => m.predict(pixels, { tta }));
     kept?.forEach((all, m) => all.set(probabilities[m], start * C));
     if (models.length > 1) {
-      probabilities.forEach((p, m) => mostProbable(p, C).forEach((predicted, i) => {
-        if (predicted !== images.labels[start + i]) memberMistakes[m].push(start + i);
-      }));
+      probabilities.forEach((p, m) => {
+        mostProbable(p, C).forEach((predicted, i) => {
+          if (predicted !== images.labels[start + i]) memberMistakes[m].push(start + i);
+        });
+        memberLossSum[m] += logLossSum(p, images.labels, start, C);
+      });
     }
     const p = models.length > 1 ? meanProbabilities(probabilities) : probabilities[0];
+    lossSum += logLossSum(p, images.labels, start, C);
     mostProbable(p, C).forEach((predicted, i) => {
       const label = images.labels[start + i];
       confusion[label][predicted]++;
@@ -185,5 +208,9 @@ export async function evaluateModels(files: readonly string[], options: Evaluate
   }
   const memberCorrect = memberMistakes.map((list) => (models.length > 1 ? images.count - list.length : 0));
   const selection = kept === null ? null : greedySelection(kept, images.labels, C, options.select);
-  return { models, split, images, confusion, misclassified, memberCorrect, memberMistakes, selection, accuracy: (images.count - misclassified.length) / images.count };
+  return {
+    models, split, images, confusion, misclassified, memberCorrect, memberMistakes, selection,
+    accuracy: (images.count - misclassified.length) / images.count, logLoss: lossSum / images.count,
+    memberLogLoss: models.length > 1 ? memberLossSum.map((l) => l / images.count) : [],
+  };
 }

@@ -31,6 +31,16 @@ async function libraryAccuracy(files: string[], tta: boolean): Promise<number> {
   return labels.reduce((n, l, i) => n + (l === test.labels[i] ? 1 : 0), 0) / test.count;
 }
 
+/** The library's log loss of these checkpoints' ensemble on the test set: the mean −ln of the true class's probability, in float64. */
+async function libraryLogLoss(files: string[]): Promise<number> {
+  const { test } = await dataset;
+  const models = await Promise.all(files.map((f) => loadModel(f)));
+  const p = predictEnsemble(models, test.images, { tta: false });
+  let sum = 0;
+  for (let i = 0; i < test.count; i++) sum += -Math.log(Math.max(p[i * 10 + test.labels[i]], 1e-15));
+  return sum / test.count;
+}
+
 /** An error line naming every `names`, and nothing on stdout. */
 function expectError(r: ReturnType<typeof cli>, code: number, ...names: string[]) {
   expect(r.code, r.stderr).toBe(code);
@@ -72,16 +82,19 @@ describe('mnist-dp eval with several --model', () => {
   it('--json gives the ensemble accuracy the library computes, each member, and tta', async () => {
     const r = cli('eval', '--model', a, '--model', b, '--json');
     expect(r.code, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { testAccuracy: number; confusion: number[][]; misclassified: number[] };
-    const single = [a, b].map((f) => JSON.parse(cli('eval', '--model', f, '--json').stdout) as { testAccuracy: number; misclassified: number[] });
-    const { confusion, misclassified, ...rest } = out;
+    const out = JSON.parse(r.stdout) as { testAccuracy: number; testLogLoss: number; confusion: number[][]; misclassified: number[] };
+    const single = [a, b].map((f) => JSON.parse(cli('eval', '--model', f, '--json').stdout) as { testAccuracy: number; testLogLoss: number; misclassified: number[] });
+    const { confusion, misclassified, testLogLoss, ...rest } = out;
     const common = single[0].misclassified.filter((i) => single[1].misclassified.includes(i)).length;
+    expect(testLogLoss).toBeCloseTo(await libraryLogLoss([a, b]), 12);
+    // The mean of the probabilities, not of the members' log losses: by Jensen's inequality it is lower than theirs on average.
+    expect(testLogLoss).toBeLessThan((single[0].testLogLoss + single[1].testLogLoss) / 2);
     expect(rest).toEqual({
       testAccuracy: await libraryAccuracy([a, b], false),
       testSize: 10000,
       tta: false,
-      // Each member's own mistakes, the same images as its own eval's, and how many the two share.
-      members: single.map((s, i) => ({ model: [a, b][i], testAccuracy: s.testAccuracy, misclassified: s.misclassified })),
+      // Each member's own mistakes and log loss, the same as its own eval's, and how many mistakes the two share.
+      members: single.map((s, i) => ({ model: [a, b][i], testAccuracy: s.testAccuracy, testLogLoss: s.testLogLoss, misclassified: s.misclassified })),
       sharedMistakes: [[single[0].misclassified.length, common], [common, single[1].misclassified.length]],
       wrongByAll: common,
     });
@@ -160,11 +173,14 @@ describe('mnist-dp eval --select N', () => {
 });
 
 describe('mnist-dp eval with one --model', () => {
-  it('prints the fields it always did', async () => {
+  it('prints the fields it always did, and its log loss', async () => {
     const r = cli('eval', '--model', a, '--json');
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ testAccuracy: await libraryAccuracy([a], false), testSize: 10000, model: a });
-    expect(Object.keys(JSON.parse(r.stdout))).toEqual(['testAccuracy', 'testSize', 'model', 'confusion', 'misclassified']);
+    expect(Object.keys(JSON.parse(r.stdout))).toEqual(['testAccuracy', 'testLogLoss', 'testSize', 'model', 'confusion', 'misclassified']);
+    const loss = (JSON.parse(r.stdout) as { testLogLoss: number }).testLogLoss;
+    expect(loss).toBeCloseTo(await libraryLogLoss([a]), 12);
+    expect(loss).toBeGreaterThan(0.05); // a tiny MLP at ~90 %: far from confident on every image
     const text = cli('eval', '--model', a).stdout.trim().split('\n');
     expect(text[0]).toMatch(/^test accuracy \d+\.\d\d% \([\d,]+\/10,000\) · mlp 784-32-10 .* · .*mlp-1\.ckpt$/);
     expect(text[1]).toBe('per class:');

@@ -51,7 +51,7 @@ export function evalBuilder(y: Argv): Argv {
     .option('errors', { type: 'number', requiresArg: true, coerce: last, describe: 'also draw the first N images that the model (or the ensemble) gets wrong' })
     .option('json', {
       type: 'boolean', coerce: last,
-      describe: 'print one JSON line: {"testAccuracy", "testSize", "model", "confusion", "misclassified"} ("valAccuracy", "valSize" with --split val); for an ensemble "members" (each with its "misclassified"), "sharedMistakes", "wrongByAll" and "tta" instead of "model", and with --select "selection"',
+      describe: 'print one JSON line: {"testAccuracy", "testLogLoss", "testSize", "model", "confusion", "misclassified"} ("valAccuracy", "valLogLoss", "valSize" with --split val; the log loss is the mean −ln of the true class\'s probability, in nats); for an ensemble "members" (each with its accuracy, log loss and "misclassified"), "sharedMistakes", "wrongByAll" and "tta" instead of "model", and with --select "selection"',
     });
 }
 
@@ -80,13 +80,13 @@ export async function evalHandler(argv: EvalArgs): Promise<void> {
   const microBatch = argv.microBatch === undefined ? undefined : integer('micro-batch', argv.microBatch, 1);
   const select = argv.select === undefined ? undefined : integer('select', argv.select, 1);
   const evaluation = await evaluateModels(files, { tta, data: argv.data, anyData: argv.anyData, split, recalibrate, microBatch, select });
-  const { models, images, confusion, misclassified, memberCorrect, memberMistakes, selection, accuracy: overall } = evaluation;
+  const { models, images, confusion, misclassified, memberCorrect, memberMistakes, selection, accuracy: overall, logLoss, memberLogLoss } = evaluation;
   const D = images.rows * images.cols;
   const correct = images.count - misclassified.length;
 
   if (argv.json) {
     const errors = { confusion, misclassified: misclassified.map((e) => e.index) };
-    const [acc, size] = [`${split}Accuracy`, `${split}Size`];
+    const [acc, size, loss] = [`${split}Accuracy`, `${split}Size`, `${split}LogLoss`];
     const extra = {
       ...(recalibrate ? { recalibratedBn: true } : {}),
       ...(selection ? { selection: selection.map((st) => ({ model: files[st.member], [acc]: st.correct / images.count, wrongByAll: st.wrongByAll })) } : {}),
@@ -94,11 +94,11 @@ export async function evalHandler(argv: EvalArgs): Promise<void> {
     const overlap = models.length > 1 ? mistakeOverlap(memberMistakes, images.count) : null;
     const line = overlap
       ? {
-        [acc]: overall, [size]: images.count, tta, ...extra,
-        members: files.map((model, i) => ({ model, [acc]: memberCorrect[i] / images.count, misclassified: memberMistakes[i] })),
+        [acc]: overall, [loss]: logLoss, [size]: images.count, tta, ...extra,
+        members: files.map((model, i) => ({ model, [acc]: memberCorrect[i] / images.count, [loss]: memberLogLoss[i], misclassified: memberMistakes[i] })),
         sharedMistakes: overlap.shared, wrongByAll: overlap.wrongByAll, ...errors,
       }
-      : { [acc]: overall, [size]: images.count, model: files[0], ...(tta ? { tta } : {}), ...extra, ...errors };
+      : { [acc]: overall, [loss]: logLoss, [size]: images.count, model: files[0], ...(tta ? { tta } : {}), ...extra, ...errors };
     process.stdout.write(`${JSON.stringify(line)}\n`);
     return;
   }

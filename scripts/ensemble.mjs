@@ -12,7 +12,7 @@
  *   <dir>/ensemble.md       the same as a Markdown table
  *
  *   npm run ensemble -- [--members 1,3,strided:12,elastic:21] [--dir models/ensemble] [--workers N] [--conv auto|winograd|im2col] [--print-spec]
- *   npm run ensemble -- --select [--max-members 10] --members LIST [--dir models/pool] …
+ *   npm run ensemble -- --select [--max-members 10] [--select-by accuracy|log-loss] --members LIST [--dir models/pool] …
  *
  * With --select the members are *candidates*, not an ensemble: each is trained with `--val-size 5000` (the
  * same 5,000 held-out images for all) and nothing sees the test set; then `mnist-dp eval --split val
@@ -21,7 +21,9 @@
  * and the chosen RECIPE:SEED list, to be trained on all 60,000 images by `npm run ensemble -- --members LIST`.
  * --recalibrate-bn: the evaluations run with every member's batch norm statistics recomputed on its own
  * training images (eval --recalibrate-bn); with --select the selection runs both plain and so, and the one
- * ending higher on validation is kept (ties: plain; selection.md shows both).
+ * ending higher on validation is kept (ties: plain; selection.md shows both). --select-by log-loss: each step
+ * adds the candidate that lowers the ensemble's validation log loss the most, and the selection stops when none
+ * lowers it (eval --select-by; plain against recalibrated is then decided by the lower final log loss).
  *
  * Without --members: the ten members of the best ensemble (99.76 %, BENCHMARKS.md), about 5½ hours on 2 cores.
  *
@@ -83,6 +85,7 @@ const argv = yargs(hideBin(process.argv))
   .option('conv', { type: 'string', describe: 'how 3×3 convolutions run (mnist-dp train --conv; default auto)' })
   .option('select', { type: 'boolean', describe: 'train the members as candidates on a validation split (--val-size 5000, no test set) and choose a committee among them (eval --select)' })
   .option('max-members', { type: 'number', describe: 'with --select: the most members the committee may have (at least 2)', defaultDescription: '10' })
+  .option('select-by', { type: 'string', choices: ['accuracy', 'log-loss'], describe: "with --select: what the greedy selection maximises (eval --select-by): images right, or the ensemble's validation log loss lowered", defaultDescription: 'accuracy' })
   .option('recalibrate-bn', { type: 'boolean', describe: "evaluate with every member's batch norm statistics recomputed on its own training images (eval --recalibrate-bn); with --select, also select so and keep the better selection (ties: plain)" })
   .option('print-spec', { type: 'boolean', describe: 'print the sweep spec of these members and exit' })
   .strict()
@@ -95,6 +98,9 @@ const refuse = (message, code = 2) => {
   process.exit(code);
 };
 if (argv.maxMembers !== undefined && !argv.select) refuse('--max-members only applies with --select (the most members of the committee chosen)');
+if (argv.selectBy !== undefined && !argv.select) refuse('--select-by only applies with --select (what the selection of the committee maximises)');
+/** eval's flags for --select-by. */
+const selectBy = argv.selectBy === undefined ? [] : ['--select-by', argv.selectBy];
 const maxMembers = (() => {
   try {
     return integer('max-members', argv.maxMembers ?? 10, 2);
@@ -108,7 +114,7 @@ const dir = argv.dir ?? (argv.select ? 'models/pool' : 'models/ensemble');
 const VAL_SIZE = 5000;
 const heldOut = argv.select ? { valSize: VAL_SIZE } : {};
 /** This run's command, for the record and for continuing it. */
-const command = `npm run ensemble -- ${argv.select ? `--select --max-members ${maxMembers} ` : ''}--members ${argv.members} --dir ${dir}${argv.conv === undefined ? '' : ` --conv ${argv.conv}`}${argv.recalibrateBn ? ' --recalibrate-bn' : ''}`;
+const command = `npm run ensemble -- ${argv.select ? `--select --max-members ${maxMembers} ${selectBy.length > 0 ? `${selectBy.join(' ')} ` : ''}` : ''}--members ${argv.members} --dir ${dir}${argv.conv === undefined ? '' : ` --conv ${argv.conv}`}${argv.recalibrateBn ? ' --recalibrate-bn' : ''}`;
 /** eval's flag for --recalibrate-bn. */
 const recalibrate = argv.recalibrateBn ? ['--recalibrate-bn'] : [];
 
@@ -203,7 +209,7 @@ if (argv.select) {
 /** --select: the committee chosen among the candidates on validation, written to <dir>/selection.json and .md. */
 async function chooseCommittee() {
   // Plain, and with --recalibrate-bn also recalibrated: two processes side by side (each predicts on one thread).
-  const select = async (flags) => JSON.parse((await run(node, [cli, 'eval', '--split', 'val', '--select', String(maxMembers), ...members.flatMap((m) => ['--model', m]), '--json', ...flags], { maxBuffer: 1 << 24 })).stdout.trim());
+  const select = async (flags) => JSON.parse((await run(node, [cli, 'eval', '--split', 'val', '--select', String(maxMembers), ...selectBy, ...members.flatMap((m) => ['--model', m]), '--json', ...flags], { maxBuffer: 1 << 24 })).stdout.trim());
   const [plain, recalibrated] = await Promise.all([select([]), recalibrate.length > 0 ? select(recalibrate) : undefined]).catch((err) => {
     process.stderr.write(err.stderr || `${err.message}\n`);
     process.exit(1);
@@ -212,7 +218,7 @@ async function chooseCommittee() {
     model, member: `${parsed[i].recipe}:${parsed[i].seed}`, differences: notes[i],
     bestFlags: `${Object.entries(specFlagsOf({ ...RECIPES[parsed[i].recipe], ...conv })).map(([k, v]) => ` --${k} ${v}`).join('')} --seed ${parsed[i].seed}`,
   }));
-  const { chosen, recalibrateBn, next, json, markdown } = committeeRecord(plain, candidates, { maxMembers, command, machine: describeMachine(), conv: argv.conv }, recalibrated);
+  const { chosen, recalibrateBn, next, json, markdown } = committeeRecord(plain, candidates, { maxMembers, command, machine: describeMachine(), conv: argv.conv, selectBy: argv.selectBy }, recalibrated);
   await writeFile(join(dir, 'selection.json'), `${JSON.stringify(json, null, 2)}\n`);
   await writeFile(join(dir, 'selection.md'), markdown);
   const last = json.selection[json.selection.length - 1];

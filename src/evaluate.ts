@@ -3,7 +3,7 @@ import { loadModel } from './checkpoint.js';
 import { defaultMnistDir, loadIdxDataset, subset, trainingCount, type Dataset } from './data/dataset.js';
 import { dataSetRecord, describeDataSet, describeTrainedOn, trainedOnSame, type DataSetRecord } from './data/provenance.js';
 import { badCheckpoint, badOption } from './errors.js';
-import { checkEnsemble, greedySelection, meanProbabilities, type SelectionStep } from './model/ensemble.js';
+import { checkEnsemble, greedySelection, logLossSum, meanProbabilities, type SelectBy, type SelectionStep } from './model/ensemble.js';
 import { mostProbable, type Model } from './model/model.js';
 import { recalibrateBatchNorm } from './model/recalibrate.js';
 import { ttaImageShape } from './model/tta.js';
@@ -113,24 +113,12 @@ export interface Evaluation {
   /** With `select`: the greedy ensemble selection's steps over the models as candidates (see greedySelection); else null. */
   selection: SelectionStep[] | null;
   accuracy: number;
-  /** The mean of −ln(probability of the true class) over the images, in nats (cross-entropy without label smoothing; see logLossOf). */
+  /** The mean of −ln(probability of the true class) over the images, in nats (cross-entropy without label smoothing; see logLossSum). */
   logLoss: number;
   /** Each member's log loss alone (only for an ensemble; empty for one model). */
   memberLogLoss: number[];
 }
 
-/**
- * The floor a probability is raised to before its logarithm: a float32 softmax rounds a class far below the
- * others to 0, and one such image would make the mean infinite (scikit-learn's log_loss clips the same way).
- */
-export const LOG_LOSS_FLOOR = 1e-15;
-
-/** The sum over images of −ln(the true class's probability, at least LOG_LOSS_FLOOR); `p` holds C per image. */
-export function logLossSum(p: Float32Array, labels: ArrayLike<number>, from: number, C: number): number {
-  let sum = 0;
-  for (let i = 0; i * C < p.length; i++) sum -= Math.log(Math.max(p[i * C + labels[from + i]], LOG_LOSS_FLOOR));
-  return sum;
-}
 
 export interface EvaluateOptions {
   tta: boolean;
@@ -144,6 +132,8 @@ export interface EvaluateOptions {
   microBatch?: number;
   /** Also choose an ensemble of at most this many of the models, greedily (greedySelection): only on the validation split. */
   select?: number;
+  /** What the selection maximises (greedySelection; default accuracy). */
+  selectBy?: SelectBy;
 }
 
 /**
@@ -207,7 +197,7 @@ export async function evaluateModels(files: readonly string[], options: Evaluate
     });
   }
   const memberCorrect = memberMistakes.map((list) => (models.length > 1 ? images.count - list.length : 0));
-  const selection = kept === null ? null : greedySelection(kept, images.labels, C, options.select);
+  const selection = kept === null ? null : greedySelection(kept, images.labels, C, options.select, options.selectBy);
   return {
     models, split, images, confusion, misclassified, memberCorrect, memberMistakes, selection,
     accuracy: (images.count - misclassified.length) / images.count, logLoss: lossSum / images.count,

@@ -126,17 +126,18 @@ describe('mnist-dp eval --select N', () => {
   it('chooses members greedily on the validation split; the chosen ensemble evaluates to the figure it printed', async () => {
     const r = cli('eval', '--split', 'val', '--select', '3', '--model', a, '--model', b, '--model', c, '--json');
     expect(r.code, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { valSize: number; members: { model: string; valAccuracy: number }[]; selection: { model: string; valAccuracy: number; wrongByAll: number }[] };
+    const out = JSON.parse(r.stdout) as { valSize: number; members: { model: string; valAccuracy: number; valLogLoss: number }[]; selection: { model: string; valAccuracy: number; valLogLoss: number; wrongByAll: number }[] };
     // Three seeds of a tiny MLP (89-92 % alone); the selection has at least two steps (see c).
     expect(out.selection.length).toBeGreaterThanOrEqual(2);
     // The first step is the member with the most validation images right (ties: the first given).
     const best = out.members.reduce((x, y) => (y.valAccuracy > x.valAccuracy ? y : x));
-    expect(out.selection[0]).toEqual({ model: best.model, valAccuracy: best.valAccuracy, wrongByAll: Math.round((1 - best.valAccuracy) * out.valSize) });
+    expect(out.selection[0]).toEqual({ model: best.model, valAccuracy: best.valAccuracy, valLogLoss: best.valLogLoss, wrongByAll: Math.round((1 - best.valAccuracy) * out.valSize) });
     // Each step's figure is what eval, by its own path, says of the members chosen so far in that order.
     const chosen = out.selection.map((s) => s.model);
     for (let k = 2; k <= chosen.length; k++) {
-      const again = JSON.parse(cli('eval', '--split', 'val', ...chosen.slice(0, k).flatMap((m) => ['--model', m]), '--json').stdout) as { valAccuracy: number; wrongByAll: number };
+      const again = JSON.parse(cli('eval', '--split', 'val', ...chosen.slice(0, k).flatMap((m) => ['--model', m]), '--json').stdout) as { valAccuracy: number; valLogLoss: number; wrongByAll: number };
       expect(out.selection[k - 1].valAccuracy).toBe(again.valAccuracy);
+      expect(out.selection[k - 1].valLogLoss).toBeCloseTo(again.valLogLoss, 12);
       expect(out.selection[k - 1].wrongByAll).toBe(again.wrongByAll);
       expect(out.selection[k - 1].valAccuracy).toBeGreaterThan(out.selection[k - 2].valAccuracy); // each step adds an image
     }
@@ -155,6 +156,33 @@ describe('mnist-dp eval --select N', () => {
     expect(text[at + 2 + chosen.length]).toBe(`chosen: mnist-dp eval --split val ${chosen.map((m) => `--model ${m}`).join(' ')}`);
   });
 
+  it('--select-by log-loss: each step lowers the ensemble\'s validation log loss the most, and it stops when none does', () => {
+    const models = [a, b, c];
+    const r = cli('eval', '--split', 'val', '--select', '3', '--select-by', 'log-loss', ...models.flatMap((m) => ['--model', m]), '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { members: { model: string; valLogLoss: number }[]; selection: { model: string; valLogLoss: number }[] };
+    const lossOf = (members: string[]) => (JSON.parse(cli('eval', '--split', 'val', ...members.flatMap((m) => ['--model', m]), '--json').stdout) as { valLogLoss: number }).valLogLoss;
+    // The start: the lowest log loss alone.
+    const start = out.members.reduce((x, y) => (y.valLogLoss < x.valLogLoss ? y : x));
+    expect(out.selection[0].model).toBe(start.model);
+    const chosen: string[] = [out.selection[0].model];
+    for (const step of out.selection.slice(1)) {
+      const others = models.filter((m) => !chosen.includes(m));
+      const losses = others.map((m) => lossOf([...chosen, m]));
+      expect(step.model).toBe(others[losses.indexOf(Math.min(...losses))]);
+      expect(step.valLogLoss).toBeLessThan(out.selection[chosen.length - 1].valLogLoss);
+      chosen.push(step.model);
+    }
+    // Two seeds of the tiny MLP always lower each other's log loss (averaging unsure models): at least two steps.
+    expect(chosen.length).toBeGreaterThanOrEqual(2);
+    for (const m of models.filter((x) => !chosen.includes(x))) expect(lossOf([...chosen, m])).toBeGreaterThanOrEqual(out.selection[chosen.length - 1].valLogLoss);
+    const text = cli('eval', '--split', 'val', '--select', '3', '--select-by', 'log-loss', ...models.flatMap((m) => ['--model', m])).stdout.split('\n');
+    const at = text.indexOf('greedy selection by log loss (at most 3 members, equal weights; each figure the ensemble of the members so far, in this order):');
+    expect(at).toBeGreaterThan(0);
+    expect(text[at + 1]).toMatch(/ validation accuracy \d+\.\d\d% \([\d,]+\/500\) · log loss \d\.\d{5} · wrong by every member chosen: \d+$/);
+    expect(text[at + 1 + chosen.length]).toMatch(/^stopped: (every candidate chosen|no other candidate lowers the log loss)$/);
+  });
+
   it('stops at N members', () => {
     const text = cli('eval', '--split', 'val', '--select', '1', '--model', a, '--model', b, '--model', c).stdout.split('\n');
     const at = text.indexOf('greedy selection (at most 1 member, equal weights; each figure the ensemble of the members so far, in this order):');
@@ -169,6 +197,8 @@ describe('mnist-dp eval --select N', () => {
     const sameFile = `${dirname(a)}/./${basename(a)}`; // another spelling of a's path
     expectError(cli('eval', '--split', 'val', '--select', '2', '--model', a, '--model', b, '--model', sameFile), 2, `--select: ${sameFile} is given twice`);
     expectError(cli('eval', '--split', 'val', '--select', '0', '--model', a, '--model', b), 2, '--select must be an integer ≥ 1, got 0');
+    expectError(cli('eval', '--split', 'val', '--select-by', 'log-loss', '--model', a, '--model', b), 2, '--select-by only applies with --select');
+    expectError(cli('eval', '--split', 'val', '--select', '2', '--select-by', 'loss', '--model', a, '--model', b), 2, '--select-by must be accuracy or log-loss, got "loss"');
   });
 });
 

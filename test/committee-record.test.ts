@@ -48,7 +48,7 @@ describe('committeeRecord: the record of a committee chosen on validation', () =
     expect(r.next).toBe('npm run ensemble -- --members strided:1,elastic:2 --dir NEW-DIR');
     expect(committeeRecord(evaluation, candidates, { ...options, conv: 'im2col' }).next).toBe('npm run ensemble -- --members strided:1,elastic:2 --conv im2col --dir NEW-DIR');
     expect(r.json).toEqual({
-      command: options.command, machine: 'a machine', valSize: 5000, recalibrateBn: false,
+      command: options.command, machine: 'a machine', valSize: 5000, selectBy: 'accuracy', recalibrateBn: false,
       candidates: candidates.map((c, i) => ({ model: c.model, member: c.member, differences: c.differences, valAccuracy: evaluation.members[i].valAccuracy, misclassified: evaluation.members[i].misclassified })),
       sharedMistakes: evaluation.sharedMistakes, wrongByAll: 4,
       selection: [{ ...evaluation.selection[0], member: 'strided:1' }, { ...evaluation.selection[1], member: 'elastic:2' }],
@@ -108,6 +108,28 @@ describe('committeeRecord: the record of a committee chosen on validation', () =
     const single = { ...recalibrated, selection: [{ model: 'pool/trials/elastic-seed2.ckpt', valAccuracy: 4995 / 5000, wrongByAll: 5 }] };
     expect(committeeRecord(evaluation, candidates, options, single).next)
       .toBe('npm run best -- --model cnn-wide --augment rotate=10 --seed 2 --out NEW.ckpt, then mnist-dp eval --recalibrate-bn --model NEW.ckpt (no other candidate adds an image: a single model)');
+  });
+
+  it('by log loss: uses the selection whose final log loss is lower, even at fewer images right, and shows each step\'s', () => {
+    const withLoss = (e: SelectionEval, losses: number[]): SelectionEval => ({ ...e, selection: e.selection.map((st, k) => ({ ...st, valLogLoss: losses[k] })) });
+    const plain = withLoss(evaluation, [0.0312, 0.0287]);
+    // Recalibrated: one image fewer right at the end, but a lower log loss.
+    const recalibrated = withLoss({ ...evaluation, selection: [evaluation.selection[0], { ...evaluation.selection[1], valAccuracy: 4989 / 5000 }] }, [0.0301, 0.0270]);
+    const byLoss = { ...options, selectBy: 'log-loss' as const };
+    const r = committeeRecord(plain, candidates, byLoss, recalibrated);
+    expect([r.chosen, r.recalibrateBn]).toEqual(['strided:1,elastic:2', true]);
+    expect(r.json).toMatchObject({ selectBy: 'log-loss', other: { recalibrateBn: false, valAccuracy: 4990 / 5000, valLogLoss: 0.0287 } });
+    const lines = r.markdown.split('\n');
+    const steps = lines.indexOf('| step | added | ensemble validation accuracy | log loss | wrong by every member chosen |');
+    expect(lines.slice(steps + 2, steps + 4)).toEqual(['| 1 | strided:1 | 99.76% | 0.03010 | 12 |', '| 2 | elastic:2 | 99.78% | 0.02700 | 6 |']);
+    expect(lines).toContain('The selection plain ends at 99.80% (log loss 0.02870) with `strided:1,elastic:2`; the one above is used (the lower log loss; ties: plain).');
+    // By accuracy the same two evaluations keep the plain one (99.80 against 99.78 %).
+    expect(committeeRecord(plain, candidates, options, recalibrated).recalibrateBn).toBe(false);
+    // A tie in log loss keeps plain; a single member says why it is alone.
+    expect(committeeRecord(plain, candidates, byLoss, withLoss(recalibrated, [0.0301, 0.0287])).recalibrateBn).toBe(false);
+    expect(committeeRecord({ ...plain, selection: plain.selection.slice(0, 1) }, candidates, byLoss).next).toMatch(/\(no other candidate lowers the log loss: a single model\)$/);
+    // An eval without log losses cannot be compared by them.
+    expect(() => committeeRecord(evaluation, candidates, byLoss, recalibrated)).toThrow(/reported no validation log loss/);
   });
 
   it('refuses an eval that does not fit the candidates', () => {

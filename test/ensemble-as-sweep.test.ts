@@ -62,6 +62,10 @@ describe('npm run ensemble', () => {
     expect(ensemble('--print-spec', '--max-members', '3')).toEqual([2, 'mnist-dp: error: --max-members only applies with --select (the most members of the committee chosen)']);
   });
 
+  it('--select-by only with --select', () => {
+    expect(ensemble('--print-spec', '--select-by', 'log-loss')).toEqual([2, 'mnist-dp: error: --select-by only applies with --select (what the selection of the committee maximises)']);
+  });
+
   it('keeps candidates and members apart: a pool takes no file without its validation images, an ensemble no pool', async () => {
     const dir = join(work(), 'apart');
     mkdirSync(join(dir, 'trials'), { recursive: true });

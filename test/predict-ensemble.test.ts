@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import { defaultMnistDir, loadIdxDataset } from '../src/data/dataset.js';
 import { MnistDpError, predictEnsemble, type PredictOptions } from '../src/index.js';
 import { loadModel } from '../src/checkpoint.js';
-import { greedySelection, meanProbabilities, mistakeOverlap } from '../src/model/ensemble.js';
+import { greedySelection, meanProbabilities, mistakeOverlap, type SelectionStep } from '../src/model/ensemble.js';
 import { Model, mostProbable } from '../src/model/model.js';
 import { makeSpec, parseCnnSpec } from '../src/model/spec.js';
 import { randomModel, trainTinyMlp } from './helpers/tiny-models.js';
@@ -112,13 +112,22 @@ describe('mistakeOverlap', () => {
 /** Two-class probability rows from each image's probability of class 0. */
 const twoClass = (p0: number[]) => Float32Array.from(p0.flatMap((p) => [p, 1 - p]));
 
+/** A selection's steps without their log loss (checked on its own below). */
+const byImages = (steps: SelectionStep[]) => steps.map(({ member, correct, wrongByAll }) => ({ member, correct, wrongByAll }));
+
+/** The log loss of the mean of `members`, in float64 from the float32 mean, as a reference. */
+const referenceLogLoss = (members: Float32Array[], labels: number[], C: number) => {
+  const mean = meanProbabilities(members);
+  return labels.reduce((sum, l, i) => sum - Math.log(Math.max(mean[i * C + l], 1e-15)), 0) / labels.length;
+};
+
 describe('greedySelection', () => {
   it('starts from the best candidate, adds the one that helps most, and stops when none adds an image', () => {
     const labels = [0, 0, 0, 0];
     const a = twoClass([0.6, 0.6, 0.6, 0.1]); // right on 3 of 4
     const b = twoClass([0.45, 0.45, 0.45, 0.99]); // right only where a is wrong: a + b gets all 4
     const c = twoClass([0.9, 0.9, 0.3, 0.4]); // a + c: 2 right
-    expect(greedySelection([b, c, a], labels, 2)).toEqual([
+    expect(byImages(greedySelection([b, c, a], labels, 2))).toEqual([
       { member: 2, correct: 3, wrongByAll: 1 },
       { member: 0, correct: 4, wrongByAll: 0 },
     ]); // c would add nothing to a + b
@@ -129,7 +138,7 @@ describe('greedySelection', () => {
     const a = twoClass([0.9, 0.9, 0.9, 0.9, 0.1, 0.1, 0.45]); // 4 right: the start
     const b = twoClass([0.4, 0.4, 0.9, 0.9, 0.1, 0.1, 0.9]); // a + b: 5 right; both wrong on images 4 and 5
     const c = twoClass([0.9, 0.4, 0.4, 0.4, 0.6, 0.1, 0.9]); // a + c: 5 right; both wrong only on image 5
-    expect(greedySelection([a, b, c], labels, 2)).toEqual([
+    expect(byImages(greedySelection([a, b, c], labels, 2))).toEqual([
       { member: 0, correct: 4, wrongByAll: 3 },
       { member: 2, correct: 5, wrongByAll: 1 },
     ]);
@@ -177,12 +186,69 @@ describe('greedySelection', () => {
   it('gives an equal tie to the first candidate, and adds nothing that adds no image', () => {
     const labels = [0, 0, 1];
     const a = twoClass([0.9, 0.2, 0.3]);
-    expect(greedySelection([a, a.slice(), a.slice()], labels, 2)).toEqual([{ member: 0, correct: 2, wrongByAll: 1 }]);
+    expect(byImages(greedySelection([a, a.slice(), a.slice()], labels, 2))).toEqual([{ member: 0, correct: 2, wrongByAll: 1 }]);
+  });
+
+  it('by log loss: starts from the surest right model, and adds one that lowers the log loss where accuracy sees no gain', () => {
+    const labels = [0, 0, 0, 0];
+    const a = twoClass([0.6, 0.6, 0.6, 0.1]); // right on 3 of 4, unsure
+    const b = twoClass([0.95, 0.95, 0.95, 0.2]); // right on the same 3, sure
+    const c = twoClass([0.5, 0.5, 0.5, 0.15]); // worse than a
+    // By accuracy a and b tie (the first, a, starts) and b adds no image to it: one member.
+    expect(byImages(greedySelection([a, b, c], labels, 2, 3))).toEqual([{ member: 0, correct: 3, wrongByAll: 1 }]);
+    // By log loss b starts (0.44 nats against a's 0.96); a or c would raise it (averaging b with unsure models).
+    const steps = greedySelection([a, b, c], labels, 2, 3, 'log-loss');
+    expect(steps.map((st) => st.member)).toEqual([1]);
+    expect(steps[0].logLoss).toBeCloseTo(referenceLogLoss([b], labels, 2), 12);
+
+    // e is sure, and surely wrong on image 3; d is unsure everywhere, nearly right on image 3. Both get 3 of 4 right,
+    // and so does their mean: accuracy keeps one, the log loss takes both (0.65 → 0.56 nats).
+    const e = twoClass([0.95, 0.95, 0.95, 0.05]);
+    const d = twoClass([0.55, 0.55, 0.55, 0.45]);
+    expect(byImages(greedySelection([e, d], labels, 2, 3))).toEqual([{ member: 0, correct: 3, wrongByAll: 1 }]);
+    const both = greedySelection([e, d], labels, 2, 3, 'log-loss');
+    expect(both.map((st) => st.member)).toEqual([1, 0]);
+    expect(both.map((st) => st.correct)).toEqual([3, 3]);
+    expect(both[1].logLoss).toBeCloseTo(referenceLogLoss([d, e], labels, 2), 12);
+    expect(both[1].logLoss).toBeLessThan(both[0].logLoss);
+  });
+
+  it('by log loss on random candidates: each step is the lowest the ensemble\'s own mean gives, and it stops when none is lower', () => {
+    let s = 11;
+    const random = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const n = 200;
+    const C = 3;
+    const labels = Array.from({ length: n }, () => Math.floor(random() * C));
+    const candidates = Array.from({ length: 5 }, (_, k) => {
+      const p = new Float32Array(n * C);
+      for (let i = 0; i < n; i++) {
+        const raw = Array.from({ length: C }, (_, c) => random() ** (1 + k) + (c === labels[i] ? 0.3 : 0)); // k: how sure
+        const sum = raw.reduce((x, y) => x + y, 0);
+        raw.forEach((v, c) => (p[i * C + c] = v / sum));
+      }
+      return p;
+    });
+    const steps = greedySelection(candidates, labels, C, 5, 'log-loss');
+    const chosen: number[] = [];
+    for (const step of steps) {
+      const others = candidates.map((_, m) => m).filter((m) => !chosen.includes(m));
+      const losses = others.map((m) => referenceLogLoss([...chosen, m].map((x) => candidates[x]), labels, C));
+      expect(step.member).toBe(others[losses.indexOf(Math.min(...losses))]);
+      chosen.push(step.member);
+      expect(step.logLoss).toBeCloseTo(referenceLogLoss(chosen.map((x) => candidates[x]), labels, C), 12);
+    }
+    for (let k = 1; k < steps.length; k++) expect(steps[k].logLoss).toBeLessThan(steps[k - 1].logLoss);
+    if (steps.length < 5) {
+      for (const m of candidates.map((_, x) => x).filter((x) => !chosen.includes(x))) {
+        expect(referenceLogLoss([...chosen, m].map((x) => candidates[x]), labels, C)).toBeGreaterThanOrEqual(steps[steps.length - 1].logLoss - 1e-12);
+      }
+    }
   });
 
   it('refuses probabilities that are not one row per label, and a maxMembers that is no whole number ≥ 1', () => {
     expect(() => greedySelection([new Float32Array(5)], [0, 1, 0], 2)).toThrow(/a candidate has 5 probabilities, not 3 images × 2 classes/);
     const a = twoClass([0.9, 0.2, 0.3]);
     for (const bad of [0, 2.5, Number.NaN]) expect(() => greedySelection([a, a], [0, 1, 0], 2, bad)).toThrow(`greedySelection: maxMembers must be an integer ≥ 1, got ${bad}`);
+    expect(() => greedySelection([a, a], [0, 1, 0], 2, 2, 'loss' as 'accuracy')).toThrow('greedySelection: by must be accuracy or log-loss, got loss');
   });
 });

@@ -3,7 +3,7 @@ import { loadCheckpoint } from '../checkpoint.js';
 import { describeDataSet, describeTrainedOn, type DataSetRecord } from '../data/provenance.js';
 import { badOption } from '../errors.js';
 import { paramLayout, parameterCount } from '../model/layout.js';
-import { mistakeOverlap, type MistakeOverlap, type SelectionStep } from '../model/ensemble.js';
+import { mistakeOverlap, SELECT_BY, type MistakeOverlap, type SelectBy, type SelectionStep } from '../model/ensemble.js';
 import { describeSpec, formatCnnLayers } from '../model/spec.js';
 import { MODEL_OPTION_KEYS, integer, unresolveOptions } from '../options.js';
 import { TTA_VIEWS } from '../model/tta.js';
@@ -48,6 +48,11 @@ export function evalBuilder(y: Argv): Argv {
       type: 'number', requiresArg: true, coerce: last,
       describe: 'with --split val: also choose an ensemble of at most N of the --model candidates, greedily (each step adds the one that gets the ensemble the most validation images right)',
     })
+    .option('select-by', {
+      type: 'string', requiresArg: true, coerce: last,
+      describe: "with --select: what each step maximises: accuracy (images right), or log-loss (the ensemble's validation log loss lowered: it also counts a member that makes right answers surer)",
+      defaultDescription: 'accuracy',
+    })
     .option('errors', { type: 'number', requiresArg: true, coerce: last, describe: 'also draw the first N images that the model (or the ensemble) gets wrong' })
     .option('json', {
       type: 'boolean', coerce: last,
@@ -67,6 +72,7 @@ export interface EvalArgs {
   recalibrateBn?: boolean;
   microBatch?: number;
   select?: number;
+  selectBy?: string;
 }
 
 export async function evalHandler(argv: EvalArgs): Promise<void> {
@@ -79,7 +85,10 @@ export async function evalHandler(argv: EvalArgs): Promise<void> {
   if (argv.microBatch !== undefined && !recalibrate) throw badOption('--micro-batch only applies with --recalibrate-bn (the micro-shard the statistics are recomputed in)');
   const microBatch = argv.microBatch === undefined ? undefined : integer('micro-batch', argv.microBatch, 1);
   const select = argv.select === undefined ? undefined : integer('select', argv.select, 1);
-  const evaluation = await evaluateModels(files, { tta, data: argv.data, anyData: argv.anyData, split, recalibrate, microBatch, select });
+  if (argv.selectBy !== undefined && select === undefined) throw badOption('--select-by only applies with --select (what the greedy selection maximises)');
+  if (argv.selectBy !== undefined && !SELECT_BY.includes(argv.selectBy as SelectBy)) throw badOption(`--select-by must be ${SELECT_BY.join(' or ')}, got "${argv.selectBy}"`);
+  const selectBy = (argv.selectBy ?? 'accuracy') as SelectBy;
+  const evaluation = await evaluateModels(files, { tta, data: argv.data, anyData: argv.anyData, split, recalibrate, microBatch, select, selectBy });
   const { models, images, confusion, misclassified, memberCorrect, memberMistakes, selection, accuracy: overall, logLoss, memberLogLoss } = evaluation;
   const D = images.rows * images.cols;
   const correct = images.count - misclassified.length;
@@ -89,7 +98,7 @@ export async function evalHandler(argv: EvalArgs): Promise<void> {
     const [acc, size, loss] = [`${split}Accuracy`, `${split}Size`, `${split}LogLoss`];
     const extra = {
       ...(recalibrate ? { recalibratedBn: true } : {}),
-      ...(selection ? { selection: selection.map((st) => ({ model: files[st.member], [acc]: st.correct / images.count, wrongByAll: st.wrongByAll })) } : {}),
+      ...(selection ? { selection: selection.map((st) => ({ model: files[st.member], [acc]: st.correct / images.count, [loss]: st.logLoss, wrongByAll: st.wrongByAll })) } : {}),
     };
     const overlap = models.length > 1 ? mistakeOverlap(memberMistakes, images.count) : null;
     const line = overlap
@@ -112,7 +121,7 @@ export async function evalHandler(argv: EvalArgs): Promise<void> {
       ...overlapLines(mistakeOverlap(memberMistakes, images.count), images.count),
     ]
     : [`${accuracy(correct)} · ${describeSpec(models[0].spec)} · ${files[0]}${how}`];
-  if (selection && select !== undefined) lines.push(...selectionLines(selection, files, select, accuracy, repeatFlags(argv)));
+  if (selection && select !== undefined) lines.push(...selectionLines(selection, files, select, selectBy, accuracy, repeatFlags(argv)));
   lines.push(models.length > 1 ? 'per class (ensemble):' : 'per class:');
   confusion.forEach((row, c) => {
     const total = row.reduce((a, b) => a + b, 0);
@@ -147,13 +156,16 @@ function overlapLines({ shared, wrongByAll, rightByAny }: MistakeOverlap, count:
 }
 
 /** The greedy selection's steps, why it stopped, and the chosen members as eval flags. */
-function selectionLines(steps: readonly SelectionStep[], files: readonly string[], max: number, accuracy: (right: number) => string, flags: string): string[] {
+function selectionLines(
+  steps: readonly SelectionStep[], files: readonly string[], max: number, by: SelectBy, accuracy: (right: number) => string, flags: string,
+): string[] {
   const members = (n: number) => `${n} member${n === 1 ? '' : 's'}`;
   const why = steps.length === files.length ? 'every candidate chosen'
-    : steps.length === max ? `${members(max)}, the most --select allows` : 'no other candidate adds an image';
+    : steps.length === max ? `${members(max)}, the most --select allows` : by === 'log-loss' ? 'no other candidate lowers the log loss' : 'no other candidate adds an image';
+  const lossFigure = (st: SelectionStep) => (by === 'log-loss' ? ` · log loss ${st.logLoss.toFixed(5)}` : '');
   return [
-    `greedy selection (at most ${members(max)}, equal weights; each figure the ensemble of the members so far, in this order):`,
-    ...steps.map((st, k) => `  ${String(k + 1).padStart(2)}  + ${files[st.member]}  ${accuracy(st.correct)} · wrong by every member chosen: ${int(st.wrongByAll)}`),
+    `greedy selection${by === 'log-loss' ? ' by log loss' : ''} (at most ${members(max)}, equal weights; each figure the ensemble of the members so far, in this order):`,
+    ...steps.map((st, k) => `  ${String(k + 1).padStart(2)}  + ${files[st.member]}  ${accuracy(st.correct)}${lossFigure(st)} · wrong by every member chosen: ${int(st.wrongByAll)}`),
     `stopped: ${why}`,
     `chosen: mnist-dp eval --split val${flags} ${steps.map((st) => `--model ${shellQuote(files[st.member])}`).join(' ')}`,
   ];

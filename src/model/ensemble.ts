@@ -86,6 +86,26 @@ export function mistakeOverlap(mistakes: readonly (readonly number[])[], count: 
   return { shared, wrongByAll, rightByAny: count - wrongByAll };
 }
 
+/**
+ * The floor a probability is raised to before its logarithm: a float32 softmax rounds a class far below the
+ * others to 0, and one such image would make the mean infinite (scikit-learn's log_loss clips the same way).
+ */
+export const LOG_LOSS_FLOOR = 1e-15;
+
+/**
+ * The sum over images of −ln(the true class's probability, at least LOG_LOSS_FLOOR): `p` holds `C`
+ * probabilities per image, for the images whose classes are labels[from], labels[from + 1], …
+ */
+export function logLossSum(p: Float32Array, labels: ArrayLike<number>, from: number, C: number): number {
+  let sum = 0;
+  for (let i = 0; i * C < p.length; i++) sum -= Math.log(Math.max(p[i * C + labels[from + i]], LOG_LOSS_FLOOR));
+  return sum;
+}
+
+/** What a greedy ensemble selection maximises: images right, or (finer) the log loss it lowers. */
+export type SelectBy = 'accuracy' | 'log-loss';
+export const SELECT_BY: readonly SelectBy[] = ['accuracy', 'log-loss'];
+
 /** One step of a greedy ensemble selection: the member added and what the ensemble then gets right. */
 export interface SelectionStep {
   /** Index of the member added (into the candidates given). */
@@ -94,22 +114,31 @@ export interface SelectionStep {
   correct: number;
   /** Images every member chosen so far gets wrong. */
   wrongByAll: number;
+  /** The ensemble's log loss (mean −ln of the true class's probability, nats) with the members chosen so far. */
+  logLoss: number;
 }
 
 /**
  * Greedy forward selection of an ensemble from candidates (Caruana et al., "Ensemble selection from
- * libraries of models", 2004, without replacement): start from the candidate with the most images right,
- * then repeatedly add the one whose addition gets the ensemble (the mean of the probabilities) the most
- * images right; ties go to the smallest `wrongByAll`, then to the first candidate. It stops when no
- * candidate adds at least one image, or at `maxMembers`. `probabilities[m]` holds candidate m's rows of
- * `classes` probabilities for the images whose classes are `labels`. Each step's figure is exactly what
- * meanProbabilities + mostProbable give for the members chosen so far, in the order chosen (float32 sums:
- * another order can round a near tie the other way). Meant for validation images: chosen on the test
- * set, the ensemble's test figure would say nothing.
+ * libraries of models", 2004, without replacement). By `accuracy` (the default): start from the candidate
+ * with the most images right, then repeatedly add the one whose addition gets the ensemble (the mean of the
+ * probabilities) the most images right; ties go to the smallest `wrongByAll`, then to the first candidate;
+ * stop when no candidate adds at least one image. By `log-loss`: start from the candidate with the lowest
+ * log loss, add the one that lowers the ensemble's the most (ties: the first), and stop when none lowers
+ * it. The log loss sees a member that makes the ensemble surer of images it already gets right, or less sure
+ * of wrong answers, which on a few thousand validation images moves no whole image: so it can tell a helpful
+ * third member from a useless one where accuracy cannot. Either stops at `maxMembers`. `probabilities[m]`
+ * holds candidate m's rows of `classes` probabilities for the images whose classes are `labels`. Each
+ * step's figures are exactly what meanProbabilities + mostProbable (and logLossSum) give for the members
+ * chosen so far, in the order chosen (float32 sums: another order can round a near tie the other way). Meant
+ * for validation images: chosen on the test set, the ensemble's test figure would say nothing.
  */
-export function greedySelection(probabilities: readonly Float32Array[], labels: ArrayLike<number>, classes: number, maxMembers = 10): SelectionStep[] {
+export function greedySelection(
+  probabilities: readonly Float32Array[], labels: ArrayLike<number>, classes: number, maxMembers = 10, by: SelectBy = 'accuracy',
+): SelectionStep[] {
   const n = labels.length;
   if (!Number.isInteger(maxMembers) || maxMembers < 1) throw badOption(`greedySelection: maxMembers must be an integer ≥ 1, got ${maxMembers}`);
+  if (!SELECT_BY.includes(by)) throw badOption(`greedySelection: by must be ${SELECT_BY.join(' or ')}, got ${String(by)}`);
   for (const p of probabilities) {
     if (p.length !== n * classes) throw badOption(`greedySelection: a candidate has ${p.length} probabilities, not ${n} images × ${classes} classes`);
   }
@@ -118,17 +147,23 @@ export function greedySelection(probabilities: readonly Float32Array[], labels: 
   const anyRight = new Uint8Array(n); // images some member chosen so far gets right
   const chosen: Float32Array[] = [];
   const steps: SelectionStep[] = [];
+  const better = (a: SelectionStep, b: SelectionStep) => (by === 'log-loss'
+    ? a.logLoss < b.logLoss
+    : a.correct > b.correct || (a.correct === b.correct && a.wrongByAll < b.wrongByAll));
+  const gains = (a: SelectionStep, last: SelectionStep) => (by === 'log-loss' ? a.logLoss < last.logLoss : a.correct >= last.correct + 1);
   while (steps.length < Math.min(maxMembers, probabilities.length)) {
     let step: SelectionStep | null = null;
     for (let m = 0; m < probabilities.length; m++) {
       if (steps.some((st) => st.member === m)) continue;
       // The ensemble with m added, exactly as eval averages it (meanProbabilities, in the order chosen).
-      const correct = rightOf(meanProbabilities([...chosen, probabilities[m]])).reduce((a, b) => a + b, 0);
+      const mean = meanProbabilities([...chosen, probabilities[m]]);
+      const correct = rightOf(mean).reduce((a, b) => a + b, 0);
       let wrongByAll = 0;
       for (let i = 0; i < n; i++) if (anyRight[i] === 0 && right[m][i] === 0) wrongByAll++;
-      if (step === null || correct > step.correct || (correct === step.correct && wrongByAll < step.wrongByAll)) step = { member: m, correct, wrongByAll };
+      const candidate = { member: m, correct, wrongByAll, logLoss: logLossSum(mean, labels, 0, classes) / n };
+      if (step === null || better(candidate, step)) step = candidate;
     }
-    if (step === null || (steps.length > 0 && step.correct < steps[steps.length - 1].correct + 1)) break;
+    if (step === null || (steps.length > 0 && !gains(step, steps[steps.length - 1]))) break;
     steps.push(step);
     chosen.push(probabilities[step.member]);
     for (let i = 0; i < n; i++) anyRight[i] |= right[step.member][i];

@@ -12,7 +12,7 @@ export interface SelectionEval {
   members: { valAccuracy: number; misclassified: number[] }[];
   sharedMistakes: number[][];
   wrongByAll: number;
-  selection: { model: string; valAccuracy: number; wrongByAll: number }[];
+  selection: { model: string; valAccuracy: number; valLogLoss?: number; wrongByAll: number }[];
 }
 
 /** One candidate, in the order eval was given them. */
@@ -42,16 +42,23 @@ export interface CommitteeRecord {
 
 /** A selection's final ensemble validation accuracy. */
 const finalAccuracy = (e: SelectionEval) => e.selection[e.selection.length - 1].valAccuracy;
+/** A selection's final ensemble validation log loss (eval reports it for every step). */
+const finalLogLoss = (e: SelectionEval) => {
+  const loss = e.selection[e.selection.length - 1].valLogLoss;
+  if (loss === undefined) throw new Error('committeeRecord: eval reported no validation log loss (an eval older than --select-by?)');
+  return loss;
+};
 
 /**
  * The committee `evaluation.selection` chose among `candidates`. With `recalibrated` (the same eval with
  * --recalibrate-bn: every candidate's batch norm statistics recomputed on its own training images), the
- * selection whose final ensemble validation accuracy is higher is used; ties go to the plain one. `conv`
+ * selection whose final ensemble validation accuracy is higher is used (with `selectBy` log-loss: whose
+ * final log loss is lower); ties go to the plain one. `conv`
  * is the --conv the pool was run with (repeated in `next`), `command` and `machine` are the run's, for the record.
  */
 export function committeeRecord(
   evaluation: SelectionEval, candidates: readonly CommitteeCandidate[],
-  options: { maxMembers: number; command: string; machine: string; conv?: string }, recalibrated?: SelectionEval,
+  options: { maxMembers: number; command: string; machine: string; conv?: string; selectBy?: 'accuracy' | 'log-loss' }, recalibrated?: SelectionEval,
 ): CommitteeRecord {
   const membersOf = (ev: SelectionEval) => {
     if (ev.members.length !== candidates.length) throw new Error(`committeeRecord: eval reports ${ev.members.length} candidates, ${candidates.length} were given`);
@@ -64,7 +71,9 @@ export function committeeRecord(
   };
   const plainIndex = membersOf(evaluation);
   const recalibratedIndex = recalibrated === undefined ? null : membersOf(recalibrated);
-  const recalibrateBn = recalibrated !== undefined && finalAccuracy(recalibrated) > finalAccuracy(evaluation);
+  const byLoss = options.selectBy === 'log-loss';
+  const recalibrateBn = recalibrated !== undefined
+    && (byLoss ? finalLogLoss(recalibrated) < finalLogLoss(evaluation) : finalAccuracy(recalibrated) > finalAccuracy(evaluation));
   const e = recalibrateBn ? recalibrated : evaluation;
   const chosenIndex = recalibrateBn ? recalibratedIndex! : plainIndex;
   const listOf = (index: number[]) => index.map((i) => candidates[i].member).join(',');
@@ -73,14 +82,15 @@ export function committeeRecord(
   // A pool's files held out validation images: the choice is trained again on all images, in a new folder.
   const next = chosenIndex.length > 1
     ? `npm run ensemble -- --members ${chosen}${options.conv === undefined ? '' : ` --conv ${options.conv}`}${recal} --dir NEW-DIR`
-    : `npm run best --${candidates[chosenIndex[0]].bestFlags} --out NEW.ckpt${recalibrateBn ? ', then mnist-dp eval --recalibrate-bn --model NEW.ckpt' : ''} (no other candidate adds an image: a single model)`;
+    : `npm run best --${candidates[chosenIndex[0]].bestFlags} --out NEW.ckpt${recalibrateBn ? ', then mnist-dp eval --recalibrate-bn --model NEW.ckpt' : ''} (no other candidate ${byLoss ? 'lowers the log loss' : 'adds an image'}: a single model)`;
   const other = recalibrated === undefined ? null : {
     recalibrateBn: !recalibrateBn,
     chosen: listOf(recalibrateBn ? plainIndex : recalibratedIndex!),
     valAccuracy: finalAccuracy(recalibrateBn ? evaluation : recalibrated),
+    ...(byLoss ? { valLogLoss: finalLogLoss(recalibrateBn ? evaluation : recalibrated) } : {}),
   };
   const json = {
-    command: options.command, machine: options.machine, valSize: e.valSize, recalibrateBn,
+    command: options.command, machine: options.machine, valSize: e.valSize, selectBy: options.selectBy ?? 'accuracy', recalibrateBn,
     candidates: candidates.map((c, i) => ({
       model: c.model, member: c.member, differences: c.differences, valAccuracy: evaluation.members[i].valAccuracy,
       ...(recalibrated === undefined ? {} : { valAccuracyRecalibrated: recalibrated.members[i].valAccuracy }),
@@ -109,14 +119,16 @@ export function committeeRecord(
     `| --- | ${labels.map(() => '---:').join(' | ')} |`,
     ...e.sharedMistakes.map((row, i) => `| ${labels[i]} | ${row.join(' | ')} |`),
     '',
-    `Greedy selection (at most ${options.maxMembers} members, equal weights${recalibrated === undefined ? '' : `, ${mode}`}; each figure the ensemble of the members so far, in this order):`,
+    `Greedy selection${byLoss ? ' by validation log loss' : ''} (at most ${options.maxMembers} members, equal weights${recalibrated === undefined ? '' : `, ${mode}`}; each figure the ensemble of the members so far, in this order):`,
     '',
-    '| step | added | ensemble validation accuracy | wrong by every member chosen |',
-    '| ---: | --- | ---: | ---: |',
-    ...e.selection.map((step, k) => `| ${k + 1} | ${labels[chosenIndex[k]]} | ${percent(step.valAccuracy)} | ${step.wrongByAll} |`),
+    ...(byLoss
+      ? ['| step | added | ensemble validation accuracy | log loss | wrong by every member chosen |', '| ---: | --- | ---: | ---: | ---: |',
+        ...e.selection.map((step, k) => `| ${k + 1} | ${labels[chosenIndex[k]]} | ${percent(step.valAccuracy)} | ${step.valLogLoss!.toFixed(5)} | ${step.wrongByAll} |`)]
+      : ['| step | added | ensemble validation accuracy | wrong by every member chosen |', '| ---: | --- | ---: | ---: |',
+        ...e.selection.map((step, k) => `| ${k + 1} | ${labels[chosenIndex[k]]} | ${percent(step.valAccuracy)} | ${step.wrongByAll} |`)]),
     '',
     ...(other === null ? [] : [
-      `The selection ${other.recalibrateBn ? 'with batch norm recalibrated' : 'plain'} ends at ${percent(other.valAccuracy)} with \`${other.chosen}\`; the one above is used (the higher; ties: plain).`,
+      `The selection ${other.recalibrateBn ? 'with batch norm recalibrated' : 'plain'} ends at ${percent(other.valAccuracy)}${other.valLogLoss === undefined ? '' : ` (log loss ${other.valLogLoss.toFixed(5)})`} with \`${other.chosen}\`; the one above is used (the ${byLoss ? 'lower log loss' : 'higher'}; ties: plain).`,
       '',
     ]),
     `Chosen: \`${chosen}\`. Trained on all 60,000 images and tested once: \`${next}\`.`,

@@ -62,6 +62,10 @@ const RECIPES = {
   best30: { model: 'cnn-wide', epochs: 30 }, // issue 17's stage-2 runner-up: wide in 30 epochs
   wideres: { model: 'cnn-wide-res' }, // = best; the name issue 17's committee was written down with
   reselastic: { model: 'cnn-wide-res', augment: 'rotate=10,shift=2,scale=0.1,elastic=1.4,sigma=4' }, // wide-res with elastic's augmentation: a pool candidate
+  // Issue 17's stage 3 (BENCHMARKS.md, "Issue 17 on the 2-core Zen 5 VM"): wide-res at widths 48/96, with two residual blocks a stage, in 60 epochs.
+  wideres48: { model: 'c48k3-bn-relu-c48k3-bn-relu-mp2-res(c48k3p1-bn-relu-c48k3p1-bn)-relu-c96k3-bn-relu-c96k3-bn-relu-mp2-res(c96k3p1-bn-relu-c96k3p1-bn)-relu-fc256-bn-relu-do0.3-fc10' },
+  wideres2: { model: 'c32k3-bn-relu-c32k3-bn-relu-mp2-res(c32k3p1-bn-relu-c32k3p1-bn)-relu-res(c32k3p1-bn-relu-c32k3p1-bn)-relu-c64k3-bn-relu-c64k3-bn-relu-mp2-res(c64k3p1-bn-relu-c64k3p1-bn)-relu-res(c64k3p1-bn-relu-c64k3p1-bn)-relu-fc256-bn-relu-do0.3-fc10' },
+  wideres60: { model: 'cnn-wide-res', epochs: 60 },
 };
 /** A recipe's options as sweep-spec flags: `{ model: 'cnn-strided' }` → `{ "model": "cnn-strided" }` (kebab-case keys). */
 const specFlagsOf = (options) => Object.fromEntries(Object.entries(options).map(([k, v]) => [kebab(k), v]));

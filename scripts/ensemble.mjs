@@ -49,6 +49,7 @@ import { hideBin } from 'yargs/helpers';
 import { percent as pct } from '../dist/src/cli/progress.js';
 import { describeMachine, loadCheckpoint, resolveOptions } from '../dist/src/index.js';
 import { integer, kebab } from '../dist/src/options.js';
+import { SELECT_BY } from '../dist/src/model/ensemble.js';
 import { committeeRecord } from '../dist/src/sweep/committee.js';
 import { runLocalSweep } from '../dist/src/sweep/local.js';
 import { parseSweepSpec } from '../dist/src/sweep/spec.js';
@@ -89,7 +90,7 @@ const argv = yargs(hideBin(process.argv))
   .option('conv', { type: 'string', describe: 'how 3×3 convolutions run (mnist-dp train --conv; default auto)' })
   .option('select', { type: 'boolean', describe: 'train the members as candidates on a validation split (--val-size 5000, no test set) and choose a committee among them (eval --select)' })
   .option('max-members', { type: 'number', describe: 'with --select: the most members the committee may have (at least 2)', defaultDescription: '10' })
-  .option('select-by', { type: 'string', choices: ['accuracy', 'log-loss'], describe: "with --select: what the greedy selection maximises (eval --select-by): images right, or the ensemble's validation log loss lowered", defaultDescription: 'accuracy' })
+  .option('select-by', { type: 'string', choices: SELECT_BY, describe: "with --select: what the greedy selection maximises (eval --select-by): images right, or the ensemble's validation log loss lowered", defaultDescription: 'accuracy' })
   .option('recalibrate-bn', { type: 'boolean', describe: "evaluate with every member's batch norm statistics recomputed on its own training images (eval --recalibrate-bn); with --select, also select so and keep the better selection (ties: plain)" })
   .option('print-spec', { type: 'boolean', describe: 'print the sweep spec of these members and exit' })
   .strict()

@@ -119,7 +119,6 @@ export interface Evaluation {
   memberLogLoss: number[];
 }
 
-
 export interface EvaluateOptions {
   tta: boolean;
   data?: string;

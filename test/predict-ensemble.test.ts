@@ -121,6 +121,27 @@ const referenceLogLoss = (members: Float32Array[], labels: number[], C: number) 
   return labels.reduce((sum, l, i) => sum - Math.log(Math.max(mean[i * C + l], 1e-15)), 0) / labels.length;
 };
 
+/**
+ * `count` random candidates over `n` images of `C` classes (labels drawn first, then each candidate's rows,
+ * from one LCG seeded with `seed`): image i's row is `score(random(), c === label, k)` for each class c of
+ * candidate k, normalised to sum 1.
+ */
+function randomCandidates(seed: number, n: number, C: number, count: number, score: (r: number, right: boolean, k: number) => number) {
+  let s = seed;
+  const random = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const labels = Array.from({ length: n }, () => Math.floor(random() * C));
+  const candidates = Array.from({ length: count }, (_, k) => {
+    const p = new Float32Array(n * C);
+    for (let i = 0; i < n; i++) {
+      const raw = Array.from({ length: C }, (_, c) => score(random(), c === labels[i], k));
+      const sum = raw.reduce((x, y) => x + y, 0);
+      raw.forEach((v, c) => (p[i * C + c] = v / sum));
+    }
+    return p;
+  });
+  return { labels, candidates };
+}
+
 describe('greedySelection', () => {
   it('starts from the best candidate, adds the one that helps most, and stops when none adds an image', () => {
     const labels = [0, 0, 0, 0];
@@ -146,21 +167,9 @@ describe('greedySelection', () => {
 
   it("adds at each step the candidate that the ensemble's own mean says is best, up to maxMembers", () => {
     // Random candidates against meanProbabilities + mostProbable, the path eval computes an ensemble by.
-    let s = 7;
-    const random = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-    const n = 300;
     const C = 3;
-    const labels = Array.from({ length: n }, () => Math.floor(random() * C));
-    const candidates = Array.from({ length: 6 }, () => {
-      const p = new Float32Array(n * C);
-      for (let i = 0; i < n; i++) {
-        // Leaning towards the right class, so that ensembles help.
-        const raw = Array.from({ length: C }, (_, c) => random() + (c === labels[i] ? 0.35 : 0));
-        const sum = raw.reduce((x, y) => x + y, 0);
-        raw.forEach((v, c) => (p[i * C + c] = v / sum));
-      }
-      return p;
-    });
+    // Leaning towards the right class, so that ensembles help.
+    const { labels, candidates } = randomCandidates(7, 300, C, 6, (r, right) => r + (right ? 0.35 : 0));
     const right = (members: number[]) => mostProbable(meanProbabilities(members.map((m) => candidates[m])), C)
       .reduce((k, c, i) => k + (c === labels[i] ? 1 : 0), 0);
     const steps = greedySelection(candidates, labels, C, 4);
@@ -214,20 +223,8 @@ describe('greedySelection', () => {
   });
 
   it('by log loss on random candidates: each step is the lowest the ensemble\'s own mean gives, and it stops when none is lower', () => {
-    let s = 11;
-    const random = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-    const n = 200;
     const C = 3;
-    const labels = Array.from({ length: n }, () => Math.floor(random() * C));
-    const candidates = Array.from({ length: 5 }, (_, k) => {
-      const p = new Float32Array(n * C);
-      for (let i = 0; i < n; i++) {
-        const raw = Array.from({ length: C }, (_, c) => random() ** (1 + k) + (c === labels[i] ? 0.3 : 0)); // k: how sure
-        const sum = raw.reduce((x, y) => x + y, 0);
-        raw.forEach((v, c) => (p[i * C + c] = v / sum));
-      }
-      return p;
-    });
+    const { labels, candidates } = randomCandidates(11, 200, C, 5, (r, right, k) => r ** (1 + k) + (right ? 0.3 : 0)); // k: how sure
     const steps = greedySelection(candidates, labels, C, 5, 'log-loss');
     const chosen: number[] = [];
     for (const step of steps) {

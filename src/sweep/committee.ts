@@ -1,4 +1,5 @@
 import { percent } from '../format.js';
+import type { SelectBy } from '../model/ensemble.js';
 
 /**
  * The record of a committee chosen on validation (`npm run ensemble -- --select`): what `mnist-dp eval
@@ -58,7 +59,7 @@ const finalLogLoss = (e: SelectionEval) => {
  */
 export function committeeRecord(
   evaluation: SelectionEval, candidates: readonly CommitteeCandidate[],
-  options: { maxMembers: number; command: string; machine: string; conv?: string; selectBy?: 'accuracy' | 'log-loss' }, recalibrated?: SelectionEval,
+  options: { maxMembers: number; command: string; machine: string; conv?: string; selectBy?: SelectBy }, recalibrated?: SelectionEval,
 ): CommitteeRecord {
   const membersOf = (ev: SelectionEval) => {
     if (ev.members.length !== candidates.length) throw new Error(`committeeRecord: eval reports ${ev.members.length} candidates, ${candidates.length} were given`);
